@@ -1,0 +1,58 @@
+"""The JSON admin API, behind `Authorization: Bearer $SHOPSYNC_ADMIN_TOKEN`."""
+
+import hmac
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from shopsync import stats
+from shopsync.models import Customer, Order, OrderLineItem, Product, ProductVariant
+from shopsync.serializers import customer_json, order_json, product_json
+
+bp = Blueprint("api", __name__, url_prefix="/api/admin")
+
+
+@bp.before_request
+def require_token():
+    """Refuse requests without the admin bearer token."""
+    expected = current_app.config["SHOPSYNC_ADMIN_TOKEN"]
+    if not expected:
+        abort(jsonify(error="admin API disabled: set SHOPSYNC_ADMIN_TOKEN"), 401)
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        abort(jsonify(error="missing or wrong bearer token"), 401)
+
+
+def _get_or_404(model, shopify_id):
+    record = model.get_or_none(model.shopify_id == shopify_id)
+    if record is None:
+        abort(jsonify(error=f"{model.__name__.lower()} {shopify_id} not found"), 404)
+    return record
+
+
+@bp.get("/stats")
+def get_stats():
+    """Return counts of ERP records, webhooks and failed items."""
+    return jsonify(stats.summary())
+
+
+@bp.get("/orders/<int:shopify_id>")
+def get_order(shopify_id):
+    """Return one ERP order with its line items."""
+    order = _get_or_404(Order, shopify_id)
+    lines = order.line_items.order_by(OrderLineItem.id)
+    return jsonify(order_json(order, lines))
+
+
+@bp.get("/products/<int:shopify_id>")
+def get_product(shopify_id):
+    """Return one ERP product with its variants."""
+    product = _get_or_404(Product, shopify_id)
+    variants = (ProductVariant.select().where(ProductVariant.product_shopify_id == shopify_id)
+                .order_by(ProductVariant.position, ProductVariant.id))
+    return jsonify(product_json(product, variants))
+
+
+@bp.get("/customers/<int:shopify_id>")
+def get_customer(shopify_id):
+    """Return one ERP customer."""
+    return jsonify(customer_json(_get_or_404(Customer, shopify_id)))

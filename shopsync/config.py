@@ -1,0 +1,34 @@
+"""Settings read from the environment (and `.env` when present)."""
+
+import os
+
+from dotenv import load_dotenv
+
+DEFAULT_API_VERSION = "2025-10"
+DEFAULT_DATABASE_URL = "sqlite:///instance/shopsync.db"
+# Shopify order payloads rarely exceed a few hundred KB; anything past this is refused with 413.
+DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+
+
+def from_environment():
+    """Return the settings mapping built from environment variables."""
+    load_dotenv(os.environ.get("SHOPSYNC_ENV_FILE", ".env"))
+    env = os.environ.get
+    return {
+        "DATABASE_URL": env("DATABASE_URL", DEFAULT_DATABASE_URL),
+        "REDIS_URL": env("REDIS_URL") or None,
+        "SHOPIFY_SHOP": env("SHOPIFY_SHOP") or None,
+        "SHOPIFY_ACCESS_TOKEN": env("SHOPIFY_ACCESS_TOKEN", ""),
+        "SHOPIFY_API_VERSION": env("SHOPIFY_API_VERSION", DEFAULT_API_VERSION),
+        "SHOPIFY_API_BASE_URL": env("SHOPIFY_API_BASE_URL") or None,
+        "SHOPIFY_WEBHOOK_SECRET": env("SHOPIFY_WEBHOOK_SECRET", ""),
+        # Still accepted for an hour or so after a rotation, as Shopify signs with it meanwhile.
+        "SHOPIFY_PREVIOUS_WEBHOOK_SECRET": env("SHOPIFY_PREVIOUS_WEBHOOK_SECRET", ""),
+        "SHOPSYNC_ADMIN_TOKEN": env("SHOPSYNC_ADMIN_TOKEN", ""),
+        "SECRET_KEY": env("SECRET_KEY", "dev-only-change-me"),
+        "SLACK_WEBHOOK_URL": env("SLACK_WEBHOOK_URL") or None,
+        "SMTP_URL": env("SMTP_URL") or None,
+        "ALERT_EMAIL_TO": env("ALERT_EMAIL_TO") or None,
+        "MAX_CONTENT_LENGTH": int(env("SHOPSYNC_MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES)),
+        "RQ_QUEUE": env("SHOPSYNC_QUEUE", "shopsync"),
+    }

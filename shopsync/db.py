@@ -1,0 +1,117 @@
+"""The database: a Peewee proxy bound from DATABASE_URL, plus the field types money and time need."""
+
+import datetime as dt
+import json
+import os
+from decimal import Decimal
+
+import peewee
+from playhouse.db_url import connect
+
+db = peewee.DatabaseProxy()
+
+# Money is stored exactly: TEXT on SQLite (its DECIMAL affinity would turn "2.20" into REAL 2.2),
+# unconstrained NUMERIC on PostgreSQL (keeps the scale Shopify sent: "2.20" stays "2.20").
+MONEY_TYPES = {"sqlite": "TEXT", "postgres": "NUMERIC"}
+SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1, "synchronous": 1}
+
+
+class MoneyField(peewee.Field):
+    """A Decimal amount that round-trips exactly on SQLite and PostgreSQL."""
+
+    field_type = "MONEY"
+
+    def db_value(self, value):
+        return None if value is None else str(Decimal(value))
+
+    def python_value(self, value):
+        return None if value is None else Decimal(str(value))
+
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """A timezone-aware datetime stored as naive UTC, read back as UTC-aware."""
+
+    def db_value(self, value):
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def utcnow():
+    """Return the current time, UTC-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+def is_sqlite():
+    """Tell whether the bound database is SQLite."""
+    return isinstance(db.obj, peewee.SqliteDatabase)
+
+
+def bind(url):
+    """Bind the proxy to the database at `url` and return it."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        database = connect(url, pragmas=SQLITE_PRAGMAS, field_types={"MONEY": MONEY_TYPES["sqlite"]})
+    else:
+        # A pool keeps connections across requests and jobs; peewee hands one to each thread.
+        scheme, rest = url.split("://", 1)
+        if scheme in ("postgres", "postgresql"):
+            url = f"postgresql+pool://{rest}"
+        database = connect(url, field_types={"MONEY": MONEY_TYPES["postgres"]},
+                           max_connections=32, stale_timeout=300)
+    db.initialize(database)
+    return database
+
+
+def write_transaction():
+    """Open a transaction that takes the write lock at once (IMMEDIATE on SQLite)."""
+    if is_sqlite():
+        return db.obj.atomic("IMMEDIATE")
+    return db.atomic()
+
+
+def init_app(app):
+    """Bind the database from app config and open a connection around each request."""
+    bind(app.config["DATABASE_URL"])
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()
+
+
+class JSONField(peewee.TextField):
+    """A JSON document stored as text, so it works the same on every database."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class EnumField(peewee.CharField):
+    """A `str` Enum stored by value."""
+
+    def __init__(self, enum, **kwargs):
+        self.enum = enum
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def db_value(self, value):
+        return None if value is None else self.enum(value).value
+
+    def python_value(self, value):
+        return None if value is None else self.enum(value)

@@ -1,0 +1,53 @@
+"""Schema versions: a new database gets every table at once, an old one the steps it lacks.
+
+To change the schema, change the model and append a step to MIGRATIONS that brings a
+database of the previous version to the new one (playhouse.migrate helps). Steps are never
+edited or removed once released.
+"""
+
+import peewee as pw
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+
+from shopsync.db import UTCDateTimeField, db, is_sqlite, utcnow
+from shopsync.models import ALL_MODELS
+
+
+class SchemaMigration(pw.Model):
+    """One applied schema step."""
+
+    name = pw.CharField(max_length=128, primary_key=True)
+    applied_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        database = db
+        table_name = "schema_migration"
+
+
+def _initial(migrator):
+    db.create_tables(ALL_MODELS, safe=True)
+
+
+# (name, step) in order; each step takes a playhouse.migrate migrator.
+MIGRATIONS = [
+    ("0001_initial", _initial),
+]
+
+
+def upgrade():
+    """Create or upgrade the schema; return the names of the steps applied."""
+    fresh = not db.table_exists(SchemaMigration._meta.table_name)
+    db.create_tables([SchemaMigration], safe=True)
+    done = {m.name for m in SchemaMigration.select()}
+    migrator = SqliteMigrator(db.obj) if is_sqlite() else PostgresqlMigrator(db.obj)
+    applied = []
+    with db.atomic():
+        if fresh:
+            db.create_tables(ALL_MODELS, safe=True)
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            if not fresh:
+                step(migrator)
+            SchemaMigration.create(name=name)
+            applied.append(name)
+    return applied

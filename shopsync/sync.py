@@ -1,0 +1,110 @@
+"""Upsert services: the one path by which Shopify data becomes ERP rows.
+
+Every write is keyed by Shopify id and guarded by `updated_at`: a payload older than the
+stored row, or for a deleted record, changes nothing. So replays, retries and out-of-order
+deliveries all converge to the newest state. Callers wrap each call in one transaction.
+"""
+
+from peewee import EXCLUDED
+
+from shopsync.db import utcnow
+from shopsync.models import Customer, Order, OrderLineItem, Product, ProductVariant
+
+CUSTOMER_FIELDS = ("email", "first_name", "last_name", "phone", "state", "orders_count",
+                   "total_spent", "currency", "default_address", "created_at", "updated_at")
+PRODUCT_FIELDS = ("title", "handle", "vendor", "product_type", "status", "tags",
+                  "created_at", "updated_at")
+VARIANT_FIELDS = ("title", "sku", "price", "inventory_quantity", "position", "updated_at")
+ORDER_FIELDS = ("name", "order_number", "email", "currency", "subtotal_price", "total_tax",
+                "total_discounts", "total_price", "financial_status", "fulfillment_status",
+                "shipping_address", "cancelled_at", "cancel_reason", "closed_at",
+                "created_at", "updated_at")
+LINE_ITEM_FIELDS = ("title", "variant_title", "sku", "quantity", "price")
+
+
+def _take_new(model, row):
+    """Map each column of `row` but the key to the incoming (EXCLUDED) value."""
+    fields = model._meta.fields
+    return {fields[name]: getattr(EXCLUDED, fields[name].column_name)
+            for name in row if name != "shopify_id"}
+
+
+def _upsert_newer(model, row):
+    """Insert `row` or update the stored one unless that is newer or deleted; True if written."""
+    row = {**row, "synced_at": utcnow()}
+    query = model.insert(**row).on_conflict(
+        conflict_target=[model.shopify_id],
+        update=_take_new(model, row),
+        where=(model.updated_at <= EXCLUDED.updated_at) & model.deleted_at.is_null(),
+    )
+    return query.as_rowcount().execute() > 0
+
+
+def _replace_children(model, parent_filter, rows):
+    """Make `rows` (keyed by shopify_id) the only children matching `parent_filter`."""
+    ids = [row["shopify_id"] for row in rows]
+    model.delete().where(parent_filter & model.shopify_id.not_in(ids)).execute()
+    for row in rows:
+        query = model.insert(**row).on_conflict(
+            conflict_target=[model.shopify_id], update=_take_new(model, row))
+        query.execute()
+
+
+def _pick(data, names):
+    return {name: data[name] for name in names}
+
+
+def upsert_customer(data):
+    """Apply a loaded customer payload; return True if it changed the ERP."""
+    return _upsert_newer(Customer, {"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)})
+
+
+def upsert_product(data):
+    """Apply a loaded product payload and its variants; return True if it changed the ERP."""
+    if not _upsert_newer(Product, {"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}):
+        return False
+    variants = [{"shopify_id": v["id"], "product_shopify_id": data["id"], **_pick(v, VARIANT_FIELDS)}
+                for v in data["variants"]]
+    _replace_children(ProductVariant, ProductVariant.product_shopify_id == data["id"], variants)
+    return True
+
+
+def upsert_order(data):
+    """Apply a loaded order payload and its line items; return True if it changed the ERP."""
+    customer = data["customer"]
+    row = {"shopify_id": data["id"], "customer_shopify_id": customer and customer["id"],
+           **_pick(data, ORDER_FIELDS)}
+    if not _upsert_newer(Order, row):
+        return False
+    order_id = Order.select(Order.id).where(Order.shopify_id == data["id"]).scalar()
+    lines = [{"shopify_id": item["id"], "order": order_id, "product_shopify_id": item["product_id"],
+              "variant_shopify_id": item["variant_id"], **_pick(item, LINE_ITEM_FIELDS)}
+             for item in data["line_items"]]
+    _replace_children(OrderLineItem, OrderLineItem.order == order_id, lines)
+    return True
+
+
+def _mark_deleted(model, shopify_id):
+    """Tombstone a record (creating the tombstone if it never arrived); True if newly deleted."""
+    now = utcnow()
+    query = model.insert(shopify_id=shopify_id, deleted_at=now, synced_at=now).on_conflict(
+        conflict_target=[model.shopify_id],
+        update={model.deleted_at: now, model.synced_at: now},
+        where=model.deleted_at.is_null(),
+    )
+    return query.as_rowcount().execute() > 0
+
+
+def delete_customer(data):
+    """Mark a customer deleted."""
+    return _mark_deleted(Customer, data["id"])
+
+
+def delete_product(data):
+    """Mark a product deleted."""
+    return _mark_deleted(Product, data["id"])
+
+
+def delete_order(data):
+    """Mark an order deleted."""
+    return _mark_deleted(Order, data["id"])

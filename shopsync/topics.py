@@ -1,0 +1,42 @@
+"""The webhook topics shopsync acts on, each with its schema and its upsert service."""
+
+from dataclasses import dataclass
+
+from shopsync import schemas, sync
+
+
+@dataclass(frozen=True)
+class Topic:
+    """How one topic's payload is checked and applied."""
+
+    entity_type: str
+    schema: type
+    apply: object  # callable(loaded_data) -> bool, True when the ERP changed
+    is_delete: bool = False
+
+
+ORDER = Topic("order", schemas.OrderSchema, sync.upsert_order)
+PRODUCT = Topic("product", schemas.ProductSchema, sync.upsert_product)
+CUSTOMER = Topic("customer", schemas.CustomerSchema, sync.upsert_customer)
+
+TOPICS = {
+    "orders/create": ORDER,
+    "orders/updated": ORDER,
+    "orders/paid": ORDER,
+    "orders/cancelled": ORDER,
+    "orders/fulfilled": ORDER,
+    "orders/partially_fulfilled": ORDER,
+    "orders/delete": Topic("order", schemas.DeletionSchema, sync.delete_order, is_delete=True),
+    "products/create": PRODUCT,
+    "products/update": PRODUCT,
+    "products/delete": Topic("product", schemas.DeletionSchema, sync.delete_product, is_delete=True),
+    "customers/create": CUSTOMER,
+    "customers/update": CUSTOMER,
+    "customers/enable": CUSTOMER,
+    "customers/disable": CUSTOMER,
+    "customers/delete": Topic("customer", schemas.DeletionSchema, sync.delete_customer,
+                              is_delete=True),
+}
+
+# The topics a store must be subscribed to for shopsync to see every change.
+REQUIRED_TOPICS = tuple(TOPICS)

@@ -1,0 +1,101 @@
+"""The webhook receiver: verify, store, enqueue, answer; nothing is processed here."""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+
+import peewee as pw
+from flask import Blueprint, current_app, jsonify, request
+from marshmallow import ValidationError
+
+from shopsync import queue
+from shopsync.db import db, utcnow
+from shopsync.jobs import process_webhook
+from shopsync.models import WebhookLog, WebhookStatus
+from shopsync.schemas import MAX_BIGINT, Time
+from shopsync.topics import TOPICS
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+log = logging.getLogger(__name__)
+
+
+def sign(body, secret):
+    """Return Shopify's X-Shopify-Hmac-Sha256 value for `body` signed with `secret`."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def is_authentic(body, signature, secrets):
+    """Tell whether `signature` is the HMAC of `body` under one of `secrets` (constant time)."""
+    if not signature:
+        return False
+    given = signature.strip().encode()
+    return any(hmac.compare_digest(sign(body, s).encode(), given) for s in secrets if s)
+
+
+def _shopify_id(body):
+    """Return the payload's integer `id` if it has a usable one, else None."""
+    try:
+        value = json.loads(body).get("id")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT:
+        return value
+    return None
+
+
+def _triggered_at(value):
+    """Parse X-Shopify-Triggered-At, or None when absent or unreadable."""
+    try:
+        return Time().deserialize(value) if value else None
+    except ValidationError:
+        return None
+
+
+def _store(body, headers):
+    """Insert the delivery's row; return (webhook_id, status) or (id, None) for a duplicate."""
+    topic = headers.get("X-Shopify-Topic", "").strip()
+    # Shopify always sends a webhook id; without one, the body's digest keeps resends together.
+    webhook_id = (headers.get("X-Shopify-Webhook-Id", "").strip()
+                  or "sha256-" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest())
+    known = topic in TOPICS
+    now = utcnow()
+    row = {
+        "id": webhook_id[:128], "topic": topic[:64], "raw_body": body, "received_at": now,
+        "shop_domain": headers.get("X-Shopify-Shop-Domain"), "shopify_id": _shopify_id(body),
+        "event_id": headers.get("X-Shopify-Event-Id"),
+        "triggered_at": _triggered_at(headers.get("X-Shopify-Triggered-At")),
+        "api_version": headers.get("X-Shopify-API-Version"),
+        "status": WebhookStatus.PENDING if known else WebhookStatus.IGNORED,
+        "processed_at": None if known else now,
+    }
+    with db.atomic():
+        inserted = WebhookLog.insert(**row).on_conflict_ignore().as_rowcount().execute()
+        if not inserted:
+            WebhookLog.update(duplicates=WebhookLog.duplicates + 1).where(
+                WebhookLog.id == row["id"]).execute()
+            return row["id"], None
+    return row["id"], row["status"]
+
+
+@bp.post("/shopify")
+def receive():
+    """Accept one Shopify webhook delivery: 200 once stored, 401 if not signed by Shopify."""
+    body = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH, before reading it all
+    secrets = (current_app.config["SHOPIFY_WEBHOOK_SECRET"],
+               current_app.config["SHOPIFY_PREVIOUS_WEBHOOK_SECRET"])
+    if not is_authentic(body, request.headers.get("X-Shopify-Hmac-Sha256"), secrets):
+        return jsonify(error="invalid or missing X-Shopify-Hmac-Sha256"), 401
+    try:
+        webhook_id, status = _store(body, request.headers)
+    except pw.DatabaseError as exc:
+        log.error("could not store webhook: %s", exc)
+        return jsonify(error="cannot store the webhook now; Shopify will retry"), 503
+    if status is None:
+        return jsonify(status="duplicate", id=webhook_id)
+    if status is WebhookStatus.IGNORED:
+        return jsonify(status="ignored", id=webhook_id)
+    queue.enqueue(queue.get_queue(), process_webhook, webhook_id)
+    return jsonify(status="accepted", id=webhook_id)

@@ -1,0 +1,57 @@
+"""Payloads and signed deliveries built from Shopify's own sample data."""
+
+import copy
+import json
+import pathlib
+import uuid
+
+from shopsync.webhooks import sign
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify"
+SECRET = "test-webhook-secret"
+ADMIN_TOKEN = "test-admin-token"
+
+
+def fixture(name):
+    """Return the bare resource of a fixture file (`order`, `product`, `customer`)."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())[name]
+
+
+def hmac_vectors():
+    """Return Shopify's HMAC known-answer vectors."""
+    return json.loads((FIXTURES / "hmac_vectors.json").read_text())["vectors"]
+
+
+def order(**changes):
+    """Return the sample order with `changes` applied."""
+    payload = copy.deepcopy(fixture("order"))
+    payload.update(changes)
+    return payload
+
+
+def encode(payload):
+    """Serialise a payload as Shopify does (UTF-8 JSON)."""
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def headers(body, topic, webhook_id=None, secret=SECRET, **extra):
+    """Return the headers of a Shopify delivery of `body`."""
+    out = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign(body, secret),
+        "X-Shopify-Shop-Domain": "sim-shop.myshopify.com",
+        "X-Shopify-API-Version": "2025-10",
+        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+        "X-Shopify-Event-Id": str(uuid.uuid4()),
+        "X-Shopify-Triggered-At": "2026-11-30T10:00:00.000000Z",
+    }
+    out.update(extra)
+    return out
+
+
+def deliver(client, topic, payload, webhook_id=None, **extra):
+    """POST a signed webhook through a Flask test client and return the response."""
+    body = payload if isinstance(payload, bytes) else encode(payload)
+    return client.post("/webhooks/shopify", data=body,
+                       headers=headers(body, topic, webhook_id, **extra))
