@@ -158,4 +158,102 @@ class FailedSyncItem(BaseModel):
         )
 
 
-ALL_MODELS = [Customer, Product, ProductVariant, Order, OrderLineItem, WebhookLog, FailedSyncItem]
+class User(BaseModel):
+    """A dashboard user; viewers read, admins act."""
+
+    username = pw.CharField(max_length=64, unique=True)
+    password_hash = pw.CharField(max_length=255)
+    is_admin = pw.BooleanField(default=False)
+    failed_logins = pw.IntegerField(default=0)
+    locked_until = UTCDateTimeField(null=True)
+    last_login_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class RunStatus(str, Enum):
+    """Where a backfill or reconciliation run stands."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"  # stopped on an error, or fetched and stored counts disagree
+    INTERRUPTED = "interrupted"  # its process died; the next run of the entity resumes it
+
+
+class BackfillRun(BaseModel):
+    """One backfill of an entity; `position` is the last Shopify id stored, for resuming."""
+
+    entity_type = pw.CharField(max_length=32)  # orders, products, customers
+    since = UTCDateTimeField(null=True)  # created_at_min filter, if any
+    status = EnumField(RunStatus, default=RunStatus.RUNNING)
+    position = pw.BigIntegerField(default=0)
+    expected = pw.IntegerField(null=True)  # Shopify's count at the start, for progress
+    fetched = pw.IntegerField(default=0)
+    stored = pw.IntegerField(default=0)
+    failed = pw.IntegerField(default=0)
+    error = pw.TextField(null=True)
+    started_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+    finished_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("entity_type", "started_at"), False),)
+
+
+class Severity(str, Enum):
+    """A health or reconciliation verdict."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class ReconciliationReport(BaseModel):
+    """One comparison of Shopify with the ERP for an entity."""
+
+    entity_type = pw.CharField(max_length=32)
+    kind = pw.CharField(max_length=16, default="full")  # full, or catchup (updated_at watermark)
+    shopify_count = pw.IntegerField(null=True)
+    erp_count = pw.IntegerField(null=True)
+    discrepancy = pw.IntegerField(default=0)
+    status = EnumField(Severity, default=Severity.OK)
+    details = JSONField(null=True)  # {"missing": [...], "extra": [...], "healed": [...], ...}
+    api_calls = pw.IntegerField(default=0)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+
+
+class SyncHealthMetric(BaseModel):
+    """One reading of one health metric."""
+
+    metric_name = pw.CharField(max_length=64)
+    value = pw.FloatField(null=True)
+    status = EnumField(Severity)
+    threshold_warning = pw.FloatField(null=True)
+    threshold_critical = pw.FloatField(null=True)
+    recorded_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("metric_name", "recorded_at"), False),)
+
+
+class Alert(BaseModel):
+    """An alert sent (or attempted) when a metric changed state or stayed critical."""
+
+    metric_name = pw.CharField(max_length=64)
+    previous_status = EnumField(Severity, null=True)
+    status = EnumField(Severity)
+    message = pw.TextField()
+    channels = pw.CharField(max_length=64, default="")  # e.g. "slack,email"
+    error = pw.TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+
+
+class SyncState(BaseModel):
+    """A named value kept between runs, e.g. a reconciliation watermark."""
+
+    key = pw.CharField(max_length=64, primary_key=True)
+    value = pw.TextField(null=True)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+ALL_MODELS = [Customer, Product, ProductVariant, Order, OrderLineItem, WebhookLog, FailedSyncItem,
+              User, BackfillRun, ReconciliationReport, SyncHealthMetric, Alert, SyncState]
