@@ -2,7 +2,7 @@
 
 import hmac
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, make_response, request
 
 from shopsync import stats
 from shopsync.models import Customer, Order, OrderLineItem, Product, ProductVariant
@@ -11,21 +11,26 @@ from shopsync.serializers import customer_json, order_json, product_json
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
 
 
+def fail(status, message):
+    """Stop the request with a JSON error."""
+    abort(make_response(jsonify(error=message), status))
+
+
 @bp.before_request
 def require_token():
     """Refuse requests without the admin bearer token."""
     expected = current_app.config["SHOPSYNC_ADMIN_TOKEN"]
     if not expected:
-        abort(jsonify(error="admin API disabled: set SHOPSYNC_ADMIN_TOKEN"), 401)
+        fail(401, "admin API disabled: set SHOPSYNC_ADMIN_TOKEN")
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-        abort(jsonify(error="missing or wrong bearer token"), 401)
+        fail(401, "missing or wrong bearer token")
 
 
 def _get_or_404(model, shopify_id):
     record = model.get_or_none(model.shopify_id == shopify_id)
     if record is None:
-        abort(jsonify(error=f"{model.__name__.lower()} {shopify_id} not found"), 404)
+        fail(404, f"{model.__name__.lower()} {shopify_id} not found")
     return record
 
 

@@ -1,21 +1,38 @@
 """The dead-letter queue: failed records kept with their data, retried with backoff."""
 
 import datetime as dt
+import logging
 import random
+import traceback
 
+from marshmallow import ValidationError
 from peewee import EXCLUDED, Case
 
-from shopsync.db import utcnow
-from shopsync.models import FailedSyncItem, Resolution
+from shopsync import ingest, queue
+from shopsync.db import db, utcnow, write_transaction
+from shopsync.models import FailedSyncItem, Resolution, WebhookLog, WebhookStatus
+from shopsync.schemas import Time
+from shopsync.topics import ENTITIES, TOPICS
 
+log = logging.getLogger(__name__)
 # Backoff before retry n (0-based) is 2^n minutes, jittered by ±20%, capped here.
 MAX_BACKOFF = dt.timedelta(hours=6)
+# A claimed item is not due again for this long, should its runner die mid-attempt.
+CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
 def backoff(retry_count, now=None):
     """Return when retry number `retry_count` is due."""
     minutes = min(2**retry_count, MAX_BACKOFF.total_seconds() / 60)
     return (now or utcnow()) + dt.timedelta(minutes=minutes * random.uniform(0.8, 1.2))
+
+
+def payload_updated_at(document):
+    """Return a payload's `updated_at` as a UTC-aware datetime, or None if unreadable."""
+    try:
+        return Time().deserialize(document.get("updated_at"))
+    except (ValidationError, AttributeError):
+        return None
 
 
 def readable(text):
@@ -60,3 +77,101 @@ def resolve_superseded(entity_type, shopify_id, updated_at=None):
                           | (FailedSyncItem.data_updated_at <= updated_at))
     FailedSyncItem.update(resolved_at=utcnow(), resolution=Resolution.SUCCESS).where(
         *conditions).execute()
+
+
+def _topic_of(item):
+    """Return how a failed item's data is applied: its webhook topic, else its entity's."""
+    return TOPICS[item.topic] if item.topic else ENTITIES[item.entity_type]
+
+
+def _attempt(item, resolution):
+    """Apply a failed item's data once; close it on success, record the failure otherwise."""
+    now = utcnow()
+    try:
+        with write_transaction():
+            ingest.apply_document(_topic_of(item), ingest.parse(item.raw_data))
+            FailedSyncItem.update(resolved_at=now, resolution=resolution, updated_at=now,
+                                  retry_count=FailedSyncItem.retry_count + 1).where(
+                FailedSyncItem.id == item.id).execute()
+            if item.webhook_id:
+                WebhookLog.update(status=WebhookStatus.PROCESSED, processed_at=now, error=None).where(
+                    WebhookLog.id == item.webhook_id).execute()
+        return True
+    except ingest.INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception as exc:
+        retries = item.retry_count + 1
+        retryable = not isinstance(exc, ingest.InvalidPayload)
+        exhausted = resolution is Resolution.SUCCESS and retries >= item.max_retries
+        FailedSyncItem.update(
+            retry_count=retries, error_message=readable(ingest.describe(exc)), updated_at=now,
+            error_stack=readable(traceback.format_exc()), retryable=retryable,
+            next_retry_at=backoff(retries, now) if retryable and not exhausted else None,
+            resolved_at=now if exhausted else None,
+            resolution=Resolution.ABANDONED if exhausted else None,
+        ).where(FailedSyncItem.id == item.id).execute()
+        if exhausted:
+            log.error("failed item %s (%s %s) abandoned after %d retries: %s",
+                      item.id, item.entity_type, item.shopify_id, retries, ingest.describe(exc))
+        return False
+
+
+def _claim(item, lease):
+    """Take a due item for one attempt; False if another runner took it first."""
+    return FailedSyncItem.update(next_retry_at=utcnow() + lease).where(
+        (FailedSyncItem.id == item.id) & (FailedSyncItem.retry_count == item.retry_count)
+        & FailedSyncItem.resolved_at.is_null()).execute() == 1
+
+
+def process_dead_letter_queue(batch_size=500):
+    """Retry every due, retryable failed item once; return counts of what happened."""
+    counts = {"retried": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+    with db.connection_context():
+        due = list(FailedSyncItem.select().where(
+            FailedSyncItem.resolved_at.is_null() & FailedSyncItem.retryable
+            & (FailedSyncItem.next_retry_at <= utcnow())
+        ).order_by(FailedSyncItem.next_retry_at).limit(batch_size))
+        for item in due:
+            if not _claim(item, CLAIM_LEASE):
+                counts["skipped"] += 1
+                continue
+            counts["retried"] += 1
+            counts["succeeded" if _attempt(item, Resolution.SUCCESS) else "failed"] += 1
+    return counts
+
+
+def retry_item(item_id):
+    """Retry one failed item now, whatever its state but resolved; return it reloaded."""
+    item = FailedSyncItem.get_by_id(item_id)
+    if item.resolution in (None, Resolution.ABANDONED):
+        _attempt(item, Resolution.MANUAL)
+    return FailedSyncItem.get_by_id(item_id)
+
+
+def abandon_item(item_id):
+    """Give up on one failed item; return it reloaded."""
+    now = utcnow()
+    FailedSyncItem.update(resolved_at=now, resolution=Resolution.ABANDONED, next_retry_at=None,
+                          updated_at=now).where(
+        (FailedSyncItem.id == item_id) & FailedSyncItem.resolved_at.is_null()).execute()
+    return FailedSyncItem.get_by_id(item_id)
+
+
+def retry_open_items(before):
+    """Retry once every item open since before `before` (a job behind "Retry all open")."""
+    counts = {"succeeded": 0, "failed": 0}
+    with db.connection_context():
+        open_items = FailedSyncItem.select().where(
+            FailedSyncItem.resolved_at.is_null() & (FailedSyncItem.updated_at <= before)
+        ).order_by(FailedSyncItem.id)
+        for item in open_items.iterator():
+            if _claim(item, CLAIM_LEASE):
+                counts["succeeded" if _attempt(item, Resolution.MANUAL) else "failed"] += 1
+    return counts
+
+
+def retry_all_open():
+    """Queue a retry of every open failed item; return how many are open."""
+    open_count = FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count()
+    queue.enqueue(queue.get_queue(), retry_open_items, utcnow())
+    return open_count

@@ -9,15 +9,16 @@ from shopsync import schemas, sync
 class Topic:
     """How one topic's payload is checked and applied."""
 
-    entity_type: str
+    entity_type: str  # order, product, customer
+    resource: str  # the Admin API resource: orders, products, customers
     schema: type
     apply: object  # callable(loaded_data) -> bool, True when the ERP changed
     is_delete: bool = False
 
 
-ORDER = Topic("order", schemas.OrderSchema, sync.upsert_order)
-PRODUCT = Topic("product", schemas.ProductSchema, sync.upsert_product)
-CUSTOMER = Topic("customer", schemas.CustomerSchema, sync.upsert_customer)
+ORDER = Topic("order", "orders", schemas.OrderSchema, sync.upsert_order)
+PRODUCT = Topic("product", "products", schemas.ProductSchema, sync.upsert_product)
+CUSTOMER = Topic("customer", "customers", schemas.CustomerSchema, sync.upsert_customer)
 
 TOPICS = {
     "orders/create": ORDER,
@@ -26,17 +27,22 @@ TOPICS = {
     "orders/cancelled": ORDER,
     "orders/fulfilled": ORDER,
     "orders/partially_fulfilled": ORDER,
-    "orders/delete": Topic("order", schemas.DeletionSchema, sync.delete_order, is_delete=True),
+    "orders/delete": Topic("order", "orders", schemas.DeletionSchema, sync.delete_order, is_delete=True),
     "products/create": PRODUCT,
     "products/update": PRODUCT,
-    "products/delete": Topic("product", schemas.DeletionSchema, sync.delete_product, is_delete=True),
+    "products/delete": Topic("product", "products", schemas.DeletionSchema, sync.delete_product,
+                             is_delete=True),
     "customers/create": CUSTOMER,
     "customers/update": CUSTOMER,
     "customers/enable": CUSTOMER,
     "customers/disable": CUSTOMER,
-    "customers/delete": Topic("customer", schemas.DeletionSchema, sync.delete_customer,
-                              is_delete=True),
+    "customers/delete": Topic("customer", "customers", schemas.DeletionSchema,
+                              sync.delete_customer, is_delete=True),
 }
 
 # The topics a store must be subscribed to for shopsync to see every change.
 REQUIRED_TOPICS = tuple(TOPICS)
+
+# How a record pulled from the API is applied, by entity type and by API resource name.
+ENTITIES = {"order": ORDER, "product": PRODUCT, "customer": CUSTOMER}
+RESOURCES = {topic.resource: topic for topic in ENTITIES.values()}

@@ -1,0 +1,70 @@
+"""Validate and apply one Shopify record: shared by webhooks, backfills, reconciliation and retries."""
+
+import json
+import logging
+import traceback
+
+import peewee as pw
+from marshmallow import ValidationError
+
+from shopsync import dlq
+from shopsync.db import write_transaction
+from shopsync.topics import ENTITIES
+
+log = logging.getLogger(__name__)
+# Errors that mean the database is unreachable: the caller retries later, no failed item.
+INFRASTRUCTURE_ERRORS = (pw.OperationalError, pw.InterfaceError)
+
+
+class InvalidPayload(Exception):
+    """The payload itself is wrong: retrying the same bytes cannot succeed."""
+
+
+def parse(raw):
+    """Decode a JSON object from bytes or text; raise InvalidPayload with the reason."""
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidPayload(f"body is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InvalidPayload(f"body is a JSON {type(document).__name__}, not an object")
+    return document
+
+
+def apply_document(topic, document):
+    """Validate `document` for `topic` and apply it in the caller's transaction; True if changed."""
+    try:
+        data = topic.schema().load(document)
+    except ValidationError as exc:
+        raise InvalidPayload(f"invalid {topic.entity_type} payload: "
+                             f"{json.dumps(exc.messages)}") from exc
+    changed = topic.apply(data)
+    dlq.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
+    return changed
+
+
+def apply_record(entity_type, document):
+    """Apply a record pulled from the API in its own transaction; on failure open a failed item.
+
+    Returns True (changed), False (stale) or None (failed and sent to the dead-letter queue).
+    Infrastructure errors propagate: the caller's run stops and is resumed later.
+    """
+    topic = ENTITIES[entity_type]
+    try:
+        with write_transaction():
+            return apply_document(topic, document)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception as exc:
+        shopify_id = document.get("id") if isinstance(document.get("id"), int) else None
+        dlq.add_to_dead_letter(
+            entity_type, shopify_id, json.dumps(document, ensure_ascii=False), describe(exc),
+            error_stack=traceback.format_exc(), retryable=not isinstance(exc, InvalidPayload),
+            data_updated_at=dlq.payload_updated_at(document))
+        log.warning("%s %s failed: %s", entity_type, shopify_id, describe(exc))
+        return None
+
+
+def describe(exc):
+    """Return a readable one-line reason for a failure."""
+    return str(exc) if isinstance(exc, InvalidPayload) else f"{type(exc).__name__}: {exc}"
