@@ -4,9 +4,9 @@ import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, request
 
-from shopsync import stats
-from shopsync.models import Customer, Order, OrderLineItem, Product, ProductVariant
-from shopsync.serializers import customer_json, order_json, product_json
+from shopsync import dlq, stats
+from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
+from shopsync.serializers import customer_json, failed_item_json, order_json, product_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
 
@@ -61,3 +61,34 @@ def get_product(shopify_id):
 def get_customer(shopify_id):
     """Return one ERP customer."""
     return jsonify(customer_json(_get_or_404(Customer, shopify_id)))
+
+
+@bp.get("/failed-items")
+def list_failed_items():
+    """List failed items, newest first: `?status=open|resolved|abandoned&entity=&before_id=`."""
+    status = request.args.get("status", "open")
+    if status not in dlq.STATUS_FILTERS:
+        fail(400, f"status must be one of {', '.join(dlq.STATUS_FILTERS)}")
+    limit = min(request.args.get("limit", 50, type=int), 500)
+    items = dlq.find_items(status, entity_type=request.args.get("entity"),
+                           before_id=request.args.get("before_id", type=int), limit=limit)
+    return jsonify(items=[failed_item_json(item) for item in items])
+
+
+def _failed_item_or_404(item_id):
+    if not FailedSyncItem.select().where(FailedSyncItem.id == item_id).exists():
+        fail(404, f"failed item {item_id} not found")
+
+
+@bp.post("/failed-items/<int:item_id>/retry")
+def retry_failed_item(item_id):
+    """Retry one failed item now and return it."""
+    _failed_item_or_404(item_id)
+    return jsonify(failed_item_json(dlq.retry_item(item_id)))
+
+
+@bp.post("/failed-items/<int:item_id>/abandon")
+def abandon_failed_item(item_id):
+    """Give up on one failed item and return it."""
+    _failed_item_or_404(item_id)
+    return jsonify(failed_item_json(dlq.abandon_item(item_id)))

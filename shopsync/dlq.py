@@ -79,6 +79,24 @@ def resolve_superseded(entity_type, shopify_id, updated_at=None):
         *conditions).execute()
 
 
+# The `status` filter of listings: open, resolved (by a success), or abandoned.
+STATUS_FILTERS = {
+    "open": FailedSyncItem.resolved_at.is_null(),
+    "resolved": FailedSyncItem.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
+    "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
+}
+
+
+def find_items(status="open", entity_type=None, before_id=None, limit=50):
+    """Return one page of failed items, newest first (keyset pagination on id)."""
+    query = FailedSyncItem.select().where(STATUS_FILTERS[status])
+    if entity_type:
+        query = query.where(FailedSyncItem.entity_type == entity_type)
+    if before_id:
+        query = query.where(FailedSyncItem.id < before_id)
+    return list(query.order_by(FailedSyncItem.id.desc()).limit(limit))
+
+
 def _topic_of(item):
     """Return how a failed item's data is applied: its webhook topic, else its entity's."""
     return TOPICS[item.topic] if item.topic else ENTITIES[item.entity_type]
@@ -117,9 +135,10 @@ def _attempt(item, resolution):
 
 
 def _claim(item, lease):
-    """Take a due item for one attempt; False if another runner took it first."""
-    return FailedSyncItem.update(next_retry_at=utcnow() + lease).where(
-        (FailedSyncItem.id == item.id) & (FailedSyncItem.retry_count == item.retry_count)
+    """Take an item for one attempt; False if another runner changed it since it was read."""
+    now = utcnow()
+    return FailedSyncItem.update(next_retry_at=now + lease, updated_at=now).where(
+        (FailedSyncItem.id == item.id) & (FailedSyncItem.updated_at == item.updated_at)
         & FailedSyncItem.resolved_at.is_null()).execute() == 1
 
 

@@ -39,10 +39,10 @@ def get_queue():
     return current_app.extensions["shopsync.queue"]
 
 
-def enqueue(queue, func, *args):
+def enqueue(queue, func, *args, **options):
     """Enqueue `func(*args)`; return False instead of raising when Redis is unreachable."""
     try:
-        queue.enqueue(func, *args, result_ttl=0, failure_ttl=FAILURE_TTL)
+        queue.enqueue(func, *args, result_ttl=0, failure_ttl=FAILURE_TTL, **options)
     except RedisError as exc:
         log.warning("enqueue of %s%r failed, left for the sweeper: %s", func.__name__, args, exc)
         return False

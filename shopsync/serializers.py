@@ -58,3 +58,24 @@ def order_json(order, line_items):
                   RECORD_TIMES + ("cancelled_at", "closed_at"))
     out["line_items"] = [line_item_json(item) for item in line_items]
     return out
+
+
+def failed_item_json(item):
+    """Serialise a FailedSyncItem, its data included."""
+    return {
+        "id": item.id, "entity_type": item.entity_type, "shopify_id": item.shopify_id,
+        "topic": item.topic, "webhook_id": item.webhook_id, "error_message": item.error_message,
+        "retryable": item.retryable, "retry_count": item.retry_count,
+        "max_retries": item.max_retries, "next_retry_at": time(item.next_retry_at),
+        "created_at": time(item.created_at), "updated_at": time(item.updated_at),
+        "resolved_at": time(item.resolved_at),
+        "resolution": item.resolution and item.resolution.value,
+        "status": item_status(item), "raw_data": item.raw_data, "error_stack": item.error_stack,
+    }
+
+
+def item_status(item):
+    """Return open, resolved or abandoned."""
+    if item.resolution is None:
+        return "open"
+    return "abandoned" if item.resolution.value == "abandoned" else "resolved"

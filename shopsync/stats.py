@@ -2,6 +2,7 @@
 
 from peewee import fn
 
+from shopsync.dlq import STATUS_FILTERS
 from shopsync.models import Customer, FailedSyncItem, Order, Product, WebhookLog, WebhookStatus
 
 
@@ -22,17 +23,8 @@ def webhook_counts():
 
 def failed_item_counts():
     """Return open, resolved and abandoned failed items."""
-    counts = {"open": 0, "resolved": 0, "abandoned": 0}
-    rows = (FailedSyncItem.select(FailedSyncItem.resolution, fn.COUNT(FailedSyncItem.id))
-            .group_by(FailedSyncItem.resolution).tuples())
-    for resolution, n in rows:
-        if resolution is None:
-            counts["open"] += n
-        elif resolution == "abandoned":
-            counts["abandoned"] += n
-        else:
-            counts["resolved"] += n
-    return counts
+    return {name: FailedSyncItem.select().where(condition).count()
+            for name, condition in STATUS_FILTERS.items()}
 
 
 def summary():

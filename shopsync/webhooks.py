@@ -10,9 +10,8 @@ import peewee as pw
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
-from shopsync import queue
+from shopsync import outbox, queue
 from shopsync.db import db, utcnow
-from shopsync.jobs import process_webhook
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.schemas import MAX_BIGINT, Time
 from shopsync.topics import TOPICS
@@ -97,5 +96,5 @@ def receive():
         return jsonify(status="duplicate", id=webhook_id)
     if status is WebhookStatus.IGNORED:
         return jsonify(status="ignored", id=webhook_id)
-    queue.enqueue(queue.get_queue(), process_webhook, webhook_id)
+    outbox.enqueue_webhook(queue.get_queue(), webhook_id)
     return jsonify(status="accepted", id=webhook_id)
