@@ -50,10 +50,10 @@ def _is_alive(job, now):
         now - started < dt.timedelta(seconds=JOB_TIMEOUT) + GRACE)
 
 
-def sweep(grace=GRACE, batch_size=1000):
-    """Queue every webhook pending for longer than `grace` whose job is not queued or running."""
+def sweep(batch_size=1000):
+    """Queue every webhook pending past the grace period whose job is not queued or running."""
     rq_queue = queue.get_queue()
-    cutoff = utcnow() - grace
+    cutoff = utcnow() - GRACE
     with db.connection_context():
         pending = [hook_id for (hook_id,) in WebhookLog.select(WebhookLog.id).where(
             (WebhookLog.status == WebhookStatus.PENDING) & (WebhookLog.received_at < cutoff)
