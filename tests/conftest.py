@@ -89,3 +89,80 @@ def run_jobs(app):
         ThreadWorker([queue], connection=queue.connection).work(burst=True)
 
     return run
+
+
+# --- dashboard: signed-in clients and a live server for the browser tests ---
+
+DASHBOARD_PASSWORD = "correct horse battery"
+
+
+def csrf_token_in(html):
+    """Return the CSRF token a dashboard page carries in its forms."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def login(app):
+    """Return a function that creates a user and signs a test client in as it.
+
+    The client gets a `csrf_token` attribute to send with its POSTs.
+    """
+    from shopsync.auth import save_user
+
+    def log_in(username="admin", is_admin=True, client=None):
+        client = client or app.test_client()
+        with db.connection_context():
+            save_user(username, DASHBOARD_PASSWORD, is_admin=is_admin)
+        token = csrf_token_in(client.get("/login").get_data(as_text=True))
+        response = client.post("/login", data={"username": username, "password": DASHBOARD_PASSWORD,
+                                               "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        client.csrf_token = csrf_token_in(client.get("/failed-items").get_data(as_text=True))
+        return client
+
+    return log_in
+
+
+@pytest.fixture
+def admin_client(login):
+    """Return a test client signed in as an admin."""
+    return login("admin", is_admin=True)
+
+
+@pytest.fixture
+def viewer_client(login):
+    """Return a test client signed in as a viewer."""
+    return login("viewer", is_admin=False)
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the app on a free local port in a thread; return its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def processes(app, services):
+    """Start real web and worker processes on the test database and the test's own queue."""
+    from tests.processes import Processes
+
+    database_url, redis_url = services
+    procs = Processes({
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "SHOPSYNC_QUEUE": app.config["RQ_QUEUE"], "SHOPIFY_WEBHOOK_SECRET": SECRET,
+        "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "test",
+        "SHOPSYNC_ENV_FILE": "/nonexistent",
+    })
+    yield procs
+    procs.stop()

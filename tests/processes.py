@@ -1,0 +1,76 @@
+"""Start the real web and worker processes for end-to-end tests."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    """Return a TCP port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):
+    """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class Processes:
+    """A set of child processes sharing one environment, stopped together."""
+
+    def __init__(self, env):
+        self.env = {**os.environ, **env}
+        self.children = []
+
+    def spawn(self, *args):
+        """Start `python args...` in the repo root and return the Popen."""
+        child = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.children.append(child)
+        return child
+
+    def web(self, workers=2):
+        """Start gunicorn on a free port; return its base URL once it answers."""
+        port = free_port()
+        self.spawn("-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                   "--graceful-timeout", "2", "wsgi:app")
+        url = f"http://127.0.0.1:{port}"
+
+        def up():
+            try:
+                return requests.get(f"{url}/healthz", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_until(up, message="gunicorn to answer")
+        return url
+
+    def worker(self):
+        """Start `python worker.py`."""
+        return self.spawn("worker.py")
+
+    def stop(self):
+        """Terminate every child, killing those that linger."""
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
