@@ -1,0 +1,115 @@
+"""Generated orders: multi-line, some guest, some cancelled or closed, with totals that add up."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from shopsync.simulator.data import PLACES, Factory, address, iso, money, to_cents
+
+LINE_BASE = 13_000_000_000_000  # line item ids: LINE_BASE + order index * 10 + line
+CANCEL_REASONS = ["customer", "fraud", "inventory", "declined", "other"]
+GUEST_SHARE = 0.1
+
+
+def apply_totals(order):
+    """Recompute an order's money fields from its lines, discounts, shipping and tax rate."""
+    items = sum(to_cents(line["price"]) * line["quantity"] for line in order["line_items"])
+    discount = min(items, sum(to_cents(code["amount"]) for code in order["discount_codes"]))
+    subtotal = items - discount
+    shipping = sum(to_cents(line["price"]) for line in order["shipping_lines"])
+    rate = Decimal(str(order["tax_lines"][0]["rate"])) if order["tax_lines"] else Decimal(0)
+    tax = int((subtotal * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    order.update(
+        total_line_items_price=money(items), total_discounts=money(discount),
+        subtotal_price=money(subtotal), total_tax=money(tax),
+        total_price=money(subtotal + shipping + tax),
+        total_weight=sum(line["grams"] * line["quantity"] for line in order["line_items"]),
+        tax_lines=[{"price": money(tax), "rate": float(rate), "title": "Tax"}],
+    )
+    return order
+
+
+class OrderFactory(Factory):
+    """Orders referring to generated customers, products and variants."""
+
+    kind, base = "orders", 5_500_000_000_000
+
+    def __init__(self, seed, n, customers, products):
+        super().__init__(seed, n)
+        self.customers, self.products = customers, products
+
+    def flags(self, bits):
+        """Return (closed, cancelled): ~7% cancelled, ~55% closed, the rest open."""
+        share = ((bits >> 32) & 0xFFFF) / 0x10000
+        return share < 0.62, share < 0.07
+
+    def customer(self, rng, i):
+        """Return the embedded customer (or None for a guest) and the buyer's names."""
+        if not self.customers.n or rng.random() < GUEST_SHARE:
+            return None, rng.choice(["Guest", "Gäst", "ゲスト"]), "Buyer"
+        known = min(self.customers.n, 1 + self.customers.n * i // self.n)  # created before
+        customer = self.customers.record(rng.randrange(known))
+        customer.pop("addresses")
+        return customer, customer["first_name"], customer["last_name"]
+
+    def line(self, rng, i, j):
+        """Return line j of order i, priced like the variant it sells."""
+        products = self.products
+        p = rng.randrange(products.n)
+        outline = products.outline(p)
+        product = products.row(p)
+        variant = products.variant(p, rng.randrange(len(outline[4])), product.id, product,
+                                   outline)
+        line_id = LINE_BASE + i * 10 + j
+        variant_title = None if variant["title"] == "Default Title" else variant["title"]
+        return {
+            "id": line_id, "variant_id": variant["id"], "product_id": product.id,
+            "title": outline[0], "variant_title": variant_title, "sku": variant["sku"],
+            "quantity": rng.choice([1, 1, 1, 2, 3]), "price": variant["price"],
+            "name": f"{outline[0]} - {variant_title}" if variant_title else outline[0],
+            "vendor": outline[1], "grams": variant["grams"], "requires_shipping": True,
+            "taxable": True, "gift_card": False, "fulfillment_service": "manual",
+            "fulfillment_status": None, "product_exists": True, "properties": [],
+            "total_discount": "0.00", "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
+        }
+
+    def build(self, i, row):
+        rng = self.rng(i)
+        customer, first, last = self.customer(rng, i)
+        email = customer["email"] if customer else rng.choice([f"guest.{i}@example.net", None])
+        place = rng.randrange(len(PLACES))
+        ship_to = address(rng, first, last, place)
+        lines = [self.line(rng, i, j) for j in range(rng.choice([1, 1, 1, 2, 2, 3, 4]))]
+        items = sum(to_cents(line["price"]) * line["quantity"] for line in lines)
+        discounts = ([{"code": "WELCOME10", "amount": money(items // 10), "type": "percentage"}]
+                     if rng.random() < 0.2 else [])
+        postage = "0.00" if items >= 5000 else "5.99"
+        financial, fulfillment = rng.choice(
+            [("paid", None), ("paid", "partial"), ("pending", None), ("authorized", None),
+             ("partially_paid", None), ("paid", None)])
+        cancel_reason = rng.choice(CANCEL_REASONS) if row.cancelled else None
+        if row.cancelled:
+            financial, fulfillment = rng.choice(["voided", "refunded"]), None
+        elif row.closed:
+            financial, fulfillment = "paid", "fulfilled"
+        order = {
+            "id": row.id, "email": email, "contact_email": email,
+            "created_at": iso(row.created), "updated_at": iso(row.updated),
+            "processed_at": iso(row.created), "name": f"#{1001 + i}", "number": i + 1,
+            "order_number": 1001 + i, "currency": "USD", "presentment_currency": "USD",
+            "financial_status": financial, "fulfillment_status": fulfillment,
+            "cancelled_at": iso(row.updated) if row.cancelled else None,
+            "cancel_reason": cancel_reason,
+            "closed_at": iso(row.updated) if row.closed else None,
+            "confirmed": True, "test": False, "taxes_included": False,
+            "buyer_accepts_marketing": rng.random() < 0.3, "gateway": "shopify_payments",
+            "source_name": "web", "note": None, "tags": "", "phone": None,
+            "token": f"{rng.getrandbits(128):032x}", "browser_ip": None,
+            "discount_codes": discounts, "note_attributes": [],
+            "tax_lines": [{"price": "0.00", "rate": float(PLACES[place][7]), "title": "Tax"}],
+            "shipping_lines": [{"code": "Standard", "price": postage, "source": "shopify",
+                                "title": "Standard Shipping"}],
+            "line_items": lines, "customer": customer,
+            "billing_address": dict(ship_to), "shipping_address": ship_to,
+            "fulfillments": [], "refunds": [],
+            "admin_graphql_api_id": f"gid://shopify/Order/{row.id}",
+        }
+        return apply_totals(order)

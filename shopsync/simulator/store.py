@@ -1,0 +1,208 @@
+"""A simulated Shopify store: lazily generated data plus the changes made since, with events."""
+
+import copy
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shopsync.simulator import data, query
+from shopsync.simulator.collection import Collection
+from shopsync.simulator.data import CustomerFactory, ProductFactory, Row, iso, parse_time
+from shopsync.simulator.orders import OrderFactory, apply_totals
+
+UPDATE_TOPIC = {"orders": "orders/updated", "products": "products/update",
+                "customers": "customers/update"}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change to the store: the topics it triggers and the payload they carry."""
+
+    id: str  # X-Shopify-Event-Id, shared by every delivery of this change
+    topics: tuple
+    payload: dict  # the record as stored: read it, never change it
+    triggered_at: str
+
+
+class Store:
+    """Customers, products and orders of one shop; changes notify listeners with Events."""
+
+    def __init__(self, seed=1, orders=1000, products=50, customers=200, clock=time.time):
+        if orders and not products:
+            raise ValueError("orders need at least one product")
+        self.seed = seed
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.rng = random.Random(seed)
+        self.customers = Collection(CustomerFactory(seed, customers))
+        self.products = Collection(ProductFactory(seed, products))
+        self.orders = Collection(OrderFactory(seed, orders, self.customers.factory,
+                                              self.products.factory))
+        self._listeners = []
+
+    @classmethod
+    def generate(cls, seed=1, orders=1000, products=50, customers=200):
+        """Return a store whose data is a pure function of `seed` and the counts."""
+        return cls(seed, orders, products, customers)
+
+    def collection(self, kind):
+        """Return the Collection of "orders", "products" or "customers"."""
+        return {"orders": self.orders, "products": self.products,
+                "customers": self.customers}[kind]
+
+    def add_listener(self, listener):
+        """Call `listener(event)` after every change."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener):
+        """Stop calling `listener`."""
+        self._listeners.remove(listener)
+
+    def ids(self, kind, **params):
+        """Return the live ids matching REST list filters (orders default to status=open)."""
+        filters = query.Filters.parse(kind, {k: str(v) for k, v in params.items()})
+        with self.lock:
+            return [row.id for row in filters.rows(self.collection(kind))]
+
+    def count(self, kind, **params):
+        """Count the live records matching REST list filters."""
+        return len(self.ids(kind, **params))
+
+    def get_order(self, order_id):
+        """Return a copy of an order, or None."""
+        with self.lock:
+            return self.orders.get(order_id)
+
+    def get_product(self, product_id):
+        """Return a copy of a product, or None."""
+        with self.lock:
+            return self.products.get(product_id)
+
+    def get_customer(self, customer_id):
+        """Return a copy of a customer, or None."""
+        with self.lock:
+            return self.customers.get(customer_id)
+
+    def create_order(self, **fields):
+        """Create an open order (fields override the generated ones); emit orders/create."""
+        return self._create("orders", fields)
+
+    def update_order(self, order_id, **changes):
+        """Change an order and bump updated_at; emit orders/updated (and paid/fulfilled/...)."""
+        return self._update("orders", order_id, changes)
+
+    def cancel_order(self, order_id, reason="customer"):
+        """Cancel and close an order; emit orders/cancelled and orders/updated."""
+        with self.lock:
+            order = self._live("orders", order_id)
+            now = iso(self._tick(order))
+            status = "refunded" if order["financial_status"] == "paid" else "voided"
+            return self._update("orders", order_id, {
+                "cancelled_at": now, "cancel_reason": reason, "closed_at": now,
+                "financial_status": status, "updated_at": now})
+
+    def close_order(self, order_id):
+        """Close (archive) an order; emit orders/updated."""
+        with self.lock:
+            now = iso(self._tick(self._live("orders", order_id)))
+            return self._update("orders", order_id, {"closed_at": now, "updated_at": now})
+
+    def delete_order(self, order_id):
+        """Delete an order; emit orders/delete with only its id."""
+        self._delete("orders", order_id)
+
+    def create_product(self, **fields):
+        """Create a product; emit products/create."""
+        return self._create("products", fields)
+
+    def update_product(self, product_id, **changes):
+        """Change a product and bump updated_at; emit products/update."""
+        return self._update("products", product_id, changes)
+
+    def delete_product(self, product_id):
+        """Delete a product; emit products/delete."""
+        self._delete("products", product_id)
+
+    def create_customer(self, **fields):
+        """Create a customer; emit customers/create."""
+        return self._create("customers", fields)
+
+    def update_customer(self, customer_id, **changes):
+        """Change a customer and bump updated_at; emit customers/update."""
+        return self._update("customers", customer_id, changes)
+
+    def delete_customer(self, customer_id):
+        """Delete a customer; emit customers/delete."""
+        self._delete("customers", customer_id)
+
+    def _live(self, kind, record_id):
+        """Return the current record of a live id (shared), or raise KeyError."""
+        collection = self.collection(kind)
+        row = collection.row(record_id)
+        if row is None:
+            raise KeyError(f"no {kind[:-1]} {record_id}")
+        return collection.record(row)
+
+    def _tick(self, record):
+        """Return a time strictly after the record's updated_at: each change bumps it."""
+        return max(int(self.clock()), int(parse_time(record["updated_at"])) + 1)
+
+    def _create(self, kind, fields):
+        with self.lock:
+            collection = self.collection(kind)
+            record_id = fields.get("id") or collection.max_id + self.rng.randrange(1, data.STRIDE)
+            if not 0 < record_id <= data.MAX_ID or record_id in collection:
+                raise ValueError(f"cannot create {kind[:-1]} with id {record_id}")
+            now = int(self.clock())
+            index, collection.next_index = collection.next_index, collection.next_index + 1
+            record = collection.factory.build(index, Row(record_id, now, now))
+            record.update(copy.deepcopy(fields))
+            if kind == "orders" and "line_items" in fields and "total_price" not in fields:
+                apply_totals(record)
+            collection.put(record)
+            paid = kind == "orders" and record["financial_status"] == "paid"
+            self._emit((f"{kind}/create", "orders/paid") if paid else (f"{kind}/create",), record)
+            return copy.deepcopy(record)
+
+    def _update(self, kind, record_id, changes):
+        with self.lock:
+            old = self._live(kind, record_id)
+            record = copy.deepcopy(old)
+            record.update(copy.deepcopy(changes))
+            if "updated_at" not in changes:
+                record["updated_at"] = iso(self._tick(old))
+            if kind == "orders" and "line_items" in changes and "total_price" not in changes:
+                apply_totals(record)
+            self.collection(kind).put(record)
+            self._emit(self._update_topics(kind, old, record), record)
+            return copy.deepcopy(record)
+
+    @staticmethod
+    def _update_topics(kind, old, new):
+        """Return the topics a change triggers: */update(d), plus order state topics."""
+        topics = [UPDATE_TOPIC[kind]]
+        if kind == "orders":
+            for field, value, topic in (("financial_status", "paid", "orders/paid"),
+                                        ("fulfillment_status", "fulfilled", "orders/fulfilled")):
+                if new.get(field) == value != old.get(field):
+                    topics.append(topic)
+            if new.get("cancelled_at") and not old.get("cancelled_at"):
+                topics.append("orders/cancelled")
+        return tuple(topics)
+
+    def _delete(self, kind, record_id):
+        with self.lock:
+            self._live(kind, record_id)
+            self.collection(kind).delete(record_id)
+            self._emit((f"{kind}/delete",), {"id": record_id})
+
+    def _emit(self, topics, payload):
+        """Tell every listener about a change (called with the lock held, in change order)."""
+        if self._listeners:
+            moment = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+            event = Event(str(uuid.uuid4()), topics, payload, moment)
+            for listener in list(self._listeners):
+                listener(event)
