@@ -5,11 +5,13 @@ import hashlib
 import hmac
 import json
 import pathlib
+import random
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +20,15 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from shopsync.simulator import LeakyBucket, SimulatorServer, Store, WebhookOptions, sign
+from shopsync.simulator import (
+    Activity,
+    LeakyBucket,
+    SimulatorServer,
+    Store,
+    WebhookOptions,
+    random_change,
+    sign,
+)
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify"
 TOKEN = "shpat_test"
@@ -373,6 +383,22 @@ def test_changes_bump_updated_at_and_move_between_statuses(serve):
         store.update_order(order["id"], note="gone")
 
 
+def test_random_activity_changes_the_store_and_emits_events():
+    store = Store.generate(seed=1, orders=50, products=5, customers=10)
+    events = []
+    store.add_listener(events.append)
+    rng = random.Random(2)
+    changes = Counter(random_change(store, rng) for _ in range(200))
+    assert {"create_order", "pay_order", "update_customer"} <= set(changes)
+    assert len(events) >= 200 and changes["create_order"] == len(store.orders.created_ids)
+    activity = Activity(store, rate=200.0).start()
+    deadline = time.monotonic() + 5
+    while len(events) < 250 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    activity.stop()
+    assert len(events) >= 250
+
+
 def test_changed_line_items_recompute_totals():
     store = Store.generate(seed=1, orders=5, products=5, customers=5)
     order_id = store.orders.ids()[0]
@@ -501,6 +527,19 @@ def test_slow_receivers_time_out_and_are_retried(serve, receiver):
     assert server.wait_for_webhooks(5)
     assert server.deliveries[0].attempts == ["ReadTimeout"] * 2
     assert len(hook.deliveries) == 2
+
+
+def test_subscriptions_add_addresses_without_doubling_the_webhook_url(serve, receiver):
+    main, extra = receiver(), receiver()
+    store = Store.generate(seed=1, orders=10, products=5, customers=5)
+    server = serve(store, webhook_url=main.url)
+    for address in (main.url, extra.url):
+        server.subscriptions.create("products/create", address)
+    store.create_product()
+    store.create_customer()
+    assert server.wait_for_webhooks(5)
+    assert sorted(main.topics()) == ["customers/create", "products/create"]
+    assert extra.topics() == ["products/create"]
 
 
 def test_webhook_subscription_api(serve):

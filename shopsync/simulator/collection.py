@@ -66,10 +66,8 @@ class Collection:
         return self.factory.row(index)
 
     def record(self, row, owned=False):
-        """Return the record of a Row: shared when stored, unless `owned` asks for a copy."""
-        if row.index >= 0:
-            return self.factory.record(row.index)
-        record = self._records[row.id]
+        """Return the record of a Row, to read only unless `owned` asks for a private copy."""
+        record = self.factory.record(row.index) if row.index >= 0 else self._records[row.id]
         return copy.deepcopy(record) if owned else record
 
     def rows(self, after=None, before=None, reverse=False, ids=None):
