@@ -78,6 +78,16 @@ def _describe(response):
     return text, errors
 
 
+def _body(response):
+    """Return the JSON body of a successful response, or raise ShopifyError."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ShopifyError(f"{response.request.method} {response.url}: HTTP "
+                           f"{response.status_code} with a body that is not JSON",
+                           response.status_code) from None
+
+
 class ShopifyClient:
     """A REST Admin API client for one shop: one session, timeouts, retries, rate limiting."""
 
@@ -132,7 +142,7 @@ class ShopifyClient:
         params = {**paging, **{k: _param(v) for k, v in filters.items() if v is not None}}
         while True:
             response = self.request("GET", f"{resource}.json", params)
-            yield response.json()[resource]
+            yield _body(response)[resource]
             page_info = next_page_info(response.headers.get("Link"))
             if page_info is None:
                 return
@@ -148,7 +158,7 @@ class ShopifyClient:
         if resource == "orders":
             filters.setdefault("status", "any")
         params = {k: _param(v) for k, v in filters.items() if v is not None}
-        return self.request("GET", f"{resource}/count.json", params).json()["count"]
+        return _body(self.request("GET", f"{resource}/count.json", params))["count"]
 
     def get(self, resource, record_id, fields=None):
         """Return one record, or None when Shopify does not know it."""
@@ -159,7 +169,7 @@ class ShopifyClient:
             if exc.status == 404:
                 return None
             raise
-        return response.json()[resource.removesuffix("s")]
+        return _body(response)[resource.removesuffix("s")]
 
     def list_webhooks(self, **filters):
         """Return every webhook subscription (filters: topic, address)."""
@@ -168,7 +178,7 @@ class ShopifyClient:
     def create_webhook(self, topic, address, format="json"):
         """Subscribe `address` to `topic` and return the subscription."""
         spec = {"webhook": {"topic": topic, "address": address, "format": format}}
-        return self.request("POST", "webhooks.json", json=spec).json()["webhook"]
+        return _body(self.request("POST", "webhooks.json", json=spec))["webhook"]
 
     def delete_webhook(self, webhook_id):
         """Delete a subscription; tell whether it existed."""

@@ -154,7 +154,8 @@ class Store:
         with self.lock:
             collection = self.collection(kind)
             record_id = fields.get("id") or collection.max_id + self.rng.randrange(1, data.STRIDE)
-            if not 0 < record_id <= data.MAX_ID or record_id in collection:
+            taken = record_id in collection or collection.factory.ids.index(record_id) is not None
+            if taken or not 0 < record_id <= data.MAX_ID:
                 raise ValueError(f"cannot create {kind[:-1]} with id {record_id}")
             now = int(self.clock())
             index, collection.next_index = collection.next_index, collection.next_index + 1
@@ -168,6 +169,8 @@ class Store:
             return copy.deepcopy(record)
 
     def _update(self, kind, record_id, changes):
+        if changes.get("id", record_id) != record_id:
+            raise ValueError("ids never change")
         with self.lock:
             old = self._live(kind, record_id)
             record = copy.deepcopy(old)
