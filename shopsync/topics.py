@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from shopsync import schemas, sync
+from shopsync.models import Customer, Order, Product
 
 
 @dataclass(frozen=True)
@@ -14,11 +15,13 @@ class Topic:
     schema: type
     apply: object  # callable(loaded_data) -> bool, True when the ERP changed
     is_delete: bool = False
+    model: type = None  # the ERP table the records land in
 
 
-ORDER = Topic("order", "orders", schemas.OrderSchema, sync.upsert_order)
-PRODUCT = Topic("product", "products", schemas.ProductSchema, sync.upsert_product)
-CUSTOMER = Topic("customer", "customers", schemas.CustomerSchema, sync.upsert_customer)
+ORDER = Topic("order", "orders", schemas.OrderSchema, sync.upsert_order, model=Order)
+PRODUCT = Topic("product", "products", schemas.ProductSchema, sync.upsert_product, model=Product)
+CUSTOMER = Topic("customer", "customers", schemas.CustomerSchema, sync.upsert_customer,
+                 model=Customer)
 
 TOPICS = {
     "orders/create": ORDER,

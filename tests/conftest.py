@@ -2,7 +2,9 @@
 
 import os
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import pytest
 
 from shopsync import create_app, migrations
@@ -26,12 +28,36 @@ def pytest_report_header(config):
     return f"shopsync: database={DATABASE_URL or 'sqlite (per test)'} redis={REDIS_URL or 'fakeredis'}"
 
 
+@pytest.fixture(scope="session")
+def run_database_url():
+    """Create a PostgreSQL database of this run's own beside the given one; yield its URL.
+
+    Test runs sharing a server (two developers, or CI beside a developer) never see each
+    other's rows. Without SHOPSYNC_TEST_DATABASE_URL, yield None: each test gets SQLite.
+    """
+    if not DATABASE_URL:
+        yield None
+        return
+    parts = urlsplit(DATABASE_URL)
+    name = f"{parts.path.lstrip('/') or 'test'}_run_{os.getpid()}"
+    admin = psycopg2.connect(DATABASE_URL)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    db.close_all() if hasattr(db.obj, "close_all") else db.close()
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
 @pytest.fixture
-def services():
+def services(run_database_url):
     """Return (database_url, redis_url) of real services, skipping only when not required."""
-    if not (DATABASE_URL and REDIS_URL):
+    if not (run_database_url and REDIS_URL):
         pytest.skip("needs SHOPSYNC_TEST_DATABASE_URL and SHOPSYNC_TEST_REDIS_URL")
-    return DATABASE_URL, REDIS_URL
+    return run_database_url, REDIS_URL
 
 
 def _reset_shared_database():
@@ -42,11 +68,11 @@ def _reset_shared_database():
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, run_database_url):
     """Return an app on an empty database and its own queue."""
     app = create_app({
         "TESTING": True,
-        "DATABASE_URL": DATABASE_URL or f"sqlite:///{tmp_path}/shopsync.db",
+        "DATABASE_URL": run_database_url or f"sqlite:///{tmp_path}/shopsync.db",
         "REDIS_URL": REDIS_URL,
         "RQ_QUEUE": f"test-{uuid.uuid4().hex[:12]}",
         "SHOPIFY_WEBHOOK_SECRET": SECRET,
@@ -153,7 +179,7 @@ def live_server(app):
 
 
 @pytest.fixture
-def processes(app, services):
+def processes(app, services, tmp_path):
     """Start real web and worker processes on the test database and the test's own queue."""
     from tests.processes import Processes
 
@@ -163,6 +189,88 @@ def processes(app, services):
         "SHOPSYNC_QUEUE": app.config["RQ_QUEUE"], "SHOPIFY_WEBHOOK_SECRET": SECRET,
         "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "test",
         "SHOPSYNC_ENV_FILE": "/nonexistent",
-    })
+    }, log_dir=tmp_path)
     yield procs
     procs.stop()
+
+
+@pytest.fixture
+def dashboard_data(app):
+    """Fill the database with a little of everything the dashboard shows; return the ids made."""
+    import datetime as dt
+    import json
+
+    from shopsync import dlq
+    from shopsync.db import utcnow
+    from shopsync.models import (
+        Alert,
+        BackfillRun,
+        FailedSyncItem,
+        ReconciliationReport,
+        RunStatus,
+        Severity,
+        SyncHealthMetric,
+        WebhookLog,
+        WebhookStatus,
+    )
+    from tests.helpers import order
+
+    now = utcnow()
+    made = {}
+    with db.connection_context():
+        metrics = [("order_lag_seconds", 42.0, 300, 900, Severity.OK),
+                   ("error_rate", 0.07, 0.05, 0.2, Severity.WARNING),
+                   ("dlq_size", 3, 100, 1000, Severity.OK),
+                   ("webhook_latency_p95_seconds", 95.0, 30, 60, Severity.CRITICAL)]
+        readings = []
+        for name, value, warning, critical, status in metrics:
+            for step in range(144, -1, -1):
+                readings.append({"metric_name": name, "value": value * (1 + (step % 7) / 10),
+                                 "status": status if step == 0 else Severity.OK,
+                                 "threshold_warning": warning, "threshold_critical": critical,
+                                 "recorded_at": now - dt.timedelta(minutes=10 * step)})
+        SyncHealthMetric.insert_many(readings).execute()
+        Alert.create(metric_name="webhook_latency_p95_seconds", previous_status=Severity.WARNING,
+                     status=Severity.CRITICAL, message="webhook latency p95 is 95 s (critical at 60 s)",
+                     channels="slack")
+
+        statuses = [WebhookStatus.PROCESSED] * 4 + [WebhookStatus.FAILED, WebhookStatus.PENDING]
+        hooks = []
+        for i in range(60):
+            status = statuses[i % len(statuses)]
+            received = now - dt.timedelta(minutes=60 - i)
+            hooks.append({"id": f"hook-{i:03d}", "topic": "orders/create", "shopify_id": 1000 + i,
+                          "raw_body": b"{}", "received_at": received, "status": status,
+                          "processed_at": received + dt.timedelta(milliseconds=120 + i)
+                          if status is WebhookStatus.PROCESSED else None,
+                          "duplicates": 2 if i == 59 else 0, "attempts": 1,
+                          "error": "invalid order payload" if status is WebhookStatus.FAILED else None})
+        WebhookLog.insert_many(hooks).execute()
+        made["webhook_ids"] = [h["id"] for h in hooks]
+
+        good = order(id=820982911946154508, updated_at="2026-11-30T09:00:00-05:00")
+        dlq.add_to_dead_letter("order", good["id"], json.dumps(good), "OperationalError: database is locked",
+                               error_stack="Traceback (most recent call last):\n  ...\nOperationalError",
+                               topic="orders/create")
+        dlq.add_to_dead_letter("order", 555, json.dumps({"id": 555, "total_price": "not money"}),
+                               "invalid order payload: total_price", retryable=False,
+                               topic="orders/create")
+        dlq.add_to_dead_letter("product", 777, json.dumps({"id": 777, "title": "Mug"}),
+                               "ConnectionError: ERP timed out", topic="products/update")
+        items = {i.shopify_id: i.id for i in FailedSyncItem.select()}
+        made["fixable_item"], made["broken_item"], made["product_item"] = (
+            items[good["id"]], items[555], items[777])
+
+        made["report"] = ReconciliationReport.create(
+            entity_type="orders", shopify_count=1203, erp_count=1201, discrepancy=3,
+            status=Severity.WARNING, api_calls=6,
+            details={"missing": [450789469, 450789470], "extra": [999], "healed": [450789469]}).id
+        ReconciliationReport.create(entity_type="products", shopify_count=88, erp_count=88,
+                                    discrepancy=0, status=Severity.OK, api_calls=1,
+                                    details={"missing": [], "extra": []})
+        made["done_run"] = BackfillRun.create(
+            entity_type="customers", status=RunStatus.COMPLETED, expected=500, fetched=500, stored=500,
+            started_at=now - dt.timedelta(hours=2), finished_at=now - dt.timedelta(hours=1, minutes=50)).id
+        made["running_run"] = BackfillRun.create(entity_type="orders", status=RunStatus.RUNNING,
+                                                 expected=1200, fetched=450, stored=450).id
+    return made

@@ -32,36 +32,39 @@ def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):
 class Processes:
     """A set of child processes sharing one environment, stopped together."""
 
-    def __init__(self, env):
+    def __init__(self, env, log_dir):
         self.env = {**os.environ, **env}
+        self.log_dir = log_dir
         self.children = []
 
-    def spawn(self, *args):
-        """Start `python args...` in the repo root and return the Popen."""
-        child = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def spawn(self, *args, **env):
+        """Start `python args...` in the repo root, `env` laid over the shared one."""
+        log = open(os.path.join(self.log_dir, f"{len(self.children)}-{args[-1]}.log"), "wb")
+        child = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**self.env, **env},
+                                 stdout=log, stderr=subprocess.STDOUT)
+        log.close()
         self.children.append(child)
         return child
 
-    def web(self, workers=2):
+    def web(self, workers=2, **env):
         """Start gunicorn on a free port; return its base URL once it answers."""
         port = free_port()
         self.spawn("-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                   "--graceful-timeout", "2", "wsgi:app")
+                   "--graceful-timeout", "2", "wsgi:app", **env)
         url = f"http://127.0.0.1:{port}"
 
         def up():
             try:
                 return requests.get(f"{url}/healthz", timeout=1).ok
-            except requests.ConnectionError:
+            except requests.RequestException:
                 return False
 
         wait_until(up, message="gunicorn to answer")
         return url
 
-    def worker(self):
+    def worker(self, **env):
         """Start `python worker.py`."""
-        return self.spawn("worker.py")
+        return self.spawn("worker.py", **env)
 
     def stop(self):
         """Terminate every child, killing those that linger."""

@@ -1,0 +1,106 @@
+"""Backfills: page through the Admin API and apply every record through the one sync path.
+
+A run keeps its position (the last Shopify id of the last finished page), so an
+interrupted backfill resumes from there: pages are fetched with `since_id`, in id order.
+"""
+
+import datetime as dt
+import logging
+
+from flask import current_app
+
+from shopsync import queue
+from shopsync.db import db, utcnow
+from shopsync.ingest import apply_record
+from shopsync.models import BackfillRun, RunStatus
+from shopsync.shopify import ShopifyClient, ShopifyError
+from shopsync.topics import RESOURCES
+
+log = logging.getLogger(__name__)
+# A running backfill whose progress is older than this has lost its process.
+STALE_AFTER = dt.timedelta(minutes=5)
+JOB_TIMEOUT = 24 * 3600
+
+
+def start_backfill(resource, since=None):
+    """Create (or reopen) a backfill run for `resource` and queue it; return the run."""
+    run = prepare_run(resource, since)
+    queue.enqueue(queue.get_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT)
+    return run
+
+
+def prepare_run(resource, since=None):
+    """Return the unfinished run of `resource` and `since` to resume, or a new one."""
+    if resource not in RESOURCES:
+        raise ValueError(f"cannot backfill {resource!r}: choose {', '.join(RESOURCES)}")
+    stale = utcnow() - STALE_AFTER
+    resumable = BackfillRun.select().where(
+        (BackfillRun.entity_type == resource)
+        & (BackfillRun.since.is_null() if since is None else BackfillRun.since == since)
+        & (BackfillRun.status.in_([RunStatus.INTERRUPTED, RunStatus.FAILED])
+           | ((BackfillRun.status == RunStatus.RUNNING) & (BackfillRun.updated_at < stale)))
+    ).order_by(BackfillRun.id.desc()).first()
+    if resumable is None:
+        return BackfillRun.create(entity_type=resource, since=since)
+    resumable.status, resumable.error, resumable.updated_at = RunStatus.RUNNING, None, utcnow()
+    resumable.save()
+    return resumable
+
+
+def _stored_count(model, ids):
+    """Count how many of `ids` the ERP now holds."""
+    return model.select().where(model.shopify_id.in_(ids)).count()
+
+
+def run_backfill(run_id, client=None, on_page=None):
+    """Fetch every record from the run's position on, apply each, and close the run."""
+    with db.connection_context():
+        run = BackfillRun.get_by_id(run_id)
+        topic = RESOURCES[run.entity_type]
+        client = client or ShopifyClient.from_config(current_app.config)
+        try:
+            if run.expected is None:
+                run.expected = client.count(run.entity_type, created_at_min=run.since)
+                run.save()
+            pages = client.iter_pages(run.entity_type, since_id=run.position or None,
+                                      created_at_min=run.since)
+            for page in pages:
+                _apply_page(run, topic, page)
+                if on_page:
+                    on_page(run, len(page))
+        except (ShopifyError, KeyboardInterrupt) as exc:
+            status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
+            _close(run, status, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return run
+        if run.fetched != run.stored + run.failed:
+            _close(run, RunStatus.FAILED, f"fetched {run.fetched} records but stored {run.stored} "
+                                          f"and sent {run.failed} to failed items")
+        else:
+            _close(run, RunStatus.COMPLETED, None)
+        return run
+
+
+def _apply_page(run, topic, page):
+    """Apply one page of records and record the run's progress."""
+    failed = sum(apply_record(topic.entity_type, record) is None for record in page)
+    ids = [record["id"] for record in page]
+    stored = _stored_count(topic.model, ids) if ids else 0
+    run.fetched += len(page)
+    run.failed += failed
+    run.stored += min(stored, len(page) - failed)
+    if ids:
+        run.position = max(ids)
+    run.updated_at = utcnow()
+    run.save()
+
+
+def _close(run, status, error):
+    """Finish a run with `status`."""
+    run.status, run.error, run.finished_at = status, error, utcnow()
+    run.updated_at = run.finished_at
+    run.save()
+    log.log(logging.INFO if status is RunStatus.COMPLETED else logging.ERROR,
+            "backfill %s %s: fetched %d, stored %d, failed %d%s", run.entity_type, status.value,
+            run.fetched, run.stored, run.failed, f" ({error})" if error else "")
