@@ -17,6 +17,7 @@ from shopsync.schemas import MAX_BIGINT, Time
 from shopsync.topics import TOPICS
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+MAX_ID_LENGTH = 128  # WebhookLog.id's column; longer ids are replaced by their digest
 log = logging.getLogger(__name__)
 
 
@@ -53,20 +54,33 @@ def _triggered_at(value):
         return None
 
 
+def _header(headers, name, limit):
+    """Return a header's value cut to its column's length, or None when absent."""
+    value = headers.get(name, "").strip()
+    return value[:limit] or None
+
+
+def _webhook_id(headers, topic, body):
+    """Return the deduplication key: X-Shopify-Webhook-Id, else a digest of the delivery."""
+    # Shopify always sends a webhook id; without one, the body's digest keeps resends together.
+    given = headers.get("X-Shopify-Webhook-Id", "").strip()
+    if given and len(given) <= MAX_ID_LENGTH:
+        return given
+    return "sha256-" + hashlib.sha256(given.encode() + topic.encode() + b"\n" + body).hexdigest()
+
+
 def _store(body, headers):
     """Insert the delivery's row; return (webhook_id, status) or (id, None) for a duplicate."""
     topic = headers.get("X-Shopify-Topic", "").strip()
-    # Shopify always sends a webhook id; without one, the body's digest keeps resends together.
-    webhook_id = (headers.get("X-Shopify-Webhook-Id", "").strip()
-                  or "sha256-" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest())
     known = topic in TOPICS
     now = utcnow()
     row = {
-        "id": webhook_id[:128], "topic": topic[:64], "raw_body": body, "received_at": now,
-        "shop_domain": headers.get("X-Shopify-Shop-Domain"), "shopify_id": _shopify_id(body),
-        "event_id": headers.get("X-Shopify-Event-Id"),
+        "id": _webhook_id(headers, topic, body), "topic": topic[:64], "raw_body": body,
+        "received_at": now, "shopify_id": _shopify_id(body),
+        "shop_domain": _header(headers, "X-Shopify-Shop-Domain", 255),
+        "event_id": _header(headers, "X-Shopify-Event-Id", 128),
         "triggered_at": _triggered_at(headers.get("X-Shopify-Triggered-At")),
-        "api_version": headers.get("X-Shopify-API-Version"),
+        "api_version": _header(headers, "X-Shopify-API-Version", 16),
         "status": WebhookStatus.PENDING if known else WebhookStatus.IGNORED,
         "processed_at": None if known else now,
     }

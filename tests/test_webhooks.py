@@ -192,3 +192,14 @@ def test_signature_is_checked_over_raw_bytes_not_reparsed_json(client):
     reformatted = json.dumps(json.loads(body)).encode()
     assert client.post("/webhooks/shopify", data=reformatted, headers=hdrs).status_code == 401
     assert client.post("/webhooks/shopify", data=body, headers=hdrs).status_code == 200
+
+
+def test_overlong_headers_are_cut_not_refused(client, run_jobs):
+    long_id = "x" * 300
+    extra = {"X-Shopify-API-Version": "2025-10-" + "9" * 40, "X-Shopify-Event-Id": "e" * 500}
+    first = deliver(client, "orders/create", order(), webhook_id=long_id, **extra)
+    again = deliver(client, "orders/create", order(), webhook_id=long_id, **extra)
+    assert first.status_code == 200 and again.json["status"] == "duplicate"
+    run_jobs()
+    hook = WebhookLog.get_by_id(first.json["id"])
+    assert hook.status is WebhookStatus.PROCESSED and len(hook.api_version) == 16
