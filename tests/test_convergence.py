@@ -1,0 +1,57 @@
+"""Two web and two worker processes under duplicated, reordered webhooks end equal to the store."""
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import pytest
+
+from shopsync.models import Order, WebhookLog, WebhookStatus
+from shopsync.simulator import SimulatorServer, Store, WebhookOptions, random_change
+from tests.helpers import SECRET
+from tests.processes import wait_until
+
+pytestmark = pytest.mark.services
+
+
+def test_erp_converges_to_the_store_under_duplicates_and_reordering(processes):
+    url = processes.web(workers=2)
+    processes.web(workers=2)  # a second web process, as a second dyno would be
+    processes.worker()
+    processes.worker()
+    store = Store.generate(seed=3, orders=5, products=20, customers=40)
+    options = WebhookOptions(duplicate_rate=0.2, reorder_window=0.5, seed=3)
+    with SimulatorServer(store, webhook_url=f"{url}/webhooks/shopify", webhook_secret=SECRET,
+                         webhook_options=options) as shop:
+        rng = random.Random(3)
+        for _ in range(40):
+            store.create_order()
+        for _ in range(260):
+            random_change(store, rng)
+        for order_id in store.orders.created_ids[:3]:
+            store.delete_order(order_id)
+        assert shop.wait_for_webhooks(timeout=120)
+        delivered = [d for d in shop.deliveries if d.topic.startswith("orders/")]
+
+    def all_done():
+        return not WebhookLog.select().where(WebhookLog.status == WebhookStatus.PENDING).exists()
+
+    wait_until(all_done, timeout=120, message="every delivery processed")
+    assert WebhookLog.select().where(WebhookLog.status == WebhookStatus.FAILED).count() == 0
+    assert WebhookLog.select().where(WebhookLog.duplicates > 0).exists()
+    created = store.orders.created_ids
+    assert len(delivered) > len(created)
+    for order_id in created:
+        stored = Order.get(Order.shopify_id == order_id)
+        truth = store.get_order(order_id)
+        if truth is None:
+            assert stored.deleted_at is not None, order_id
+            continue
+        assert stored.deleted_at is None
+        assert stored.updated_at == dt.datetime.fromisoformat(truth["updated_at"])
+        assert stored.total_price == Decimal(truth["total_price"])
+        assert (stored.financial_status, stored.fulfillment_status) == (
+            truth["financial_status"], truth["fulfillment_status"])
+        assert (stored.cancelled_at is None) == (truth["cancelled_at"] is None)
+        assert sorted(i.shopify_id for i in stored.line_items) == sorted(
+            i["id"] for i in truth["line_items"])
