@@ -39,7 +39,8 @@ def apply_document(topic, document):
         raise InvalidPayload(f"invalid {topic.entity_type} payload: "
                              f"{json.dumps(exc.messages)}") from exc
     changed = topic.apply(data)
-    dlq.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
+    if not topic.is_privacy:
+        dlq.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
     return changed
 
 

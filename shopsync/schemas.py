@@ -114,3 +114,29 @@ class DeletionSchema(ShopifySchema):
     """The body of every `*/delete` topic: only the id."""
 
     id = ShopifyId(required=True)
+
+
+class RedactedCustomerSchema(ShopifySchema):
+    id = ShopifyId(required=True)
+
+
+class CustomerRedactSchema(ShopifySchema):
+    """The body of `customers/redact`: whose data to erase, and in which orders."""
+
+    shop_domain = Text()
+    customer = fields.Nested(RedactedCustomerSchema, required=True)
+    orders_to_redact = fields.List(ShopifyId(), load_default=list)
+
+
+class ShopRedactSchema(ShopifySchema):
+    """The body of `shop/redact`, sent 48 hours after the app is uninstalled."""
+
+    shop_domain = Text()
+
+
+class DataRequestSchema(ShopifySchema):
+    """The body of `customers/data_request`."""
+
+    shop_domain = Text()
+    customer = fields.Nested(RedactedCustomerSchema, required=True)
+    orders_requested = fields.List(ShopifyId(), load_default=list)

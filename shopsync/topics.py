@@ -15,6 +15,7 @@ class Topic:
     schema: type
     apply: object  # callable(loaded_data) -> bool, True when the ERP changed
     is_delete: bool = False
+    is_privacy: bool = False  # a GDPR topic: its body names no single record to track
     model: type = None  # the ERP table the records land in
 
 
@@ -42,9 +43,20 @@ TOPICS = {
     "customers/delete": Topic("customer", "customers", schemas.DeletionSchema,
                               sync.delete_customer, is_delete=True),
 }
+# Privacy topics: Shopify requires every app to answer them and act within 30 days. They are
+# configured in the app's settings, not subscribed through the API.
+PRIVACY_TOPICS = {
+    "customers/redact": Topic("customer", "customers", schemas.CustomerRedactSchema,
+                              sync.redact_customer, is_privacy=True),
+    "customers/data_request": Topic("customer", "customers", schemas.DataRequestSchema,
+                                    sync.record_data_request, is_privacy=True),
+    "shop/redact": Topic("shop", "shop", schemas.ShopRedactSchema, sync.redact_shop,
+                         is_privacy=True),
+}
 
-# The topics a store must be subscribed to for shopsync to see every change.
+# The topics a store must be subscribed to through the API for shopsync to see every change.
 REQUIRED_TOPICS = tuple(TOPICS)
+TOPICS.update(PRIVACY_TOPICS)
 
 # How a record pulled from the API is applied, by entity type and by API resource name.
 ENTITIES = {"order": ORDER, "product": PRODUCT, "customer": CUSTOMER}

@@ -151,3 +151,39 @@ def test_admin_api_requires_the_bearer_token(client):
     wrong = client.get("/api/admin/stats", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_customer_redact_erases_personal_data(client, api, run_jobs):
+    deliver(client, "customers/create", fixture("customer"))
+    deliver(client, "orders/create", order())
+    deliver(client, "orders/create", order(id=2, customer=None, email="other@example.com"))
+    run_jobs()
+    response = deliver(client, "customers/redact", {
+        "shop_id": 954889, "shop_domain": "sim-shop.myshopify.com",
+        "customer": {"id": 207119551, "email": "bob.norman@hostmail.com", "phone": None},
+        "orders_to_redact": [450789469]})
+    assert response.json["status"] == "accepted"
+    run_jobs()
+    customer = api("customers/207119551").json
+    assert customer["email"] is None and customer["first_name"] is None
+    redacted = api("orders/450789469").json
+    assert redacted["email"] is None and redacted["shipping_address"] is None
+    assert redacted["total_price"] == "409.94"  # the books keep the money
+    assert api("orders/2").json["email"] == "other@example.com"
+
+
+def test_shop_redact_erases_everyones_personal_data(client, api, run_jobs):
+    deliver(client, "orders/create", order())
+    deliver(client, "shop/redact", {"shop_id": 954889, "shop_domain": "sim-shop.myshopify.com"})
+    run_jobs()
+    assert api("orders/450789469").json["email"] is None
+    assert WebhookLog.select().where(WebhookLog.status == WebhookStatus.PROCESSED).count() == 2
+
+
+def test_data_request_is_acknowledged_and_kept(client, run_jobs):
+    response = deliver(client, "customers/data_request", {
+        "shop_id": 954889, "shop_domain": "sim-shop.myshopify.com",
+        "customer": {"id": 207119551}, "orders_requested": [450789469]}, webhook_id="dr")
+    run_jobs()
+    assert response.status_code == 200
+    assert WebhookLog.get_by_id("dr").status is WebhookStatus.PROCESSED
