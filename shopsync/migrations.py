@@ -33,12 +33,16 @@ MIGRATIONS = [
 ]
 
 
+def migrator():
+    """Return a playhouse.migrate migrator for the bound database."""
+    return SqliteMigrator(db.obj) if is_sqlite() else PostgresqlMigrator(db.obj)
+
+
 def upgrade():
     """Create or upgrade the schema; return the names of the steps applied."""
     fresh = not db.table_exists(SchemaMigration._meta.table_name)
     db.create_tables([SchemaMigration], safe=True)
     done = {m.name for m in SchemaMigration.select()}
-    migrator = SqliteMigrator(db.obj) if is_sqlite() else PostgresqlMigrator(db.obj)
     applied = []
     with db.atomic():
         if fresh:
@@ -47,7 +51,7 @@ def upgrade():
             if name in done:
                 continue
             if not fresh:
-                step(migrator)
+                step(migrator())
             SchemaMigration.create(name=name)
             applied.append(name)
     return applied

@@ -1,0 +1,39 @@
+"""`init-db` creates the schema once and upgrades an existing database in place."""
+
+import peewee as pw
+from playhouse.migrate import migrate
+
+from shopsync import migrations
+from shopsync.db import db
+from shopsync.models import ALL_MODELS, Order
+from tests.helpers import order
+
+
+def test_init_db_command_is_idempotent(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0 and "nothing to apply" in result.output
+    assert all(db.table_exists(m._meta.table_name) for m in ALL_MODELS)
+
+
+def test_new_step_upgrades_an_existing_database_keeping_its_rows(app, client, run_jobs, monkeypatch):
+    from tests.helpers import deliver
+
+    deliver(client, "orders/create", order())
+    run_jobs()
+
+    def add_note_column(migrator):
+        migrate(migrator.add_column("order", "erp_note", pw.TextField(null=True)))
+
+    monkeypatch.setattr(migrations, "MIGRATIONS",
+                        [*migrations.MIGRATIONS, ("0099_order_note", add_note_column)])
+    with db.connection_context():
+        try:
+            assert migrations.upgrade() == ["0099_order_note"]
+            assert migrations.upgrade() == []
+            assert "erp_note" in {c.name for c in db.get_columns("order")}
+            assert Order.select().count() == 1  # nothing dropped
+        finally:  # leave the shared test database as it was
+            migrate(migrations.migrator().drop_column("order", "erp_note"))
+            migrations.SchemaMigration.delete().where(
+                migrations.SchemaMigration.name == "0099_order_note").execute()
