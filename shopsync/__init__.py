@@ -1,21 +1,29 @@
 """shopsync: keeps an ERP database in step with a Shopify store."""
 
+import datetime as dt
 import logging
 import os
 
 import peewee as pw
 from flask import Flask, jsonify
+from flask_wtf.csrf import CSRFProtect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(test_config=None):
     """Build the Flask app from the environment, or from `test_config` laid over it."""
-    from shopsync import api, cli, config, db, queue, webhooks
+    from shopsync import api, auth, cli, config, dashboard, db, queue, webhooks
 
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
     app.config.from_mapping(config.from_environment())
+    # Dashboard session cookie: not readable by scripts, not sent on cross-site POSTs, HTTPS-only
+    # when SESSION_COOKIE_SECURE=1 (off by default so http://127.0.0.1 works), good for 12 hours.
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE") == "1",
+                      PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+                      WTF_CSRF_TIME_LIMIT=None)  # a CSRF token lives as long as its session
     if test_config:
         app.config.update(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -25,6 +33,12 @@ def create_app(test_config=None):
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     cli.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(dashboard.bp)
+    # Every form POST needs a CSRF token; Shopify and API clients authenticate otherwise.
+    csrf = CSRFProtect(app)
+    csrf.exempt(webhooks.bp)
+    csrf.exempt(api.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -1,0 +1,59 @@
+"""The dashboard: one module per page, each page made of partials that htmx can fetch alone."""
+
+import datetime as dt
+
+from flask import Blueprint, render_template, request
+
+from shopsync.auth import is_htmx
+
+bp = Blueprint("dashboard", __name__)
+
+# Rows per page of every list; pages are keyset-paginated, so any page costs the same.
+PAGE_SIZE = 50
+
+
+def render(page, partial, **context):
+    """Render the whole page, or only its widget when htmx asks for it."""
+    return render_template(partial if is_htmx() else page, **context)
+
+
+def int_arg(name):
+    """Return a positive integer query argument, or None when absent or malformed."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
+
+
+@bp.app_template_filter("utc")
+def utc(value, seconds=True):
+    """Format an aware datetime in UTC, e.g. 2026-11-30 10:00:05 UTC."""
+    if value is None:
+        return "—"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+@bp.app_template_filter("duration")
+def duration(delta):
+    """Format a timedelta briefly: 850 ms, 12.3 s, 4 min, 2.5 h."""
+    if delta is None:
+        return "—"
+    seconds = delta.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@bp.app_template_filter("number")
+def number(value):
+    """Format a metric value: integers plainly, others with up to two decimals."""
+    if value is None:
+        return "—"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+from shopsync.dashboard import backfills, failed, health, reconcile, webhooks  # noqa: E402, F401

@@ -1,0 +1,61 @@
+"""Backfills page: start one, watch its progress bar while it runs, and the history."""
+
+import datetime as dt
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from shopsync import backfill
+from shopsync.auth import admin_required, login_required
+from shopsync.dashboard import PAGE_SIZE, bp, int_arg, render
+from shopsync.models import BackfillRun
+from shopsync.topics import RESOURCES
+
+
+def parse_since(text):
+    """Return the UTC midnight of a YYYY-MM-DD date, None when blank; raise ValueError if bad."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=dt.UTC)
+
+
+@bp.get("/backfills")
+@login_required
+def backfills():
+    """List backfill runs, newest first, with the form that starts one."""
+    query = BackfillRun.select()
+    before = int_arg("before")
+    if before:
+        query = query.where(BackfillRun.id < before)
+    runs = list(query.order_by(BackfillRun.id.desc()).limit(PAGE_SIZE + 1))
+    older = runs[PAGE_SIZE - 1].id if len(runs) > PAGE_SIZE else None
+    return render("dashboard/backfills.html", "dashboard/_backfill_table.html",
+                  runs=runs[:PAGE_SIZE], older=older, before=before, entities=list(RESOURCES))
+
+
+@bp.post("/backfills")
+@admin_required
+def start_backfill():
+    """Start a backfill of one entity, optionally of records created since a date."""
+    entity = request.form.get("entity", "")
+    if entity not in RESOURCES:
+        flash(f"Choose what to backfill: {', '.join(RESOURCES)}.", "error")
+        return redirect(url_for("dashboard.backfills"))
+    try:
+        since = parse_since(request.form.get("since"))
+    except ValueError:
+        flash("The date must look like 2026-11-30.", "error")
+        return redirect(url_for("dashboard.backfills"))
+    run = backfill.start_backfill(entity, since=since)
+    flash(f"Backfill #{run.id} of {entity} started.", "info")
+    return redirect(url_for("dashboard.backfills"))
+
+
+@bp.get("/backfills/<int:run_id>/progress")
+@login_required
+def backfill_progress(run_id):
+    """Show one run's row with its progress bar (htmx polls this while the run is going)."""
+    run = BackfillRun.get_or_none(BackfillRun.id == run_id)
+    if run is None:
+        abort(404, f"backfill run {run_id} not found")
+    return render_template("dashboard/_backfill_row.html", run=run)

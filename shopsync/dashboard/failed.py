@@ -1,0 +1,108 @@
+"""Failed items page: the dead-letter queue, filtered and paged, with Retry and Abandon."""
+
+import json
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from shopsync import dlq, stats
+from shopsync.auth import admin_required, is_htmx, login_required, safe_next
+from shopsync.dashboard import PAGE_SIZE, bp, int_arg, render
+from shopsync.models import FailedSyncItem, Resolution
+from shopsync.topics import ENTITIES
+
+# The status filter: which items each choice lists.
+STATUSES = {
+    "open": FailedSyncItem.resolved_at.is_null(),
+    "resolved": FailedSyncItem.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
+    "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
+    "all": None,
+}
+
+
+def _filters():
+    """Return the status and entity asked for, falling back to open items of every entity."""
+    status = request.args.get("status", "open")
+    entity = request.args.get("entity", "")
+    return (status if status in STATUSES else "open"), (entity if entity in ENTITIES else "")
+
+
+def _item_or_404(item_id):
+    item = FailedSyncItem.get_or_none(FailedSyncItem.id == item_id)
+    if item is None:
+        abort(404, f"failed item {item_id} not found")
+    return item
+
+
+@bp.get("/failed-items")
+@login_required
+def failed_items():
+    """List failed items by status and entity, newest first, one keyset page at a time."""
+    status, entity = _filters()
+    query = FailedSyncItem.select()
+    if STATUSES[status] is not None:
+        query = query.where(STATUSES[status])
+    if entity:
+        query = query.where(FailedSyncItem.entity_type == entity)
+    before = int_arg("before")
+    if before:
+        query = query.where(FailedSyncItem.id < before)
+    items = list(query.order_by(FailedSyncItem.id.desc()).limit(PAGE_SIZE + 1))
+    older = items[PAGE_SIZE - 1].id if len(items) > PAGE_SIZE else None
+    return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
+                  items=items[:PAGE_SIZE], status=status, entity=entity, before=before, older=older,
+                  statuses=list(STATUSES), entities=list(ENTITIES), counts=stats.failed_item_counts(),
+                  back=request.full_path.rstrip("?"))
+
+
+@bp.get("/failed-items/<int:item_id>")
+@login_required
+def failed_item(item_id):
+    """Show one failed item with its raw payload and stack trace."""
+    item = _item_or_404(item_id)
+    try:
+        payload = json.dumps(json.loads(item.raw_data), indent=2, ensure_ascii=False)
+    except ValueError:
+        payload = item.raw_data
+    return render_template("dashboard/failed_item.html", item=item, payload=payload,
+                           back=request.full_path.rstrip("?"))
+
+
+def _answer(item, message):
+    """Return the re-rendered row to htmx, or go back to the page the form came from."""
+    if is_htmx():
+        return render_template("dashboard/_failed_row.html", item=item, message=message,
+                               back=safe_next(request.form.get("next")))
+    flash(message, "info")
+    return redirect(safe_next(request.form.get("next")))
+
+
+@bp.post("/failed-items/<int:item_id>/retry")
+@admin_required
+def retry_item(item_id):
+    """Retry one failed item now and show how it went."""
+    _item_or_404(item_id)
+    item = dlq.retry_item(item_id)
+    if item.resolved_at is not None and item.resolution is not Resolution.ABANDONED:
+        message = f"Item {item_id} retried: synced."
+    else:
+        message = f"Item {item_id} retried: failed again."
+    return _answer(item, message)
+
+
+@bp.post("/failed-items/<int:item_id>/abandon")
+@admin_required
+def abandon_item(item_id):
+    """Give up on one failed item."""
+    _item_or_404(item_id)
+    return _answer(dlq.abandon_item(item_id), f"Item {item_id} abandoned.")
+
+
+@bp.post("/failed-items/retry-all")
+@admin_required
+def retry_all():
+    """Queue a retry of every open failed item."""
+    count = dlq.retry_all_open()
+    flash(f"Queued a retry of {count} open item{'s' if count != 1 else ''}; "
+          "reload in a moment to see the results.", "info")
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("dashboard.failed_items"))

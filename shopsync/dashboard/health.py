@@ -1,0 +1,86 @@
+"""Health page: the latest reading of every metric, its thresholds and a 24-hour chart."""
+
+import datetime as dt
+
+from peewee import SQL, fn
+
+from shopsync import charts
+from shopsync.auth import is_htmx, login_required
+from shopsync.dashboard import bp, render
+from shopsync.db import is_sqlite, utcnow
+from shopsync.models import Alert, FailedSyncItem, SyncHealthMetric, WebhookLog, WebhookStatus
+
+HISTORY = dt.timedelta(hours=24)
+# Chart resolution: the highest reading of each 5 minutes, 288 points a day.
+BUCKET_SECONDS = 300
+# Metric names are found by skipping through the (metric_name, recorded_at) index, one lookup
+# per name, instead of a DISTINCT over every reading; this caps how many are shown.
+MAX_METRICS = 50
+RECENT_ALERTS = 5
+
+
+def metric_names():
+    """Return every metric name, one index lookup each."""
+    names, last = [], ""
+    while len(names) < MAX_METRICS:
+        name = (SyncHealthMetric.select(fn.MIN(SyncHealthMetric.metric_name))
+                .where(SyncHealthMetric.metric_name > last).scalar())
+        if name is None:
+            break
+        names.append(name)
+        last = name
+    return names
+
+
+def history(name, since):
+    """Return [(time, highest value)] of one metric since `since`, one point per BUCKET.
+
+    The database does the bucketing: a day of minute readings comes back as 288 numbers
+    instead of 1,440 rows whose timestamps Python would have to parse.
+    """
+    field = SyncHealthMetric.recorded_at
+    if is_sqlite():
+        bucket = fn.strftime("%s", field).cast("INTEGER") / BUCKET_SECONDS  # integer division
+    else:
+        bucket = fn.floor(fn.date_part("epoch", field) / BUCKET_SECONDS)
+    rows = (SyncHealthMetric.select(bucket.alias("bucket"), fn.MAX(SyncHealthMetric.value))
+            .where((SyncHealthMetric.metric_name == name) & (field >= since))
+            .group_by(SQL("1")).order_by(SQL("1")).tuples())
+    return [(dt.datetime.fromtimestamp(int(b) * BUCKET_SECONDS, dt.UTC), value) for b, value in rows]
+
+
+def metric_rows(now):
+    """Return, per metric, its latest reading and its chart over the last 24 hours."""
+    since = now - HISTORY
+    rows = []
+    for name in metric_names():
+        latest = (SyncHealthMetric.select().where(SyncHealthMetric.metric_name == name)
+                  .order_by(SyncHealthMetric.recorded_at.desc(), SyncHealthMetric.id.desc()).first())
+        chart = charts.sparkline(history(name, since), since, now, warning=latest.threshold_warning,
+                                 critical=latest.threshold_critical, label=name.replace("_", " "))
+        rows.append({"metric": latest, "chart": chart})
+    return rows
+
+
+def counts(now):
+    """Return the counts the indexes answer quickly: no scan of a big table per request."""
+    webhooks = WebhookLog.select()
+    return {
+        "received_last_hour": webhooks.where(WebhookLog.received_at >= now - dt.timedelta(hours=1)).count(),
+        "pending": webhooks.where(WebhookLog.status == WebhookStatus.PENDING).count(),
+        "failed_last_day": webhooks.where((WebhookLog.status == WebhookStatus.FAILED)
+                                          & (WebhookLog.received_at >= now - HISTORY)).count(),
+        "open_items": FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count(),
+    }
+
+
+@bp.get("/")
+@login_required
+def health():
+    """Show the health metrics table (htmx: the table alone, for its 10-second refresh)."""
+    now = utcnow()
+    context = {"rows": metric_rows(now), "now": now}
+    if not is_htmx():
+        context["alerts"] = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))
+        context["counts"] = counts(now)
+    return render("dashboard/health.html", "dashboard/_metrics.html", **context)
