@@ -13,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config=None):
     """Build the Flask app from the environment, or from `test_config` laid over it."""
-    from shopsync import api, auth, cli, config, dashboard, db, queue, webhooks
+    from shopsync import api, auth, cli, config, dashboard, db, metrics, queue, webhooks
 
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
@@ -32,6 +32,7 @@ def create_app(test_config=None):
     queue.init_app(app)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
     cli.init_app(app)
     auth.init_app(app)
     app.register_blueprint(dashboard.bp)

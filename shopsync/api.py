@@ -4,7 +4,7 @@ import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, request
 
-from shopsync import dlq, stats
+from shopsync import dlq, health, reconciliation, stats
 from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
 from shopsync.serializers import customer_json, failed_item_json, order_json, product_json
 
@@ -92,3 +92,38 @@ def abandon_failed_item(item_id):
     """Give up on one failed item and return it."""
     _failed_item_or_404(item_id)
     return jsonify(failed_item_json(dlq.abandon_item(item_id)))
+
+
+@bp.get("/reconciliation")
+def list_reconciliation_reports():
+    """List reconciliation reports, newest first: `?entity=&kind=full|catchup|deep&limit=`."""
+    entity = request.args.get("entity")
+    if entity:
+        try:
+            reconciliation.entities(entity)
+        except ValueError as exc:
+            fail(400, str(exc))
+    limit = min(request.args.get("limit", 20, type=int), 200)
+    reports = reconciliation.latest_reports(entity, request.args.get("kind"), limit)
+    return jsonify(reports=[reconciliation.report_json(report) for report in reports])
+
+
+@bp.post("/reconciliation")
+def start_reconciliation():
+    """Queue a full reconciliation of one entity (`?entity=` or JSON `entity`) or of all; 202."""
+    body = request.get_json(silent=True) or {}
+    entity = request.args.get("entity") or (body.get("entity") if isinstance(body, dict) else None)
+    try:
+        names = [e.name for e in reconciliation.entities(entity)]
+    except ValueError as exc:
+        fail(400, str(exc))
+    job_ids = reconciliation.start_reconciliation(entity)
+    if job_ids is None:
+        fail(503, "the job queue is unreachable, retry later")
+    return jsonify(status="queued", entities=names, jobs=job_ids), 202
+
+
+@bp.get("/health")
+def get_health():
+    """Return the latest reading of every health metric and the worst status among them."""
+    return jsonify(health.summary())

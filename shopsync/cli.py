@@ -49,8 +49,61 @@ def process_dlq_command():
     click.echo(", ".join(f"{name} {n}" for name, n in counts.items()))
 
 
+@click.command("reconcile")
+@click.argument("entity", required=False,
+                type=click.Choice(["orders", "products", "customers"]))
+@click.option("--catchup", is_flag=True, help="Only apply what changed since the last catch-up.")
+@click.option("--deep", is_flag=True, help="List every id instead of comparing counts first.")
+def reconcile_command(entity, catchup, deep):
+    """Compare Shopify with the ERP for ENTITY (default: all), heal what is missing, report."""
+    from shopsync import reconciliation
+    from shopsync.models import ReconciliationReport
+
+    if catchup:
+        report_ids = reconciliation.run_catchup(entity)
+    else:
+        report_ids = reconciliation.run_full(entity, deep=deep)
+    with db.connection_context():
+        for report in ReconciliationReport.select().where(ReconciliationReport.id.in_(report_ids)):
+            details = report.details or {}
+            if "error" in details:
+                click.echo(f"{report.entity_type}: failed: {details['error']}")
+                continue
+            click.echo(f"{report.entity_type} ({report.kind}): {report.status.value}, "
+                       f"Shopify {report.shopify_count}, ERP {report.erp_count}, "
+                       f"missing {len(details.get('missing', []))}, "
+                       f"extra {len(details.get('extra', []))}, "
+                       f"healed {len(details.get('healed', []))}, "
+                       f"failed {len(details.get('failed', []))}, {report.api_calls} API calls")
+
+
+@click.command("register-webhooks")
+@click.option("--address", help="The public URL of /webhooks/shopify "
+                                "(default: SHOPSYNC_WEBHOOK_ADDRESS).")
+def register_webhooks_command(address):
+    """Subscribe the store to every topic shopsync needs, creating only the missing ones."""
+    from flask import current_app
+
+    from shopsync import health
+    from shopsync.shopify import ShopifyClient
+
+    address = address or current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS")
+    if not address:
+        raise click.UsageError("give --address or set SHOPSYNC_WEBHOOK_ADDRESS")
+    result = health.register_webhooks(ShopifyClient.from_config(current_app.config), address)
+    click.echo(f"{address}: {len(result['present'])} topics already subscribed, "
+               f"{len(result['created'])} created"
+               + "".join(f"\n  created {topic}" for topic in result["created"]))
+    for topic, reason in result["failed"].items():
+        click.echo(f"  failed {topic}: {reason}", err=True)
+    if result["failed"]:
+        raise SystemExit(1)
+
+
 def init_app(app):
     """Register the commands with the app."""
     app.cli.add_command(init_db_command)
     app.cli.add_command(backfill_command)
     app.cli.add_command(process_dlq_command)
+    app.cli.add_command(reconcile_command)
+    app.cli.add_command(register_webhooks_command)

@@ -1,0 +1,266 @@
+"""Sync health: the metrics read every minute, their thresholds, history and subscriptions.
+
+`compute_health()` (a job) measures every metric, stores one SyncHealthMetric reading each and
+lets `alerts` report state changes. `latest_metrics()` and `metric_history()` read them back.
+Thresholds come from the app config, `HEALTH_<METRIC>_WARNING` / `HEALTH_<METRIC>_CRITICAL`
+(e.g. HEALTH_ORDER_LAG_WARNING), defaulting to the values below; a value above a threshold
+reaches its level.
+"""
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass
+
+from flask import current_app
+from peewee import fn
+
+from shopsync import alerts
+from shopsync.db import db, utcnow
+from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync.models import FailedSyncItem, Order, Severity, SyncHealthMetric, WebhookLog, WebhookStatus
+from shopsync.topics import REQUIRED_TOPICS
+
+log = logging.getLogger(__name__)
+
+WINDOW = dt.timedelta(hours=1)  # error rate and latency look at the last hour
+DEFAULT_RETENTION_DAYS = 30
+SEVERITY_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One health metric: what it measures and its default thresholds."""
+
+    name: str
+    description: str
+    warning: float | None
+    critical: float | None
+    unknown: Severity = Severity.WARNING  # the status when it cannot be measured
+    needs_shopify: bool = False
+
+    def thresholds(self, config):
+        """Return (warning, critical) from the config, or the defaults."""
+        key = f"HEALTH_{self.name.upper()}"
+        return config.get(f"{key}_WARNING", self.warning), config.get(f"{key}_CRITICAL", self.critical)
+
+
+METRICS = [
+    Metric("order_lag", "Shopify's order count minus the ERP's", 50, 200, needs_shopify=True),
+    Metric("error_rate", "share of the last hour's webhooks that failed", 0.05, 0.15),
+    Metric("webhook_latency_seconds", "95th percentile, received to processed, last hour", 5, 30,
+           unknown=Severity.OK),
+    Metric("dlq_size", "unresolved failed items", 20, 100),
+    Metric("oldest_pending_webhook_seconds", "age of the oldest webhook not yet processed",
+           120, 900),
+    Metric("last_webhook_age_seconds", "time since the last webhook arrived", 3 * 3600, 24 * 3600),
+    Metric("missing_webhook_topics", "required topics this app is not subscribed to", 0, 0,
+           needs_shopify=True),
+]
+METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
+
+
+def status_of(value, warning, critical, unknown=Severity.WARNING):
+    """Return the status of a value: above `critical` critical, above `warning` warning."""
+    if value is None:
+        return unknown
+    size = abs(value)
+    if critical is not None and size > critical:
+        return Severity.CRITICAL
+    if warning is not None and size > warning:
+        return Severity.WARNING
+    return Severity.OK
+
+
+# Measurements: each returns (value, note); the note goes into alerts.
+
+def order_lag(now, client):
+    """Return Shopify's order count (every status) minus the ERP's live orders."""
+    shopify = client.count("orders", status="any")
+    erp = Order.select().where(Order.deleted_at.is_null()).count()
+    return shopify - erp, f"Shopify {shopify}, ERP {erp}"
+
+
+def error_rate(now, client=None):
+    """Return failed / total of the (non-ignored) webhooks received in the last hour."""
+    recent = (WebhookLog.received_at >= now - WINDOW) & (WebhookLog.status != WebhookStatus.IGNORED)
+    total = WebhookLog.select().where(recent).count()
+    failed = WebhookLog.select().where(recent & (WebhookLog.status == WebhookStatus.FAILED)).count()
+    return (failed / total if total else 0.0), f"{failed} of {total} webhooks failed in the last hour"
+
+
+def percentile(values, share):
+    """Return the nearest-rank percentile of `values` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def webhook_latency(now, client=None):
+    """Return the 95th percentile of received → processed over the last hour's webhooks."""
+    rows = (WebhookLog.select(WebhookLog.received_at, WebhookLog.processed_at)
+            .where((WebhookLog.status == WebhookStatus.PROCESSED)
+                   & (WebhookLog.processed_at >= now - WINDOW)).tuples())
+    seconds = [(done - got).total_seconds() for got, done in rows if got and done]
+    return percentile(seconds, 0.95), f"{len(seconds)} webhooks processed in the last hour"
+
+
+def dlq_size(now, client=None):
+    """Return how many failed items are unresolved."""
+    size = FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count()
+    return size, f"{size} unresolved failed items"
+
+
+def _age(now, moment):
+    return None if moment is None else max(0.0, (now - moment).total_seconds())
+
+
+def oldest_pending_webhook(now, client=None):
+    """Return the age in seconds of the oldest pending webhook (0 when none is pending)."""
+    oldest = (WebhookLog.select(fn.MIN(WebhookLog.received_at))
+              .where(WebhookLog.status == WebhookStatus.PENDING).scalar())
+    return _age(now, oldest) or 0.0, f"oldest pending since {oldest}" if oldest else "none pending"
+
+
+def last_webhook_age(now, client=None):
+    """Return the seconds since the last webhook arrived (None if none ever did)."""
+    last = WebhookLog.select(fn.MAX(WebhookLog.received_at)).scalar()
+    return _age(now, last), f"last webhook at {last}" if last else "no webhook ever received"
+
+
+def missing_topics(client, address=None):
+    """Return the required topics with no subscription (to `address`, when given)."""
+    covered = {item.get("topic") for item in client.list_webhooks()
+               if not address or item.get("address") == address}
+    return [topic for topic in REQUIRED_TOPICS if topic not in covered]
+
+
+def missing_webhook_topics(now, client):
+    """Return how many required topics this app's address is not subscribed to."""
+    missing = missing_topics(client, current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS"))
+    return len(missing), f"missing: {', '.join(missing)}" if missing else "all topics subscribed"
+
+
+MEASURES = {
+    "order_lag": order_lag, "error_rate": error_rate, "webhook_latency_seconds": webhook_latency,
+    "dlq_size": dlq_size, "oldest_pending_webhook_seconds": oldest_pending_webhook,
+    "last_webhook_age_seconds": last_webhook_age, "missing_webhook_topics": missing_webhook_topics,
+}
+
+
+def _shopify_client():
+    """Return a client for the configured store, or None when none is configured."""
+    config = current_app.config
+    if not (config.get("SHOPIFY_SHOP") or config.get("SHOPIFY_API_BASE_URL")):
+        return None
+    from shopsync.shopify import ShopifyClient
+
+    return ShopifyClient.from_config(config)
+
+
+def applies(metric, client):
+    """Tell whether a metric can be read: Shopify's need a store, subscriptions an address."""
+    if metric.needs_shopify and client is None:
+        return False
+    if metric.name == "missing_webhook_topics":
+        return bool(current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS"))
+    return True
+
+
+def compute_health(client=None, now=None):
+    """Read every metric, store the readings, alert on state changes; return the readings."""
+    now = now or utcnow()
+    config = current_app.config
+    with db.connection_context():
+        if client is None:
+            client = _shopify_client()
+        readings = []
+        for metric in METRICS:
+            if not applies(metric, client):
+                continue
+            try:
+                value, note = MEASURES[metric.name](now, client)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:  # e.g. Shopify unreachable: an unknown reading, not a crash
+                log.warning("health metric %s could not be read: %s", metric.name, exc)
+                value, note = None, f"could not be read: {type(exc).__name__}: {exc}"
+            warning, critical = metric.thresholds(config)
+            status = status_of(value, warning, critical, metric.unknown)
+            readings.append(SyncHealthMetric.create(
+                metric_name=metric.name, value=value, status=status, threshold_warning=warning,
+                threshold_critical=critical, recorded_at=now))
+            alerts.notify(metric.name, status, f"{_number(value)} ({note}; warning > "
+                                               f"{_number(warning)}, critical > {_number(critical)})",
+                          now=now)
+        retention = config.get("HEALTH_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        SyncHealthMetric.delete().where(
+            SyncHealthMetric.recorded_at < now - dt.timedelta(days=retention)).execute()
+    return readings
+
+
+def _number(value):
+    if value is None:
+        return "unknown"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def latest_metrics():
+    """Return the latest reading of every metric, in the order of METRICS."""
+    readings = []
+    for metric in METRICS:
+        reading = (SyncHealthMetric.select().where(SyncHealthMetric.metric_name == metric.name)
+                   .order_by(SyncHealthMetric.recorded_at.desc(), SyncHealthMetric.id.desc())
+                   .first())
+        if reading is not None:
+            readings.append(reading)
+    return readings
+
+
+def metric_history(name, since=None):
+    """Return the readings of one metric since `since` (default: a day ago), oldest first."""
+    since = since or utcnow() - dt.timedelta(days=1)
+    return list(SyncHealthMetric.select()
+                .where((SyncHealthMetric.metric_name == name) & (SyncHealthMetric.recorded_at >= since))
+                .order_by(SyncHealthMetric.recorded_at, SyncHealthMetric.id))
+
+
+def overall(readings):
+    """Return the worst status among readings, or None when there are none."""
+    if not readings:
+        return None
+    return max((reading.status for reading in readings), key=SEVERITY_RANK.__getitem__)
+
+
+def reading_json(reading):
+    """Serialise one reading."""
+    metric = METRICS_BY_NAME.get(reading.metric_name)
+    return {"value": reading.value, "status": reading.status.value,
+            "threshold_warning": reading.threshold_warning,
+            "threshold_critical": reading.threshold_critical,
+            "recorded_at": reading.recorded_at.isoformat(),
+            "description": metric.description if metric else None}
+
+
+def summary():
+    """Return the body of GET /api/admin/health: the worst status and every latest reading."""
+    readings = latest_metrics()
+    status = overall(readings)
+    return {"status": status.value if status else "unknown",
+            "checked_at": max(r.recorded_at for r in readings).isoformat() if readings else None,
+            "metrics": {reading.metric_name: reading_json(reading) for reading in readings}}
+
+
+def register_webhooks(client, address):
+    """Subscribe `address` to every required topic it lacks; return what was done per topic."""
+    missing = missing_topics(client, address)
+    result = {"present": [t for t in REQUIRED_TOPICS if t not in missing], "created": [],
+              "failed": {}}
+    for topic in missing:
+        try:
+            client.create_webhook(topic, address)
+            result["created"].append(topic)
+        except Exception as exc:
+            result["failed"][topic] = f"{type(exc).__name__}: {exc}"
+    return result

@@ -1,0 +1,99 @@
+"""GET /metrics: health readings and sync counts in Prometheus text format.
+
+Every scrape builds a fresh registry from the database (the latest health readings, the
+counts of `stats.summary()` and the latest reconciliation per entity), so every gunicorn
+process answers the same.
+"""
+
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from shopsync import health, stats
+from shopsync.models import ReconciliationReport
+from shopsync.reconciliation import ENTITIES
+
+bp = Blueprint("metrics", __name__)
+
+STATUS_VALUES = {"ok": 0, "warning": 1, "critical": 2}
+
+
+def _gauge(name, documentation, labels=None):
+    return GaugeMetricFamily(f"shopsync_{name}", documentation, labels=labels)
+
+
+class DatabaseCollector:
+    """Collect shopsync's metrics from the database at scrape time."""
+
+    def collect(self):
+        yield from self._health()
+        yield from self._counts()
+        yield from self._reconciliation()
+
+    def _health(self):
+        readings = health.latest_metrics()
+        status = _gauge("health_status", "Health status per metric: 0 ok, 1 warning, 2 critical",
+                        ["metric"])
+        thresholds = _gauge("health_threshold", "Health thresholds per metric and level",
+                            ["metric", "level"])
+        for reading in readings:
+            metric = health.METRICS_BY_NAME.get(reading.metric_name)
+            if reading.value is not None:
+                gauge = _gauge(f"health_{reading.metric_name}",
+                               metric.description if metric else reading.metric_name)
+                gauge.add_metric([], reading.value)
+                yield gauge
+            status.add_metric([reading.metric_name], STATUS_VALUES[reading.status.value])
+            for level, value in (("warning", reading.threshold_warning),
+                                 ("critical", reading.threshold_critical)):
+                if value is not None:
+                    thresholds.add_metric([reading.metric_name, level], value)
+        yield status
+        yield thresholds
+
+    def _counts(self):
+        counts = stats.summary()
+        records = _gauge("erp_records", "Live ERP records per entity", ["entity"])
+        for entity in ENTITIES:
+            records.add_metric([entity], counts[entity])
+        yield records
+        webhooks = _gauge("webhooks", "Stored webhook deliveries per status", ["status"])
+        for name, value in counts["webhooks"].items():
+            if name not in ("received", "duplicates"):
+                webhooks.add_metric([name], value)
+        yield webhooks
+        received = _gauge("webhooks_received", "Webhook deliveries stored")
+        received.add_metric([], counts["webhooks"]["received"])
+        yield received
+        duplicates = _gauge("webhook_duplicates", "Repeated webhook deliveries ignored")
+        duplicates.add_metric([], counts["webhooks"]["duplicates"])
+        yield duplicates
+        failed = _gauge("failed_items", "Failed sync items per state", ["state"])
+        for name, value in counts["failed_items"].items():
+            failed.add_metric([name], value)
+        yield failed
+
+    def _reconciliation(self):
+        discrepancy = _gauge("reconciliation_discrepancy",
+                             "Ids that differed in the latest full reconciliation", ["entity"])
+        when = _gauge("reconciliation_timestamp_seconds",
+                      "When the latest full reconciliation ran", ["entity"])
+        for entity in ENTITIES:
+            report = (ReconciliationReport.select(ReconciliationReport.discrepancy,
+                                                  ReconciliationReport.created_at)
+                      .where((ReconciliationReport.entity_type == entity)
+                             & (ReconciliationReport.kind == "full"))
+                      .order_by(ReconciliationReport.created_at.desc()).first())
+            if report is not None:
+                discrepancy.add_metric([entity], report.discrepancy)
+                when.add_metric([entity], report.created_at.timestamp())
+        yield discrepancy
+        yield when
+
+
+@bp.get("/metrics")
+def metrics():
+    """Expose metrics to Prometheus."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector())
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,279 @@
+"""Reconciliation: find what webhooks missed, heal it through the sync path, and report it.
+
+Two jobs, as Shopify advises:
+- `run_full` (daily): names exactly which ids differ (see `windows`), fetches the missing
+  records and applies them like any webhook, and reports the ERP's records Shopify no longer has.
+- `run_catchup` (every few minutes): applies everything Shopify changed since a watermark,
+  so a lost webhook is repaired within minutes.
+Both write a ReconciliationReport per entity; `start_reconciliation` queues full runs.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+from shopsync import alerts, queue, topics
+from shopsync.db import db, utcnow
+from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_record
+from shopsync.models import Customer, Order, Product, ReconciliationReport, Severity, SyncState
+from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A reconciled resource: its API name (also the report's entity_type), table and topic."""
+
+    name: str
+    model: type
+    topic: topics.Topic
+    filters: tuple = ()  # extra filters for counts and lists
+    threshold: int = 100  # default: differences above this are critical, below it a warning
+
+
+ENTITIES = {
+    "orders": Entity("orders", Order, topics.ORDER, (("status", "any"),), 100),
+    "products": Entity("products", Product, topics.PRODUCT, (), 10),
+    "customers": Entity("customers", Customer, topics.CUSTOMER, (), 100),
+}
+# Ids kept per list in a report's details; the counts stay exact beyond it.
+MAX_IDS = 10_000
+# A full run compares records created until this long ago: newer ones are still in flight.
+DEFAULT_SETTLE = 300
+# Catch-up: re-read this much before the watermark (clock skew, Shopify's indexing delay),
+# leave the last DEFAULT_CATCHUP_SETTLE seconds to webhooks, and start this far back.
+DEFAULT_CATCHUP_OVERLAP = 300
+DEFAULT_CATCHUP_SETTLE = 60
+DEFAULT_CATCHUP_LOOKBACK = 86400
+# A queued full run is stopped after this many seconds.
+DEFAULT_JOB_TIMEOUT = 3600
+
+
+def entities(entity_type=None):
+    """Return the Entities named by `entity_type` ("orders" or "order"), or all of them."""
+    if entity_type is None:
+        return list(ENTITIES.values())
+    name = entity_type if entity_type in ENTITIES else f"{entity_type}s"
+    if name not in ENTITIES:
+        raise ValueError(f"unknown entity {entity_type!r}: use one of {', '.join(ENTITIES)}")
+    return [ENTITIES[name]]
+
+
+def _setting(name, default):
+    return current_app.config.get(name, default)
+
+
+def severity(entity, discrepancy):
+    """Return ok for no difference, critical above the entity's threshold, else warning."""
+    threshold = _setting(f"RECONCILE_THRESHOLD_{entity.name.upper()}", entity.threshold)
+    if discrepancy == 0:
+        return Severity.OK
+    return Severity.CRITICAL if discrepancy > threshold else Severity.WARNING
+
+
+def shopify_client():
+    """Return a Shopify client built from the app's settings."""
+    from shopsync.shopify import ShopifyClient
+
+    return ShopifyClient.from_config(current_app.config)
+
+
+def _ids(values):
+    """Return ids sorted, cut to MAX_IDS."""
+    return sorted(values)[:MAX_IDS]
+
+
+def heal(entity, client, ids):
+    """Fetch records by id and apply them; return (healed, unchanged, failed, vanished) ids."""
+    healed, unchanged, failed, seen = [], [], [], set()
+    ids = sorted(ids)
+    for start in range(0, len(ids), PAGE):
+        batch = ids[start:start + PAGE]
+        records = client.iter_records(entity.name, ids=",".join(map(str, batch)), limit=PAGE,
+                                      **dict(entity.filters))
+        for record in records:
+            seen.add(record.get("id"))
+            result = apply_record(entity.topic.entity_type, record)
+            (healed if result else unchanged if result is False else failed).append(record["id"])
+    vanished = [i for i in ids if i not in seen]  # deleted from Shopify meanwhile
+    return healed, unchanged, failed, vanished
+
+
+def reconcile(entity, client, until=None, deep=False):
+    """Compare one entity, heal its missing records, write and return its report."""
+    start = client.request_count
+    found = WindowComparison(client, entity.model, entity.name, dict(entity.filters)).run(
+        until, deep=deep)
+    heal_error = None
+    try:
+        healed, unchanged, failed, vanished = heal(entity, client, found.missing)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception as exc:  # keep what was found; the next run heals the rest
+        log.exception("healing %s failed", entity.name)
+        healed, unchanged, failed, vanished = [], [], [], []
+        heal_error = f"{type(exc).__name__}: {exc}"
+    discrepancy = len(found.missing) + len(found.extra)
+    status = severity(entity, discrepancy)
+    report = ReconciliationReport.create(
+        entity_type=entity.name, kind="deep" if deep else "full",
+        shopify_count=found.shopify_count, erp_count=found.erp_count, discrepancy=discrepancy,
+        status=status, api_calls=client.request_count - start, details={
+            "missing": _ids(found.missing), "extra": _ids(found.extra), "healed": _ids(healed),
+            "unchanged": _ids(unchanged), "failed": _ids(failed), "vanished": _ids(vanished),
+            "missing_count": len(found.missing), "extra_count": len(found.extra),
+            "until": until.isoformat() if until else None,
+            "search_calls": found.calls, "windows_counted": found.counted,
+            "windows_listed": found.listed, "heal_error": heal_error,
+        })
+    log.info("reconciled %s: %d missing (%d healed, %d failed), %d extra, %d API calls",
+             entity.name, len(found.missing), len(healed), len(failed), len(found.extra),
+             report.api_calls)
+    alerts.notify(f"reconciliation_{entity.name}", status,
+                  f"reconciliation of {entity.name}: {len(found.missing)} missing "
+                  f"({len(healed)} healed, {len(failed)} failed), {len(found.extra)} extra "
+                  f"(Shopify {found.shopify_count}, ERP {found.erp_count})")
+    return report
+
+
+def _error_report(entity, kind, exc, calls):
+    """Record a run that stopped on an error."""
+    return ReconciliationReport.create(
+        entity_type=entity.name, kind=kind, status=Severity.WARNING, api_calls=calls,
+        details={"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _each(entity_type, kind, work, client):
+    """Run `work(entity, client)` per entity inside a connection; return the report ids."""
+    client = client or shopify_client()
+    report_ids = []
+    with db.connection_context():
+        for entity in entities(entity_type):
+            start = client.request_count
+            try:
+                report = work(entity, client)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:  # the API failed: record it and go on with the next entity
+                log.exception("%s reconciliation of %s failed", kind, entity.name)
+                report = _error_report(entity, kind, exc, client.request_count - start)
+            report_ids.append(report.id)
+    return report_ids
+
+
+def run_full(entity_type=None, client=None, until=None, deep=False):
+    """Reconcile one entity (or all): name the differing ids, heal, report; return report ids."""
+    if until is None:
+        until = utcnow() - dt.timedelta(seconds=_setting("RECONCILE_SETTLE_SECONDS", DEFAULT_SETTLE))
+    kind = "deep" if deep else "full"
+    return _each(entity_type, kind, lambda entity, c: reconcile(entity, c, until, deep), client)
+
+
+def watermark_key(entity):
+    """Return the SyncState key of an entity's catch-up watermark."""
+    return f"catchup:{entity.name}"
+
+
+def _time(value):
+    try:
+        return dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def stale_records(entity, records):
+    """Return the records the ERP lacks or holds an older version of (one query per page)."""
+    model = entity.model
+    ids = [record.get("id") for record in records if isinstance(record.get("id"), int)]
+    held = dict(model.select(model.shopify_id, model.updated_at)
+                .where(model.shopify_id.in_(ids)).tuples()) if ids else {}
+    stale = []
+    for record in records:
+        mine, theirs = held.get(record.get("id")), _time(record.get("updated_at"))
+        if mine is None or theirs is None or mine < theirs:
+            stale.append(record)  # a bad record goes through too, to reach the DLQ
+    return stale
+
+
+def catch_up(entity, client, now=None):
+    """Apply every record Shopify changed since the watermark; write and return the report."""
+    now = now or utcnow()
+    key = watermark_key(entity)
+    state = SyncState.get_or_none(SyncState.key == key)
+    overlap = dt.timedelta(seconds=_setting("CATCHUP_OVERLAP_SECONDS", DEFAULT_CATCHUP_OVERLAP))
+    if state is not None and state.value:
+        since = dt.datetime.fromisoformat(state.value) - overlap
+    else:
+        since = now - dt.timedelta(seconds=_setting("CATCHUP_LOOKBACK_SECONDS",
+                                                    DEFAULT_CATCHUP_LOOKBACK))
+    until = now - dt.timedelta(seconds=_setting("CATCHUP_SETTLE_SECONDS", DEFAULT_CATCHUP_SETTLE))
+    start = client.request_count
+    fetched, healed, failed = 0, [], []
+    pages = client.iter_pages(entity.name, limit=PAGE, updated_at_min=shopify_time(since.timestamp()),
+                              updated_at_max=shopify_time(until.timestamp()), **dict(entity.filters))
+    for page in pages:
+        fetched += len(page)
+        for record in stale_records(entity, page):
+            result = apply_record(entity.topic.entity_type, record)
+            if result:
+                healed.append(record["id"])
+            elif result is None:
+                failed.append(record["id"])
+    SyncState.insert(key=key, value=until.isoformat(), updated_at=utcnow()).on_conflict(
+        conflict_target=[SyncState.key],
+        update={SyncState.value: until.isoformat(), SyncState.updated_at: utcnow()}).execute()
+    report = ReconciliationReport.create(
+        entity_type=entity.name, kind="catchup", shopify_count=fetched,
+        discrepancy=len(healed) + len(failed), status=severity(entity, len(healed) + len(failed)),
+        api_calls=client.request_count - start, details={
+            "since": since.isoformat(), "until": until.isoformat(), "fetched": fetched,
+            "healed": _ids(healed), "failed": _ids(failed), "missing": [], "extra": []})
+    if healed or failed:
+        log.warning("catch-up of %s applied %d records webhooks had missed (%d failed)",
+                    entity.name, len(healed), len(failed))
+    return report
+
+
+def run_catchup(entity_type=None, client=None, now=None):
+    """Apply what changed on Shopify since the last catch-up, per entity; return report ids."""
+    return _each(entity_type, "catchup", lambda entity, c: catch_up(entity, c, now), client)
+
+
+def start_reconciliation(entity_type=None):
+    """Queue a full run per entity; return the job ids, or None when Redis is unreachable."""
+    names = [entity.name for entity in entities(entity_type)]
+    target = queue.get_queue()
+    timeout = _setting("RECONCILE_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT)
+    try:
+        return [target.enqueue(run_full, name, job_timeout=timeout, result_ttl=3600,
+                               failure_ttl=queue.FAILURE_TTL).id for name in names]
+    except RedisError as exc:
+        log.warning("could not queue reconciliation: %s", exc)
+        return None
+
+
+def latest_reports(entity_type=None, kind=None, limit=20):
+    """Return the newest reports, newest first, optionally of one entity and kind."""
+    query = ReconciliationReport.select()
+    if entity_type:
+        query = query.where(ReconciliationReport.entity_type.in_(
+            [entity.name for entity in entities(entity_type)]))
+    if kind:
+        query = query.where(ReconciliationReport.kind == kind)
+    return list(query.order_by(ReconciliationReport.created_at.desc(),
+                               ReconciliationReport.id.desc()).limit(limit))
+
+
+def report_json(report, with_details=True):
+    """Serialise one report."""
+    out = {"id": report.id, "entity_type": report.entity_type, "kind": report.kind,
+           "shopify_count": report.shopify_count, "erp_count": report.erp_count,
+           "discrepancy": report.discrepancy, "status": report.status.value,
+           "api_calls": report.api_calls, "created_at": report.created_at.isoformat()}
+    if with_details:
+        out["details"] = report.details
+    return out
