@@ -47,11 +47,18 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    """Return a fresh page (own cookies) at desktop width."""
+    """Return a fresh page (own cookies) at desktop width; fail on any script or CSP error."""
     context = browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(10_000)
-    yield context.new_page()
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
     context.close()
+    # The login test's wrong password is answered 401, which Chromium logs as an error.
+    errors = [e for e in errors if "401 (UNAUTHORIZED)" not in e]
+    assert not errors, f"browser errors: {errors}"
 
 
 @pytest.fixture
@@ -155,6 +162,7 @@ def test_run_now_starts_a_reconciliation_and_shows_its_progress(app, live_server
     # The runs' Shopify calls get a quick 404 from this server; each run reports the error.
     app.config["SHOPIFY_API_BASE_URL"] = live_server + "/no-shopify-here"
     page.goto(live_server + "/reconciliation")
+    shoot(page, "reconciliation")
     mark_page(page)
     page.get_by_role("button", name="Run now").click()
     progress = page.locator("#reconcile-progress")
@@ -167,7 +175,6 @@ def test_run_now_starts_a_reconciliation_and_shows_its_progress(app, live_server
         newest = ReconciliationReport.select().order_by(ReconciliationReport.id.desc()).first()
     expect(page.locator("#reports")).to_contain_text(f"#{newest.id}")
     assert_not_reloaded(page)
-    shoot(page, "reconciliation")
 
 
 def test_pages_at_phone_width(live_server, dashboard_data, admin):

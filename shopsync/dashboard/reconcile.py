@@ -6,6 +6,7 @@ import re
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from rq.job import Job
 
+from shopsync import reconciliation as reconciliation_service
 from shopsync.auth import admin_required, is_htmx, login_required
 from shopsync.dashboard import PAGE_SIZE, bp, int_arg, render
 from shopsync.db import utcnow
@@ -116,8 +117,6 @@ def progress_url(progress):
 @admin_required
 def start_reconciliation():
     """Start a reconciliation of every entity now and show its progress."""
-    from shopsync import reconciliation as reconciliation_service
-
     since = utcnow()
     job_ids = reconciliation_service.start_reconciliation()
     if not job_ids:
