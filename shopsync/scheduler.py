@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 PERIODIC_JOBS = [
     ("periodic-sweep-outbox", 60, "shopsync.outbox.sweep"),
     ("periodic-process-dlq", 300, "shopsync.dlq.process_dead_letter_queue"),
+    ("periodic-compute-health", 60, "shopsync.health.compute_health"),
+    ("periodic-reconcile-catchup", 300, "shopsync.reconciliation.run_catchup"),
+    ("periodic-reconcile-full", 24 * 3600, "shopsync.reconciliation.run_full"),
 ]
 # How often the scheduler looks for due jobs, in seconds.
 POLL_INTERVAL = 5

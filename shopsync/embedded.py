@@ -1,0 +1,95 @@
+"""`make run`: the whole service in one process, for a first look and for development.
+
+Web server, RQ worker and rq-scheduler run as threads. With REDIS_URL unset the queue is an
+in-process Redis stand-in; with SHOPIFY_SHOP unset a simulated store is started too, is
+backfilled, and keeps changing, so webhooks flow and the dashboard shows live data.
+"""
+
+import os
+import secrets
+import threading
+
+from werkzeug.serving import make_server
+
+from shopsync import backfill, create_app, migrations, queue, scheduler
+from shopsync.auth import demo_admin
+from shopsync.db import db
+
+HOST = "127.0.0.1"
+# Size of the simulated store and how many changes per second it makes.
+DEMO_ORDERS, DEMO_CHANGES_PER_SECOND = 300, 0.5
+
+
+def _start_thread(target, name):
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_simulator(webhook_url):
+    """Start a simulated store that sends webhooks to `webhook_url`; point the client at it."""
+    from shopsync.simulator import Activity, SimulatorServer, Store
+
+    store = Store.generate(seed=1, orders=DEMO_ORDERS)
+    server = SimulatorServer(store, webhook_url=webhook_url,
+                             webhook_secret=os.environ["SHOPIFY_WEBHOOK_SECRET"])
+    server.start()
+    os.environ["SHOPIFY_API_BASE_URL"] = server.base_url
+    os.environ["SHOPIFY_ACCESS_TOKEN"] = server.access_token
+    return store, server, Activity(store, rate=DEMO_CHANGES_PER_SECOND)
+
+
+def _run_worker(app):
+    with app.app_context():
+        rq_queue = queue.get_queue()
+        queue.ThreadWorker([rq_queue], connection=rq_queue.connection).work(logging_level="WARNING")
+
+
+def _run_scheduler(app):
+    with app.app_context():
+        periodic = scheduler.make_scheduler(queue.get_queue(), scheduler.ThreadScheduler)
+        scheduler.register(periodic)
+        periodic.run()
+
+
+def main():
+    """Run web, worker and scheduler (and a simulated store when no shop is set)."""
+    port = int(os.environ.get("PORT", "5000"))
+    for name in ("SHOPIFY_WEBHOOK_SECRET", "SHOPSYNC_ADMIN_TOKEN", "SECRET_KEY"):
+        if not os.environ.get(name):
+            os.environ[name] = secrets.token_urlsafe(24)
+    simulated = not (os.environ.get("SHOPIFY_SHOP") or os.environ.get("SHOPIFY_API_BASE_URL"))
+    if simulated:
+        store, shop, activity = _start_simulator(f"http://{HOST}:{port}/webhooks/shopify")
+
+    app = create_app()
+    with app.app_context(), db.connection_context():
+        migrations.upgrade()
+    username, password = demo_admin()
+    server = make_server(HOST, port, app, threaded=True)
+    _start_thread(lambda: _run_worker(app), "rq-worker")
+    _start_thread(lambda: _run_scheduler(app), "rq-scheduler")
+    if simulated:
+        with app.app_context():
+            for resource in ("customers", "products", "orders"):
+                backfill.start_backfill(resource)
+        activity.start()
+
+    print(f"""
+shopsync is running on http://{HOST}:{port}/
+  log in as {username} / {password}
+  admin API: curl -H 'Authorization: Bearer {os.environ["SHOPSYNC_ADMIN_TOKEN"]}' \\
+             http://{HOST}:{port}/api/admin/stats
+  mode: {"embedded queue (no REDIS_URL)" if not app.config["REDIS_URL"] else "Redis queue"}, """
+          f"""{"simulated store at " + shop.url if simulated else os.environ.get("SHOPIFY_SHOP")}
+  webhook secret: {os.environ["SHOPIFY_WEBHOOK_SECRET"]}
+Press Ctrl+C to stop.
+""", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
