@@ -8,15 +8,17 @@ import traceback
 from marshmallow import ValidationError
 from peewee import EXCLUDED, Case
 
-from shopsync import ingest, queue
+from shopsync import alerts, ingest, queue
 from shopsync.db import db, utcnow, write_transaction
-from shopsync.models import FailedSyncItem, Resolution, WebhookLog, WebhookStatus
+from shopsync.models import FailedSyncItem, Resolution, Severity, WebhookLog, WebhookStatus
 from shopsync.schemas import Time
 from shopsync.topics import ENTITIES, TOPICS
 
 log = logging.getLogger(__name__)
 # Backoff before retry n (0-based) is 2^n minutes, jittered by ±20%, capped here.
 MAX_BACKOFF = dt.timedelta(hours=6)
+# What an attempt returns when it used the item's last retry.
+ABANDONED = "abandoned"
 # A claimed item is not due again for this long, should its runner die mid-attempt.
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
@@ -131,6 +133,7 @@ def _attempt(item, resolution):
         if exhausted:
             log.error("failed item %s (%s %s) abandoned after %d retries: %s",
                       item.id, item.entity_type, item.shopify_id, retries, ingest.describe(exc))
+            return ABANDONED
         return False
 
 
@@ -144,7 +147,8 @@ def _claim(item, lease):
 
 def process_dead_letter_queue(batch_size=500):
     """Retry every due, retryable failed item once; return counts of what happened."""
-    counts = {"retried": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+    counts = {"retried": 0, "succeeded": 0, "failed": 0, "abandoned": 0, "skipped": 0}
+    abandoned = []
     with db.connection_context():
         due = list(FailedSyncItem.select().where(
             FailedSyncItem.resolved_at.is_null() & FailedSyncItem.retryable
@@ -155,8 +159,23 @@ def process_dead_letter_queue(batch_size=500):
                 counts["skipped"] += 1
                 continue
             counts["retried"] += 1
-            counts["succeeded" if _attempt(item, Resolution.SUCCESS) else "failed"] += 1
+            outcome = _attempt(item, Resolution.SUCCESS)
+            counts["succeeded" if outcome is True else "failed"] += 1
+            if outcome is ABANDONED:
+                abandoned.append(item)
+        if abandoned:
+            _alert_abandoned(abandoned)
+    counts["abandoned"] = len(abandoned)
     return counts
+
+
+def _alert_abandoned(items):
+    """Alert the team that retries gave up on some records: they need a person now."""
+    names = ", ".join(f"{item.entity_type} {item.shopify_id}" for item in items[:20])
+    more = f" and {len(items) - 20} more" if len(items) > 20 else ""
+    alerts.send("failed_items_abandoned", None, Severity.CRITICAL,
+                f"[shopsync] {len(items)} failed item(s) abandoned after their last retry: "
+                f"{names}{more}. Open Failed items on the dashboard to retry or inspect them.")
 
 
 def retry_item(item_id):

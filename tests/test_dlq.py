@@ -7,7 +7,15 @@ import pytest
 
 from shopsync import dlq
 from shopsync.db import utcnow
-from shopsync.models import FailedSyncItem, Order, Resolution, WebhookLog, WebhookStatus
+from shopsync.models import (
+    Alert,
+    FailedSyncItem,
+    Order,
+    Resolution,
+    Severity,
+    WebhookLog,
+    WebhookStatus,
+)
 from shopsync.schemas import OrderSchema
 from shopsync.topics import Topic
 from tests.helpers import ADMIN_TOKEN, deliver, order
@@ -48,7 +56,7 @@ def test_due_item_is_retried_and_resolved():
     item = _transient_failure()
     _make_due(item.id)
     assert dlq.process_dead_letter_queue() == {"retried": 1, "succeeded": 1, "failed": 0,
-                                               "skipped": 0}
+                                               "abandoned": 0, "skipped": 0}
     item = FailedSyncItem.get_by_id(item.id)
     assert item.resolution is Resolution.SUCCESS and item.resolved_at is not None
     assert Order.get().total_price is not None
@@ -72,9 +80,11 @@ def test_failing_retries_count_up_then_abandon():
         assert item.retryable is False and item.next_retry_at is None
     FailedSyncItem.update(retryable=True).execute()
     _make_due(item.id)
-    dlq.process_dead_letter_queue()
+    assert dlq.process_dead_letter_queue()["abandoned"] == 1
     item = FailedSyncItem.get_by_id(item.id)
     assert item.retry_count == 3 and item.resolution is Resolution.ABANDONED
+    alert = Alert.get(Alert.metric_name == "failed_items_abandoned")
+    assert alert.status is Severity.CRITICAL and f"order {item.shopify_id}" in alert.message
 
 
 def test_transient_failure_is_rescheduled_with_backoff(monkeypatch):
