@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
+from peewee import Case
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shopsync.db import db, utcnow
@@ -89,9 +90,12 @@ def authenticate(username, password):
     if user.locked_until is not None and user.locked_until > now:
         return None
     if not check_password_hash(user.password_hash, password):
-        failed = User.failed_logins + 1
-        locked = now + LOCKOUT if user.failed_logins + 1 >= MAX_FAILED_LOGINS else None
-        User.update(failed_logins=failed, locked_until=locked).where(User.id == user.id).execute()
+        # One statement counts the failure and locks on the last allowed one, so attempts made
+        # in parallel cannot slip past the limit between a read and a write.
+        until = User.locked_until.db_value(now + LOCKOUT)
+        User.update(failed_logins=User.failed_logins + 1, locked_until=Case(
+            None, [(User.failed_logins + 1 >= MAX_FAILED_LOGINS, until)], None),
+        ).where(User.id == user.id).execute()
         return None
     User.update(failed_logins=0, locked_until=None, last_login_at=now).where(
         User.id == user.id).execute()

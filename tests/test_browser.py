@@ -200,3 +200,33 @@ def test_pages_at_phone_width(live_server, dashboard_data, admin):
     running = page.locator(f"#run-{dashboard_data['running_run']}")
     expect(running.locator("progress")).to_have_attribute("value", "450")
     shoot(page, "backfills")
+
+
+def test_everything_works_without_javascript(live_server, dashboard_data, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        with db.connection_context():
+            save_user("alice", DASHBOARD_PASSWORD, is_admin=True)
+        page.goto(live_server + "/failed-items?entity=order")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", DASHBOARD_PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(live_server + "/failed-items?entity=order")
+        row = page.locator(f"#item-{dashboard_data['fixable_item']}")
+        row.get_by_role("button", name="Retry").click()  # a plain form POST, then a redirect
+        expect(page).to_have_url(live_server + "/failed-items?entity=order")
+        expect(page.locator("#messages")).to_contain_text("synced")
+        expect(row).to_have_count(0)  # no longer open
+        page.select_option("select[name=status]", "all")
+        page.get_by_role("button", name="Filter").click()
+        expect(page).to_have_url(live_server + "/failed-items?status=all&entity=order")
+        expect(row).to_have_attribute("data-state", "resolved")
+        page.goto(live_server + "/webhooks")
+        page.get_by_role("link", name="Older →").click()
+        expect(page.locator("#webhook-table tbody tr")).to_have_count(10)
+    finally:
+        context.close()

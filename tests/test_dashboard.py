@@ -140,7 +140,8 @@ def test_failed_item_detail_shows_payload_and_stack_trace(viewer_client, dashboa
     html = text(viewer_client.get(f"/failed-items/{dashboard_data['fixable_item']}"))
     assert '&#34;id&#34;: 820982911946154508' in html  # pretty-printed JSON
     assert "Traceback (most recent call last)" in html
-    assert viewer_client.get("/failed-items/999999").status_code == 404
+    missing = viewer_client.get("/failed-items/999999")
+    assert missing.status_code == 404 and "failed item 999999 not found" in text(missing)
 
 
 def test_retry_with_htmx_returns_the_row_resolved(admin_client, dashboard_data):

@@ -23,6 +23,15 @@ def int_arg(name):
     return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
 
 
+@bp.errorhandler(404)
+def not_found(exc):
+    """Answer a missing item, report or run with the dashboard's own page."""
+    message = exc.description or "Not found."
+    if is_htmx():
+        return render_template("_message.html", message=message, kind="error"), 404
+    return render_template("error.html", code=404, message=message), 404
+
+
 @bp.app_template_filter("utc")
 def utc(value, seconds=True):
     """Format an aware datetime in UTC, e.g. 2026-11-30 10:00:05 UTC."""
