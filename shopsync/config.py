@@ -10,11 +10,30 @@ DEFAULT_DATABASE_URL = "sqlite:///instance/shopsync.db"
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 
 
+# Numeric tuning settings pass through under these prefixes, e.g. HEALTH_ORDER_LAG_WARNING,
+# RECONCILE_THRESHOLD_ORDERS, CATCHUP_OVERLAP_SECONDS, ALERT_REPEAT_MINUTES. Their defaults
+# live beside the code that reads them (health.METRICS, reconciliation, alerts).
+TUNING_PREFIXES = ("HEALTH_", "RECONCILE_", "CATCHUP_", "ALERT_REPEAT_")
+
+
+def _number(text):
+    """Read an int when the text is integral, else a float."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def tuning(environ):
+    """Return the numeric tuning settings present in `environ`."""
+    return {name: _number(value) for name, value in environ.items()
+            if name.startswith(TUNING_PREFIXES)}
+
+
 def from_environment():
     """Return the settings mapping built from environment variables."""
     load_dotenv(os.environ.get("SHOPSYNC_ENV_FILE", ".env"))
     env = os.environ.get
     return {
+        **tuning(os.environ),
         "DATABASE_URL": env("DATABASE_URL", DEFAULT_DATABASE_URL),
         "REDIS_URL": env("REDIS_URL") or None,
         "SHOPIFY_SHOP": env("SHOPIFY_SHOP") or None,
@@ -31,39 +50,8 @@ def from_environment():
         "ALERT_EMAIL_TO": env("ALERT_EMAIL_TO") or None,
         "MAX_CONTENT_LENGTH": int(env("SHOPSYNC_MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES)),
         "RQ_QUEUE": env("SHOPSYNC_QUEUE", "shopsync"),
-        # Reconciliation (shopsync.reconciliation): differences above the threshold are critical.
-        "RECONCILE_THRESHOLD_ORDERS": int(env("RECONCILE_THRESHOLD_ORDERS", 100)),
-        "RECONCILE_THRESHOLD_PRODUCTS": int(env("RECONCILE_THRESHOLD_PRODUCTS", 10)),
-        "RECONCILE_THRESHOLD_CUSTOMERS": int(env("RECONCILE_THRESHOLD_CUSTOMERS", 100)),
-        "RECONCILE_SETTLE_SECONDS": int(env("RECONCILE_SETTLE_SECONDS", 300)),
-        "RECONCILE_JOB_TIMEOUT": int(env("RECONCILE_JOB_TIMEOUT", 3600)),
-        "CATCHUP_OVERLAP_SECONDS": int(env("CATCHUP_OVERLAP_SECONDS", 300)),
-        "CATCHUP_SETTLE_SECONDS": int(env("CATCHUP_SETTLE_SECONDS", 60)),
-        "CATCHUP_LOOKBACK_SECONDS": int(env("CATCHUP_LOOKBACK_SECONDS", 86400)),
-        # Health (shopsync.health): a reading above a threshold reaches its level.
-        "HEALTH_ORDER_LAG_WARNING": float(env("HEALTH_ORDER_LAG_WARNING", 50)),
-        "HEALTH_ORDER_LAG_CRITICAL": float(env("HEALTH_ORDER_LAG_CRITICAL", 200)),
-        "HEALTH_ERROR_RATE_WARNING": float(env("HEALTH_ERROR_RATE_WARNING", 0.05)),
-        "HEALTH_ERROR_RATE_CRITICAL": float(env("HEALTH_ERROR_RATE_CRITICAL", 0.15)),
-        "HEALTH_WEBHOOK_LATENCY_SECONDS_WARNING": float(env("HEALTH_WEBHOOK_LATENCY_SECONDS_WARNING", 5)),
-        "HEALTH_WEBHOOK_LATENCY_SECONDS_CRITICAL": float(env("HEALTH_WEBHOOK_LATENCY_SECONDS_CRITICAL",
-                                                             30)),
-        "HEALTH_DLQ_SIZE_WARNING": float(env("HEALTH_DLQ_SIZE_WARNING", 20)),
-        "HEALTH_DLQ_SIZE_CRITICAL": float(env("HEALTH_DLQ_SIZE_CRITICAL", 100)),
-        "HEALTH_OLDEST_PENDING_WEBHOOK_SECONDS_WARNING": float(
-            env("HEALTH_OLDEST_PENDING_WEBHOOK_SECONDS_WARNING", 120)),
-        "HEALTH_OLDEST_PENDING_WEBHOOK_SECONDS_CRITICAL": float(
-            env("HEALTH_OLDEST_PENDING_WEBHOOK_SECONDS_CRITICAL", 900)),
-        "HEALTH_LAST_WEBHOOK_AGE_SECONDS_WARNING": float(
-            env("HEALTH_LAST_WEBHOOK_AGE_SECONDS_WARNING", 3 * 3600)),
-        "HEALTH_LAST_WEBHOOK_AGE_SECONDS_CRITICAL": float(
-            env("HEALTH_LAST_WEBHOOK_AGE_SECONDS_CRITICAL", 24 * 3600)),
-        "HEALTH_MISSING_WEBHOOK_TOPICS_WARNING": float(env("HEALTH_MISSING_WEBHOOK_TOPICS_WARNING", 0)),
-        "HEALTH_MISSING_WEBHOOK_TOPICS_CRITICAL": float(env("HEALTH_MISSING_WEBHOOK_TOPICS_CRITICAL", 0)),
-        "HEALTH_RETENTION_DAYS": int(env("HEALTH_RETENTION_DAYS", 30)),
         # The public URL of /webhooks/shopify: register-webhooks subscribes it, health checks it.
         "SHOPSYNC_WEBHOOK_ADDRESS": env("SHOPSYNC_WEBHOOK_ADDRESS") or None,
-        # Alerts (shopsync.alerts): a metric that stays critical alerts again this often.
-        "ALERT_REPEAT_MINUTES": float(env("ALERT_REPEAT_MINUTES", 60)),
+        # The sender of alert emails.
         "ALERT_EMAIL_FROM": env("ALERT_EMAIL_FROM", "shopsync@localhost"),
     }
