@@ -75,6 +75,11 @@ def reconcile_command(entity, catchup, deep):
                        f"extra {len(details.get('extra', []))}, "
                        f"healed {len(details.get('healed', []))}, "
                        f"failed {len(details.get('failed', []))}, {report.api_calls} API calls")
+        if catchup:
+            reported = {r.entity_type for r in ReconciliationReport.select().where(
+                ReconciliationReport.id.in_(report_ids))}
+            for name in [e.name for e in reconciliation.entities(entity) if e.name not in reported]:
+                click.echo(f"{name} (catchup): nothing missed since the last catch-up")
 
 
 @click.command("register-webhooks")

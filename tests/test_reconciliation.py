@@ -23,7 +23,7 @@ from shopsync.models import (
 )
 from shopsync.queue import get_queue
 from shopsync.reconciliation import ENTITIES, reconcile
-from shopsync.reconciliation.windows import instant
+from shopsync.reconciliation.windows import instant, shopify_time
 from shopsync.shopify import ShopifyClient
 from shopsync.simulator import SimulatorServer, Store
 from tests.helpers import ADMIN_TOKEN
@@ -250,12 +250,15 @@ def test_catchup_applies_what_changed_since_the_watermark(app, serve):
     watermark = SyncState.get_by_id("catchup:orders").value
     assert dt.datetime.fromisoformat(watermark) == dt.datetime.fromisoformat(first.details["until"])
 
-    # The next run reads from the watermark minus the overlap: nothing new, nothing applied.
-    second = reconciliation.catch_up(entity, client)
-    assert second.details["healed"] == [] and second.status is Severity.OK
-    assert dt.datetime.fromisoformat(second.details["since"]) == (
-        dt.datetime.fromisoformat(watermark) - dt.timedelta(seconds=120))
-    assert second.details["fetched"] == 3  # the overlap re-reads them, unchanged
+    # The next run reads from the watermark minus the overlap: the same three, unchanged, so
+    # nothing is applied and no report written; the watermark moves on.
+    server.reset_counters()
+    assert reconciliation.catch_up(entity, client) is None
+    [request] = server.request_log
+    assert request.args["updated_at_min"] == shopify_time(
+        (dt.datetime.fromisoformat(watermark) - dt.timedelta(seconds=120)).timestamp())
+    assert SyncState.get_by_id("catchup:orders").value > watermark
+    assert ReconciliationReport.select().count() == 1
 
 
 @pytest.mark.usefixtures("app")
@@ -268,7 +271,10 @@ def test_catchup_job_covers_every_entity_and_survives_an_outage(app, serve):
     store.create_product()
     report_ids = reconciliation.run_catchup()
     reports = list(ReconciliationReport.select().where(ReconciliationReport.id.in_(report_ids)))
-    assert sorted(r.entity_type for r in reports) == ["customers", "orders", "products"]
+    assert [(r.entity_type, r.details["healed"]) for r in reports] == [
+        ("products", store.products.created_ids)]  # orders and customers: nothing missed
+    assert {s.key for s in SyncState.select()} == {"catchup:orders", "catchup:products",
+                                                   "catchup:customers"}
     assert Product.select().count() == 1
 
     server.faults.fail_next_requests(1000, status=503)
@@ -330,5 +336,10 @@ def test_cli_reconcile_prints_each_report(app, serve):
     assert "orders (full): warning, Shopify 400, ERP 397, missing 3, extra 0, healed 3" in result.output
     assert OrderLineItem.select().count() > 0
     result = app.test_cli_runner().invoke(args=["reconcile", "orders", "--catchup"])
-    assert result.exit_code == 0 and "orders (catchup)" in result.output
+    assert result.exit_code == 0, result.output
+    assert result.output == "orders (catchup): nothing missed since the last catch-up\n"
+    result = app.test_cli_runner().invoke(args=["reconcile", "products", "--deep"])
+    assert result.exit_code == 0
+    assert result.output == ("products (deep): warning, Shopify 5, ERP 0, missing 5, extra 0, "
+                             "healed 5, failed 0, 2 API calls\n")
     assert app.test_cli_runner().invoke(args=["reconcile", "widgets"]).exit_code != 0

@@ -161,8 +161,14 @@ def _each(entity_type, kind, work, client):
             except Exception as exc:  # the API failed: record it and go on with the next entity
                 log.exception("%s reconciliation of %s failed", kind, entity.name)
                 report = _error_report(entity, kind, exc, client.request_count - start)
-            report_ids.append(report.id)
+            if report is not None:
+                report_ids.append(report.id)
     return report_ids
+
+
+def run_deep(entity_type=None, client=None):
+    """Reconcile listing every id (N/250 calls), to see pairs that cancel out in counts."""
+    return run_full(entity_type, client, deep=True)
 
 
 def run_full(entity_type=None, client=None, until=None, deep=False):
@@ -200,7 +206,11 @@ def stale_records(entity, records):
 
 
 def catch_up(entity, client, now=None):
-    """Apply every record Shopify changed since the watermark; write and return the report."""
+    """Apply every record Shopify changed since the watermark and move it on.
+
+    Returns the report written when something webhooks had missed was applied (or failed),
+    else None.
+    """
     now = now or utcnow()
     key = watermark_key(entity)
     state = SyncState.get_or_none(SyncState.key == key)
@@ -226,20 +236,23 @@ def catch_up(entity, client, now=None):
     SyncState.insert(key=key, value=until.isoformat(), updated_at=utcnow()).on_conflict(
         conflict_target=[SyncState.key],
         update={SyncState.value: until.isoformat(), SyncState.updated_at: utcnow()}).execute()
-    report = ReconciliationReport.create(
+    if not (healed or failed):
+        return None  # webhooks missed nothing: the watermark's updated_at says it ran
+    log.warning("catch-up of %s applied %d records webhooks had missed (%d failed)",
+                entity.name, len(healed), len(failed))
+    return ReconciliationReport.create(
         entity_type=entity.name, kind="catchup", shopify_count=fetched,
         discrepancy=len(healed) + len(failed), status=severity(entity, len(healed) + len(failed)),
         api_calls=client.request_count - start, details={
             "since": since.isoformat(), "until": until.isoformat(), "fetched": fetched,
             "healed": _ids(healed), "failed": _ids(failed), "missing": [], "extra": []})
-    if healed or failed:
-        log.warning("catch-up of %s applied %d records webhooks had missed (%d failed)",
-                    entity.name, len(healed), len(failed))
-    return report
 
 
 def run_catchup(entity_type=None, client=None, now=None):
-    """Apply what changed on Shopify since the last catch-up, per entity; return report ids."""
+    """Apply what changed on Shopify since the last catch-up, per entity; return report ids.
+
+    Only entities where webhooks had missed something (or the run failed) get a report.
+    """
     return _each(entity_type, "catchup", lambda entity, c: catch_up(entity, c, now), client)
 
 
