@@ -1,0 +1,1 @@
+"""Benchmarks of shopsync: `python -m bench [--quick] [names...]` (see bench/__main__.py)."""

@@ -1,0 +1,314 @@
+"""Shared by the benchmarks: result rows, a database of their own, child processes, HTTP load.
+
+A benchmark module has `run(ctx)` returning a list of `Row`s; `ctx` says where the services
+are and whether to run with tiny sizes (`ctx.quick`, for the smoke test).
+"""
+
+import concurrent.futures
+import contextlib
+import math
+import multiprocessing
+import os
+import resource
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import requests
+
+from shopsync import create_app, migrations
+from shopsync.db import db
+from shopsync.models import ALL_MODELS
+from shopsync.webhooks import sign
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRET = "bench-webhook-secret"
+ADMIN_TOKEN = "bench-admin-token"
+WEBHOOK_PATH = "/webhooks/shopify"
+
+
+@dataclass
+class Row:
+    """One figure as measured, with its same-run baseline and its target when it has them."""
+
+    benchmark: str
+    measure: str
+    value: float
+    unit: str
+    baseline: float | None = None  # same unit as value, measured in the same run
+    baseline_label: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self):
+        """Return value / baseline, or None without a baseline."""
+        return self.value / self.baseline if self.baseline else None
+
+
+@dataclass
+class Context:
+    """Where a benchmark runs: its own database, Redis (None: in-process stand-in), a work dir."""
+
+    database_url: str
+    redis_url: str | None
+    workdir: str
+    quick: bool = False
+    queue: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:10]}")
+
+    def env(self):
+        """Return the environment of the service's processes for this context."""
+        return {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url or "",
+                "SHOPSYNC_QUEUE": self.queue, "SHOPIFY_WEBHOOK_SECRET": SECRET,
+                "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "bench",
+                "SHOPSYNC_ENV_FILE": "/nonexistent", "PYTHONPATH": ROOT}
+
+
+@contextlib.contextmanager
+def own_database(server_url, workdir, suffix="bench"):
+    """Yield the URL of a new database beside `server_url` (SQLite if None), dropped afterwards."""
+    if not server_url or server_url.startswith("sqlite"):
+        yield f"sqlite:///{workdir}/{suffix}.db"
+        return
+    parts = urlsplit(server_url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_{suffix}_{os.getpid()}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def make_app(ctx, **config):
+    """Return an app bound to the context's database and queue."""
+    return create_app({"DATABASE_URL": ctx.database_url, "REDIS_URL": ctx.redis_url,
+                       "RQ_QUEUE": ctx.queue, "SHOPIFY_WEBHOOK_SECRET": SECRET,
+                       "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "bench", **config})
+
+
+def fresh_schema():
+    """Drop every table of the bound database and create the current schema."""
+    db.drop_tables([*ALL_MODELS, migrations.SchemaMigration], safe=True)
+    migrations.upgrade()
+
+
+def close_database():
+    """Close every pooled connection of the bound database."""
+    db.close_all() if hasattr(db.obj, "close_all") else db.close()
+
+
+def percentile(values, p):
+    """Return the p-th percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def peak_rss_mb():
+    """Return this process's peak resident set size in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def wait_until(predicate, timeout, interval=0.2, message="condition"):
+    """Poll `predicate` until truthy and return its value; raise after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {message}")
+
+
+def free_port():
+    """Return a TCP port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Processes:
+    """Child processes sharing one environment, logging to files, stopped together."""
+
+    def __init__(self, env, log_dir):
+        self.env, self.log_dir, self.children = {**os.environ, **env}, log_dir, []
+
+    def spawn(self, *args):
+        """Start `python args...` in the repository root."""
+        name = f"{len(self.children)}-{os.path.basename(args[-1]).replace(':', '-')}.log"
+        with open(os.path.join(self.log_dir, name), "wb") as log:
+            child = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        self.children.append(child)
+        return child
+
+    def gunicorn(self, *apps, workers):
+        """Start gunicorn for each app with `workers` sync workers; return their URLs once up."""
+        urls = []
+        for app in apps:
+            port = free_port()
+            self.spawn("-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+                       "--graceful-timeout", "2", app)
+            urls.append(f"http://127.0.0.1:{port}")
+
+        def up(url):
+            try:
+                return requests.get(f"{url}/healthz", timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        for url in urls:
+            wait_until(lambda url=url: up(url), 30, message=f"gunicorn at {url}")
+        return urls
+
+    def worker(self):
+        """Start `python worker.py` (RQ SimpleWorker on the context's queue)."""
+        return self.spawn("worker.py")
+
+    def stop(self, child=None):
+        """Terminate `child` (or every child), killing one that lingers."""
+        for proc in [child] if child else self.children:
+            if proc.poll() is None:
+                proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """Signed webhook deliveries: each body once, then (body index, topic, webhook id) per POST."""
+
+    bodies: tuple
+    items: tuple
+
+    def request(self, i, host):
+        """Return the raw HTTP/1.1 request of delivery `i`."""
+        body_index, topic, webhook_id = self.items[i]
+        body = self.bodies[body_index]
+        head = (f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"X-Shopify-Topic: {topic}\r\nX-Shopify-Hmac-Sha256: {sign(body, SECRET)}\r\n"
+                f"X-Shopify-Webhook-Id: {webhook_id}\r\nX-Shopify-Shop-Domain: bench.myshopify.com\r\n"
+                f"X-Shopify-API-Version: 2025-10\r\n\r\n")
+        return head.encode() + body
+
+
+@dataclass
+class Load:
+    """What a load run saw: statuses, latencies (seconds) and its wall time."""
+
+    statuses: Counter
+    latencies: list
+    seconds: float
+
+    @property
+    def sent(self):
+        return sum(self.statuses.values())
+
+    @property
+    def rate(self):
+        """Return completed requests per second."""
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+def _exchange(address, request):
+    """Send one request on a new connection; return the response's status code (0 on error)."""
+    try:
+        with socket.create_connection(address, timeout=30) as sock:
+            sock.sendall(request)
+            head = sock.recv(65536)
+            while sock.recv(65536):
+                pass
+        return int(head[9:12])
+    except (OSError, ValueError):
+        return 0
+
+
+def _ready():
+    """Let a new load process settle (it has imported this module to run this)."""
+    time.sleep(0.2)
+
+
+def _client(url, deliveries, indices, threads, rate, start, deadline):
+    """Post `indices` from `threads` threads (closed loop, or open loop at `rate`); return results."""
+    parts = urlsplit(url)
+    address, host = (parts.hostname, parts.port), parts.netloc
+    statuses, latencies, lock = Counter(), [], threading.Lock()
+    shared = iter(indices)
+
+    def loop(k):
+        mine = shared if rate is None else iter(indices[k::threads])
+        period = threads / rate if rate else 0.0
+        for n, i in enumerate(mine):
+            request = deliveries.request(i, host)
+            planned = start + k / rate + n * period if rate else time.monotonic()
+            if planned >= deadline:
+                return
+            time.sleep(max(0.0, planned - time.monotonic()))
+            status = _exchange(address, request)
+            took = time.monotonic() - planned  # from the planned send: no coordinated omission
+            with lock:
+                statuses[status] += 1
+                latencies.append(took)
+
+    time.sleep(max(0.0, start - time.monotonic()))
+    pool = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return statuses, latencies, time.monotonic()
+
+
+class Clients:
+    """Load-generating processes of `threads` threads each, started once for many load runs."""
+
+    def __init__(self, processes=2, threads=8):
+        self.processes, self.threads, self.pool = processes, threads, None
+
+    def __enter__(self):
+        context = multiprocessing.get_context("spawn")
+        self.pool = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=context)
+        for warm in [self.pool.submit(_ready) for _ in range(self.processes)]:
+            warm.result()  # every child is up, this module imported, before a start is planned
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown()
+
+    def post(self, url, deliveries, rate=None, duration=None):
+        """POST every delivery (or until `duration` s); return a Load.
+
+        Without `rate` each thread sends as soon as its previous request is answered (maximum
+        throughput); with `rate` requests go out at that pace and latency counts from the
+        planned send time.
+        """
+        processes = self.processes
+        rate_each = rate / processes if rate else None
+        start = time.monotonic() + 0.2
+        deadline = start + duration if duration else math.inf
+        futures = [self.pool.submit(_client, url, deliveries,
+                                    list(range(p, len(deliveries.items), processes)), self.threads,
+                                    rate_each, start + p / rate if rate else start, deadline)
+                   for p in range(processes)]
+        results = [future.result() for future in futures]
+        statuses, latencies = Counter(), []
+        for counts, times, _ in results:
+            statuses.update(counts)
+            latencies.extend(times)
+        return Load(statuses, latencies, max(end for _, _, end in results) - start)

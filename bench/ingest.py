@@ -1,0 +1,116 @@
+"""Ingest: the webhook endpoint against a no-op Flask endpoint on the same gunicorn setup.
+
+Both run under gunicorn with WEB_WORKERS sync workers, fed by 2 client processes of 8
+threads with signed order deliveries (each a new webhook id). Throughput is measured in a
+closed loop; latency in an open loop at half the endpoint's throughput, first with the RQ
+workers stopped (the queue only grows), then with 2 workers draining a backlog they cannot
+finish (saturated).
+"""
+
+import json
+
+from rq import Queue
+
+from bench.common import (
+    Clients,
+    Deliveries,
+    Processes,
+    Row,
+    close_database,
+    fresh_schema,
+    make_app,
+    percentile,
+)
+from shopsync.db import db
+from shopsync.models import WebhookLog
+from shopsync.queue import connect
+from shopsync.simulator import Store
+
+WEB_WORKERS = 4  # gunicorn sync workers, for both endpoints: 2 per core
+BODIES = 200  # distinct order bodies, reused under new webhook ids
+MAX_RATE = 6000  # requests/s no endpoint here reaches; bounds the deliveries prepared
+
+
+def order_bodies(count, seed=11):
+    """Return `count` distinct order payloads from the simulator, as bytes."""
+    store = Store.generate(seed=seed, orders=count, products=50, customers=200)
+    return tuple(json.dumps(order, ensure_ascii=False).encode() for order in store.orders)
+
+
+def deliveries(bodies, prefix, count):
+    """Return `count` orders/create deliveries with webhook ids `prefix-i`."""
+    return Deliveries(bodies, tuple((i % len(bodies), "orders/create", f"{prefix}-{i}")
+                                    for i in range(count)))
+
+
+def run(ctx):
+    """Measure ingest throughput and latency against the no-op endpoint; return rows."""
+    seconds = 0.5 if ctx.quick else 10.0
+    app = make_app(ctx)
+    with app.app_context(), db.connection_context():
+        fresh_schema()
+    close_database()
+    bodies = order_bodies(20 if ctx.quick else BODIES)
+    batch = int(MAX_RATE * seconds)
+    procs = Processes(ctx.env(), ctx.workdir)
+    try:
+        with Clients(*((1, 4) if ctx.quick else (2, 8))) as clients:
+            hook_url, noop_url = procs.gunicorn("wsgi:app", "bench.noop:app", workers=WEB_WORKERS)
+            warm = deliveries(bodies, "warm", 20 * WEB_WORKERS)  # every gunicorn worker connected
+            load = {"hook_warm": clients.post(hook_url, warm), "noop_warm": clients.post(noop_url, warm),
+                    "hook": clients.post(hook_url, deliveries(bodies, "max", batch), duration=seconds),
+                    "noop": clients.post(noop_url, deliveries(bodies, "max", batch), duration=seconds)}
+            half = load["hook"].rate / 2
+            paced = deliveries(bodies, "half", int(half * seconds) + 1)
+            load["noop_half"] = clients.post(noop_url, paced, rate=half, duration=seconds)
+            load["hook_half"] = clients.post(hook_url, paced, rate=half, duration=seconds)
+            backlog = _saturate(ctx, procs, clients, hook_url, bodies, half, seconds, load)
+    finally:
+        procs.stop()
+        if ctx.redis_url:
+            Queue(ctx.queue, connection=connect(ctx.redis_url)).empty()  # and the jobs' hashes
+    with app.app_context(), db.connection_context():
+        stored = WebhookLog.select().count()
+    close_database()
+    return _rows(load, half, stored, backlog)
+
+
+def _saturate(ctx, procs, clients, url, bodies, rate, seconds, load):
+    """Post at `rate` while 2 workers drain the backlog into load["busy_half"]; return the
+    backlog (before, after), or None without a shared Redis."""
+    if not ctx.redis_url:
+        return None  # the in-process Redis stand-in of each gunicorn worker is out of reach
+    queue = Queue(ctx.queue, connection=connect(ctx.redis_url))
+    before = queue.count
+    procs.worker()
+    procs.worker()
+    load["busy_half"] = clients.post(url, deliveries(bodies, "busy", int(rate * seconds) + 1),
+                                     rate=rate, duration=seconds)
+    after = queue.count
+    return before, after
+
+
+def _rows(load, half, stored, backlog):
+    """Turn the loads into result rows."""
+    hook, noop = load["hook"], load["noop"]
+    rows = [Row("ingest", "throughput, webhook endpoint", hook.rate, "req/s", noop.rate,
+                "no-op Flask endpoint", "≥ 0.5× no-op", hook.rate >= 0.5 * noop.rate)]
+    noop_p99 = percentile(load["noop_half"].latencies, 99) * 1000
+    for key, label in (("hook_half", "workers stopped"), ("busy_half", "2 workers saturated")):
+        if key not in load:
+            continue
+        p99 = percentile(load[key].latencies, 99) * 1000
+        rows.append(Row("ingest", f"p99 latency at half load ({half:.0f} req/s), {label}", p99, "ms",
+                        noop_p99, "no-op endpoint at the same load", "< 50 ms", p99 < 50))
+        rows.append(Row("ingest", f"p50 latency at half load, {label}",
+                        percentile(load[key].latencies, 50) * 1000, "ms"))
+    if backlog:
+        before, after = backlog
+        rows.append(Row("ingest", "queue backlog while saturated (start → end)", after, "jobs",
+                        before, "backlog at start", "> 0 at end", after > 0))
+    errors = sum(n for key in load for status, n in load[key].statuses.items() if status != 200)
+    sent = sum(load[key].sent for key in load if not key.startswith("noop"))
+    rows.append(Row("ingest", "non-200 answers", errors, "requests", target="0", met=errors == 0))
+    rows.append(Row("ingest", "deliveries stored", stored, "rows", sent, "answered by the endpoint",
+                    "all", stored == sent))
+    return rows

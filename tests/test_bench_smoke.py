@@ -1,0 +1,73 @@
+"""Smoke runs of the benchmarks with tiny sizes, so that they never rot: no figure is judged here."""
+
+import math
+
+import pytest
+
+from bench import __main__ as runner
+from bench import backfill, ingest, processing
+from bench.common import Context, Row, own_database
+from tests.conftest import REDIS_URL
+
+
+@pytest.fixture
+def context(tmp_path, run_database_url):
+    """A quick context on a database of its own: beside the test database, or SQLite."""
+    with own_database(run_database_url, tmp_path, "smoke") as url:
+        yield Context(url, REDIS_URL, str(tmp_path), quick=True)
+
+
+def _check(rows, benchmark):
+    """Every row is a finite figure of this benchmark; return them by measure."""
+    assert rows and all(isinstance(row, Row) and row.benchmark == benchmark for row in rows)
+    assert all(math.isfinite(row.value) for row in rows)
+    return {row.measure: row for row in rows}
+
+
+def _first(rows, prefix):
+    return next(row for measure, row in rows.items() if measure.startswith(prefix))
+
+
+def test_ingest_smoke(context):
+    rows = _check(ingest.run(context), "ingest")
+    assert _first(rows, "throughput").value > 0 and _first(rows, "throughput").baseline > 0
+    assert rows["non-200 answers"].value == 0
+    assert rows["deliveries stored"].met
+    assert any("saturated" in measure for measure in rows) == bool(REDIS_URL)
+
+
+@pytest.mark.services
+def test_processing_smoke(services, tmp_path):
+    database_url, redis_url = services
+    with own_database(database_url, tmp_path, "smoke") as url:
+        rows = _check(processing.run(Context(url, redis_url, str(tmp_path), quick=True)), "processing")
+    losses = [row for row in rows.values() if row.target == "0"]
+    assert losses and all(row.value == 0 for row in losses)
+    assert _first(rows, "burst posted").met
+    assert _first(rows, "orders/s, 1 worker").baseline > 0
+
+
+def test_backfill_smoke(context):
+    rows = _check(backfill.run(context), "backfill")
+    assert all(row.met for measure, row in rows.items() if measure.startswith("orders stored"))
+    assert _first(rows, "peak RSS").value > 0
+
+
+def test_dashboard_smoke(context):
+    dashboard = pytest.importorskip("bench.dashboard", reason="the dashboard is not there yet")
+    rows = _check(dashboard.run(context), "dashboard")
+    pages = [measure for measure in rows if measure.startswith("p95 GET")]
+    assert {"p95 GET /", "p95 GET /webhooks", "p95 GET /failed-items"} <= set(pages)
+
+
+def test_runner_updates_only_its_sections(tmp_path, run_database_url):
+    pytest.importorskip("bench.dashboard", reason="the dashboard is not there yet")
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# Benchmarks\n\nHand-written method.\n\n<!-- bench:dashboard:begin -->\nold\n"
+                   "<!-- bench:dashboard:end -->\n\n## Profiles\n\nKept.\n")
+    args = ["--quick", "--output", str(doc), "--database-url", run_database_url or "sqlite",
+            "--redis-url", REDIS_URL or "none", "dashboard"]
+    assert runner.main(args) == 0
+    text = doc.read_text()
+    assert "Hand-written method." in text and "## Profiles\n\nKept." in text and "\nold\n" not in text
+    assert "`python -m bench --quick --output" in text and "| dashboard | p95 GET / |" in text
