@@ -6,7 +6,7 @@ edited or removed once released.
 """
 
 import peewee as pw
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from shopsync.db import UTCDateTimeField, db, is_sqlite, utcnow
 from shopsync.models import ALL_MODELS
@@ -27,9 +27,15 @@ def _initial(migrator):
     db.create_tables(ALL_MODELS, safe=True)
 
 
+def _index_live_records_by_creation(migrator):
+    migrate(*(migrator.add_index(table, ("deleted_at", "created_at"))
+              for table in ("customer", "product", "order")))
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
+    ("0002_index_live_records_by_creation", _index_live_records_by_creation),
 ]
 
 

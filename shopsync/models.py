@@ -22,6 +22,10 @@ class ShopifyRecord(BaseModel):
     deleted_at = UTCDateTimeField(null=True)
     synced_at = UTCDateTimeField(default=utcnow)
 
+    class Meta:
+        # Reconciliation counts live records per created_at window.
+        indexes = ((("deleted_at", "created_at"), False),)
+
 
 class Customer(ShopifyRecord):
     email = pw.CharField(max_length=320, null=True)

@@ -20,6 +20,8 @@ PERIODIC_JOBS = [
     ("periodic-compute-health", 60, "shopsync.health.compute_health"),
     ("periodic-reconcile-catchup", 300, "shopsync.reconciliation.run_catchup"),
     ("periodic-reconcile-full", 24 * 3600, "shopsync.reconciliation.run_full"),
+    # Counts cannot see a missing and an extra record in one window; a weekly id listing can.
+    ("periodic-reconcile-deep", 7 * 24 * 3600, "shopsync.reconciliation.run_deep"),
 ]
 # How often the scheduler looks for due jobs, in seconds.
 POLL_INTERVAL = 5

@@ -37,3 +37,15 @@ def test_new_step_upgrades_an_existing_database_keeping_its_rows(app, client, ru
             migrate(migrations.migrator().drop_column("order", "erp_note"))
             migrations.SchemaMigration.delete().where(
                 migrations.SchemaMigration.name == "0099_order_note").execute()
+
+
+def test_database_from_the_first_release_gains_the_creation_index(app):
+    with db.connection_context():
+        for table in ("customer", "product", "order"):  # as a 0001-era database was
+            migrate(migrations.migrator().drop_index(table, f"{table}_deleted_at_created_at"))
+        migrations.SchemaMigration.delete().where(
+            migrations.SchemaMigration.name == "0002_index_live_records_by_creation").execute()
+        assert "order_deleted_at_created_at" not in {i.name for i in db.get_indexes("order")}
+        assert migrations.upgrade() == ["0002_index_live_records_by_creation"]
+        for table in ("customer", "product", "order"):
+            assert f"{table}_deleted_at_created_at" in {i.name for i in db.get_indexes(table)}
