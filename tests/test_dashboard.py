@@ -67,6 +67,16 @@ def test_health_refresh_returns_the_metric_table_alone(viewer_client, dashboard_
     assert "<html" in restore
 
 
+def test_counts_stop_at_the_cap(viewer_client, dashboard_data, monkeypatch):
+    from shopsync.dashboard import failed, health
+
+    monkeypatch.setattr(health, "COUNT_CAP", 2)
+    monkeypatch.setattr(failed, "COUNT_CAP", 2)
+    assert health.capped_count(FailedSyncItem.select()) == 3  # cap + 1: "more than the cap"
+    assert '<a href="/failed-items">2+</a>' in text(viewer_client.get("/"))
+    assert "2+ open items" in text(viewer_client.get("/failed-items"))
+
+
 def test_health_without_readings_says_so(viewer_client):
     assert "No readings yet" in text(viewer_client.get("/"))
 
@@ -103,7 +113,7 @@ def test_failed_items_list_shows_what_is_needed_to_decide(viewer_client, dashboa
     html = text(viewer_client.get("/failed-items"))
     assert "820982911946154508" in html and "OperationalError: database is locked" in html
     assert "0 / 5" in html and "not retried automatically" in html
-    assert "Open 3" in html
+    assert "3 open items" in html and "Retry all open" not in html  # a viewer
 
 
 def test_failed_items_filter_by_status_and_entity(admin_client, dashboard_data):
@@ -184,6 +194,7 @@ def test_actions_on_a_missing_item_are_404(admin_client):
 
 
 def test_retry_all_open_queues_a_retry_of_every_open_item(admin_client, dashboard_data, run_jobs):
+    assert "Retry all open (3)" in text(admin_client.get("/failed-items"))
     response = post(admin_client, "/failed-items/retry-all", next="/failed-items")
     assert response.status_code == 302
     assert "Queued a retry of 3 open items" in text(admin_client.get("/failed-items"))

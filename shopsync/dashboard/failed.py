@@ -4,9 +4,10 @@ import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from shopsync import dlq, stats
+from shopsync import dlq
 from shopsync.auth import admin_required, is_htmx, login_required, safe_next
 from shopsync.dashboard import PAGE_SIZE, bp, int_arg, render
+from shopsync.dashboard.health import COUNT_CAP, capped_count
 from shopsync.models import FailedSyncItem, Resolution
 from shopsync.topics import ENTITIES
 
@@ -17,6 +18,8 @@ STATUSES = {
     "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
     "all": None,
 }
+# A listing leaves out the payloads and stack traces; an item's own page shows them.
+LIST_COLUMNS = [f for f in FailedSyncItem._meta.sorted_fields if f.name not in ("raw_data", "error_stack")]
 
 
 def _filters():
@@ -38,7 +41,7 @@ def _item_or_404(item_id):
 def failed_items():
     """List failed items by status and entity, newest first, one keyset page at a time."""
     status, entity = _filters()
-    query = FailedSyncItem.select()
+    query = FailedSyncItem.select(*LIST_COLUMNS)
     if STATUSES[status] is not None:
         query = query.where(STATUSES[status])
     if entity:
@@ -50,7 +53,8 @@ def failed_items():
     older = items[PAGE_SIZE - 1].id if len(items) > PAGE_SIZE else None
     return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
                   items=items[:PAGE_SIZE], status=status, entity=entity, before=before, older=older,
-                  statuses=list(STATUSES), entities=list(ENTITIES), counts=stats.failed_item_counts(),
+                  statuses=list(STATUSES), entities=list(ENTITIES), cap=COUNT_CAP,
+                  open_count=capped_count(FailedSyncItem.select().where(STATUSES["open"])),
                   back=request.full_path.rstrip("?"))
 
 
