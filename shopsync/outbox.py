@@ -21,7 +21,6 @@ from shopsync.models import WebhookLog, WebhookStatus
 GRACE = dt.timedelta(minutes=1)
 # A webhook job is stopped after this many seconds; one "started" for longer lost its worker.
 JOB_TIMEOUT = 60
-WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -38,15 +37,18 @@ def enqueue_webhook(rq_queue, webhook_id):
                          job_timeout=JOB_TIMEOUT)
 
 
-def _is_alive(job, now):
-    """Tell whether a job is still waiting, or running within its timeout."""
+def _is_alive(job, queued, now):
+    """Tell whether a job is still in the queue, or running within its timeout.
+
+    A job whose status says queued but whose id is not in the queue was lost between
+    queue and worker (a worker killed mid-dequeue): it counts as dead.
+    """
     if job is None:
         return False
-    status = job.get_status(refresh=False)
-    if status in WAITING:
+    if job.id in queued:
         return True
     started = job.started_at and job.started_at.replace(tzinfo=dt.UTC)
-    return status == JobStatus.STARTED and started is not None and (
+    return job.get_status(refresh=False) == JobStatus.STARTED and started is not None and (
         now - started < dt.timedelta(seconds=JOB_TIMEOUT) + GRACE)
 
 
@@ -58,10 +60,13 @@ def sweep(batch_size=1000):
         pending = [hook_id for (hook_id,) in WebhookLog.select(WebhookLog.id).where(
             (WebhookLog.status == WebhookStatus.PENDING) & (WebhookLog.received_at < cutoff)
         ).order_by(WebhookLog.received_at).limit(batch_size).tuples()]
+    if not pending:
+        return 0
     jobs = Job.fetch_many([job_id(h) for h in pending], connection=rq_queue.connection)
+    queued = set(rq_queue.get_job_ids())
     requeued = 0
     now = utcnow()
     for hook_id, job in zip(pending, jobs, strict=True):
-        if not _is_alive(job, now):
+        if not _is_alive(job, queued, now):
             requeued += enqueue_webhook(rq_queue, hook_id)
     return requeued

@@ -58,3 +58,14 @@ def test_unsafe_webhook_ids_get_valid_job_ids():
     assert outbox.job_id("b0e4a2c5-1d2f-4a6c-9e1b-2f3a4b5c6d7e").startswith("webhook-b0e4")
     odd = outbox.job_id("weird id/with:chars")
     assert odd.startswith("webhook-") and " " not in odd and "/" not in odd
+
+
+def test_sweep_requeues_a_job_lost_between_queue_and_worker(client, run_jobs):
+    deliver(client, "orders/create", order(), webhook_id="lost")
+    job = get_queue().fetch_job(outbox.job_id("lost"))
+    get_queue().remove(job)  # popped by a worker killed before it marked the job started
+    assert job.get_status() == "queued"
+    _age(3600)
+    assert outbox.sweep() == 1
+    run_jobs()
+    assert WebhookLog.get_by_id("lost").status is WebhookStatus.PROCESSED
