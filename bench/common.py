@@ -26,7 +26,7 @@ import requests
 from shopsync import create_app, migrations
 from shopsync.db import db
 from shopsync.models import ALL_MODELS
-from shopsync.webhooks import sign
+from shopsync.signing import sign
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "bench-webhook-secret"

@@ -5,7 +5,7 @@ import json
 import pathlib
 import uuid
 
-from shopsync.webhooks import sign
+from shopsync.signing import sign
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify"
 SECRET = "test-webhook-secret"

@@ -7,7 +7,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
-from shopsync.webhooks import is_authentic, sign
+from shopsync.signing import is_authentic, sign
 from tests.helpers import SECRET, deliver, encode, headers, hmac_vectors, order
 
 

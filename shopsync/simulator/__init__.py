@@ -13,9 +13,9 @@ from shopsync.simulator.faults import Faults
 from shopsync.simulator.ratelimit import LeakyBucket
 from shopsync.simulator.server import DEFAULT_WEBHOOK_SECRET, SimulatorServer
 from shopsync.simulator.store import Event, Store
-from shopsync.simulator.webhooks import TOPICS, Delivery, WebhookOptions, sign
+from shopsync.simulator.webhooks import TOPICS, Delivery, WebhookOptions
 
 __all__ = [
     "DEFAULT_WEBHOOK_SECRET", "TOPICS", "Activity", "Delivery", "Event", "Faults", "LeakyBucket",
-    "RequestRecord", "SimulatorServer", "Store", "WebhookOptions", "random_change", "sign",
+    "RequestRecord", "SimulatorServer", "Store", "WebhookOptions", "random_change",
 ]

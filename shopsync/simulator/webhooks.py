@@ -1,10 +1,7 @@
 """Webhook subscriptions (webhooks.json) and a sender that delivers like Shopify, faults and all."""
 
-import base64
 import dataclasses
-import hashlib
 import heapq
-import hmac
 import itertools
 import json
 import random
@@ -16,6 +13,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from shopsync.signing import sign
 from shopsync.simulator.data import iso
 
 TOPICS = (
@@ -25,12 +23,6 @@ TOPICS = (
     "customers/disable", "customers/delete", "app/uninstalled",
 )
 FIRST_SUBSCRIPTION_ID = 1_047_000_000_000
-
-
-def sign(body, secret):
-    """Return X-Shopify-Hmac-Sha256: base64 of HMAC-SHA256 over the raw body."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
 
 
 class SubscriptionError(Exception):
