@@ -1,11 +1,18 @@
 """RQ worker entry point: `python worker.py`."""
 
+import os
+
 from rq import SimpleWorker
 
 from shopsync import create_app
 from shopsync.queue import get_queue
 
+# Workers yield the CPU to the web processes they share a machine with: a webhook must be
+# answered within Shopify's 5 s however long the queue is (docs/BENCHMARKS.md, ingest).
+NICENESS = 10
+
 if __name__ == "__main__":
+    os.nice(NICENESS)
     app = create_app()
     with app.app_context():
         queue = get_queue()

@@ -33,24 +33,25 @@ def _take_new(model, row):
 
 
 def _upsert_newer(model, row):
-    """Insert `row` or update the stored one unless that is newer or deleted; True if written."""
+    """Insert `row` or update the stored one unless that is newer or deleted; return the row's
+    id if written, else None."""
     row = {**row, "synced_at": utcnow()}
     query = model.insert(**row).on_conflict(
         conflict_target=[model.shopify_id],
         update=_take_new(model, row),
         where=(model.updated_at <= EXCLUDED.updated_at) & model.deleted_at.is_null(),
-    )
-    return query.as_rowcount().execute() > 0
+    ).returning(model.id)
+    return next(iter(query.tuples().execute()), (None,))[0]
 
 
 def _replace_children(model, parent_filter, rows):
     """Make `rows` (keyed by shopify_id) the only children matching `parent_filter`."""
+    rows = list({row["shopify_id"]: row for row in rows}.values())  # the last of a repeated id
     ids = [row["shopify_id"] for row in rows]
     model.delete().where(parent_filter & model.shopify_id.not_in(ids)).execute()
-    for row in rows:
-        query = model.insert(**row).on_conflict(
-            conflict_target=[model.shopify_id], update=_take_new(model, row))
-        query.execute()
+    if rows:  # one statement for every row
+        model.insert_many(rows).on_conflict(conflict_target=[model.shopify_id],
+                                            update=_take_new(model, rows[0])).as_rowcount().execute()
 
 
 def _pick(data, names):
@@ -59,12 +60,12 @@ def _pick(data, names):
 
 def upsert_customer(data):
     """Apply a loaded customer payload; return True if it changed the ERP."""
-    return _upsert_newer(Customer, {"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)})
+    return _upsert_newer(Customer, {"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)}) is not None
 
 
 def upsert_product(data):
     """Apply a loaded product payload and its variants; return True if it changed the ERP."""
-    if not _upsert_newer(Product, {"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}):
+    if _upsert_newer(Product, {"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}) is None:
         return False
     variants = [{"shopify_id": v["id"], "product_shopify_id": data["id"], **_pick(v, VARIANT_FIELDS)}
                 for v in data["variants"]]
@@ -77,9 +78,9 @@ def upsert_order(data):
     customer = data["customer"]
     row = {"shopify_id": data["id"], "customer_shopify_id": customer and customer["id"],
            **_pick(data, ORDER_FIELDS)}
-    if not _upsert_newer(Order, row):
+    order_id = _upsert_newer(Order, row)
+    if order_id is None:
         return False
-    order_id = Order.select(Order.id).where(Order.shopify_id == data["id"]).scalar()
     lines = [{"shopify_id": item["id"], "order": order_id, "product_shopify_id": item["product_id"],
               "variant_shopify_id": item["variant_id"], **_pick(item, LINE_ITEM_FIELDS)}
              for item in data["line_items"]]
