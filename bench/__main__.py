@@ -110,9 +110,9 @@ def table(rows):
 
 def section(name, result, command, about):
     """Return the Markdown block of one benchmark's results."""
-    rows, text, error, seconds, load = result
+    rows, text, error, started, seconds, load = result
     lines = [f"<!-- bench:{name}:begin -->", f"### {name}", "",
-             f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `{command}` in {seconds:.0f} s "
+             f"Measured {started:%Y-%m-%d %H:%M} UTC by `{command}` in {seconds:.0f} s "
              f"on {about}; load average at the start {load:.2f}.", ""]
     if rows:
         lines += [table(rows), ""]
@@ -148,20 +148,21 @@ def main(argv=None):
         for name in args.names:
             print(f"== {name}", flush=True)
             load, started, rows, text, error = os.getloadavg()[0], time.monotonic(), [], "", ""
+            moment = dt.datetime.now(dt.UTC)
             try:
                 with own_database(args.database_url, workdir, f"bench_{name}") as url:
                     rows, text = run_benchmark(name, Context(url, args.redis_url, workdir, args.quick))
             except Exception:
                 error = traceback.format_exc()
                 print(error, file=sys.stderr, flush=True)
-            results[name] = (rows, text, error, time.monotonic() - started, load)
+            results[name] = (rows, text, error, moment, time.monotonic() - started, load)
             print(table(rows) if rows else "", text, sep="\n", flush=True)
     print("\n" + table([row for rows, *_ in results.values() for row in rows]))
     if args.output != "-":
         update_doc(args.output, {name: section(name, result, command, about)
                                  for name, result in results.items()})
         print(f"wrote {args.output}")
-    return 1 if any(error for _, _, error, _, _ in results.values()) else 0
+    return 1 if any(error for _, _, error, *_ in results.values()) else 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import contextlib
 import math
 import multiprocessing
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -117,8 +116,13 @@ def percentile(values, p):
 
 
 def peak_rss_mb():
-    """Return this process's peak resident set size in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Return this process's peak resident set size in MB.
+
+    VmHWM, not getrusage's ru_maxrss: that one also remembers the memory of the parent that
+    forked this process before it exec'd, so a child of a big parent would report the parent.
+    """
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def wait_until(predicate, timeout, interval=0.2, message="condition"):

@@ -33,8 +33,7 @@ def _take_new(model, row):
 
 
 def _upsert_newer(model, row):
-    """Insert `row` or update the stored one unless that is newer or deleted; return the row's
-    id if written, else None."""
+    """Upsert `row` unless the stored one is newer or deleted; return its id if written, else None."""
     row = {**row, "synced_at": utcnow()}
     query = model.insert(**row).on_conflict(
         conflict_target=[model.shopify_id],
