@@ -6,12 +6,13 @@ interrupted backfill resumes from there: pages are fetched with `since_id`, in i
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 
 from shopsync import queue
 from shopsync.db import db, utcnow
-from shopsync.ingest import apply_record
+from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
 from shopsync.shopify import ShopifyClient, ShopifyError
 from shopsync.topics import RESOURCES
@@ -64,7 +65,7 @@ def run_backfill(run_id, client=None, on_page=None):
                 run.save()
             pages = client.iter_pages(run.entity_type, since_id=run.position or None,
                                       created_at_min=run.since)
-            for page in pages:
+            for page in prefetched(pages):
                 _apply_page(run, topic, page)
                 if on_page:
                     on_page(run, len(page))
@@ -82,9 +83,18 @@ def run_backfill(run_id, client=None, on_page=None):
         return run
 
 
+def prefetched(pages):
+    """Yield each page while the next one is being fetched in a thread."""
+    with ThreadPoolExecutor(1, thread_name_prefix="backfill-fetch") as fetcher:
+        upcoming = fetcher.submit(next, pages, None)
+        while (page := upcoming.result()) is not None:
+            upcoming = fetcher.submit(next, pages, None)
+            yield page
+
+
 def _apply_page(run, topic, page):
     """Apply one page of records and record the run's progress."""
-    failed = sum(apply_record(topic.entity_type, record) is None for record in page)
+    failed = sum(result is None for result in apply_records(topic.entity_type, page))
     ids = [record["id"] for record in page]
     stored = _stored_count(topic.model, ids) if ids else 0
     run.fetched += len(page)

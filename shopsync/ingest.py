@@ -8,7 +8,7 @@ import peewee as pw
 from marshmallow import ValidationError
 
 from shopsync import dlq
-from shopsync.db import write_transaction
+from shopsync.db import db, write_transaction
 from shopsync.topics import ENTITIES
 
 log = logging.getLogger(__name__)
@@ -44,26 +44,41 @@ def apply_document(topic, document):
     return changed
 
 
-def apply_record(entity_type, document):
-    """Apply a record pulled from the API in its own transaction; on failure open a failed item.
+def apply_records(entity_type, documents):
+    """Apply records pulled from the API in one transaction, each in a savepoint of its own.
 
-    Returns True (changed), False (stale) or None (failed and sent to the dead-letter queue).
-    Infrastructure errors propagate: the caller's run stops and is resumed later.
+    Returns, per record, True (changed), False (stale) or None (failed: a failed item was
+    opened for it, and the others still land). Infrastructure errors propagate: the caller's
+    run stops, nothing of this batch is kept, and it is resumed later.
     """
     topic = ENTITIES[entity_type]
-    try:
-        with write_transaction():
-            return apply_document(topic, document)
-    except INFRASTRUCTURE_ERRORS:
-        raise
-    except Exception as exc:
-        shopify_id = document.get("id") if isinstance(document.get("id"), int) else None
-        dlq.add_to_dead_letter(
-            entity_type, shopify_id, json.dumps(document, ensure_ascii=False), describe(exc),
-            error_stack=traceback.format_exc(), retryable=not isinstance(exc, InvalidPayload),
-            data_updated_at=dlq.payload_updated_at(document))
-        log.warning("%s %s failed: %s", entity_type, shopify_id, describe(exc))
-        return None
+    results = []
+    with write_transaction():
+        for document in documents:
+            try:
+                with db.atomic():  # a savepoint: a failing record undoes only itself
+                    results.append(apply_document(topic, document))
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:
+                _dead_letter(entity_type, document, exc)
+                results.append(None)
+    return results
+
+
+def apply_record(entity_type, document):
+    """Apply one record pulled from the API; see apply_records."""
+    return apply_records(entity_type, [document])[0]
+
+
+def _dead_letter(entity_type, document, exc):
+    """Open a failed item for a pulled record that could not be applied."""
+    shopify_id = document.get("id") if isinstance(document.get("id"), int) else None
+    dlq.add_to_dead_letter(
+        entity_type, shopify_id, json.dumps(document, ensure_ascii=False), describe(exc),
+        error_stack=traceback.format_exc(), retryable=not isinstance(exc, InvalidPayload),
+        data_updated_at=dlq.payload_updated_at(document))
+    log.warning("%s %s failed: %s", entity_type, shopify_id, describe(exc))
 
 
 def describe(exc):
