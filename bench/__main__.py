@@ -140,7 +140,7 @@ def update_doc(path, blocks):
 def main(argv=None):
     """Run the chosen benchmarks; return the exit status (1 if one failed)."""
     args = parse_args(argv)
-    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python -m bench", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     about = machine(args.database_url, args.redis_url)
     print(about, flush=True)
     results = {}

@@ -53,6 +53,12 @@ def test_backfill_smoke(context):
     assert _first(rows, "peak RSS").value > 0
 
 
+def test_reconciliation_smoke(context):
+    reconciliation = pytest.importorskip("bench.reconciliation")
+    rows = _check(reconciliation.run(context), "reconciliation")
+    assert any(row.baseline for row in rows.values())
+
+
 def test_dashboard_smoke(context):
     dashboard = pytest.importorskip("bench.dashboard", reason="the dashboard is not there yet")
     rows = _check(dashboard.run(context), "dashboard")
