@@ -81,6 +81,16 @@ def resolve_superseded(entity_type, shopify_id, updated_at=None):
         *conditions).execute()
 
 
+def resolve_superseded_many(entity_type, loaded):
+    """Resolve the open failed items that the loaded records supersede (one query if none)."""
+    by_id = {data["id"]: data for data in loaded}
+    open_ids = FailedSyncItem.select(FailedSyncItem.shopify_id).where(
+        (FailedSyncItem.entity_type == entity_type) & FailedSyncItem.resolved_at.is_null()
+        & FailedSyncItem.shopify_id.in_(list(by_id))).tuples()
+    for (shopify_id,) in list(open_ids):
+        resolve_superseded(entity_type, shopify_id, by_id[shopify_id].get("updated_at"))
+
+
 # The `status` filter of listings: open, resolved (by a success), or abandoned.
 STATUS_FILTERS = {
     "open": FailedSyncItem.resolved_at.is_null(),

@@ -1,5 +1,6 @@
 """Validate and apply one Shopify record: shared by webhooks, backfills, reconciliation and retries."""
 
+import functools
 import json
 import logging
 import traceback
@@ -31,13 +32,24 @@ def parse(raw):
     return document
 
 
-def apply_document(topic, document):
-    """Validate `document` for `topic` and apply it in the caller's transaction; True if changed."""
+@functools.cache
+def _schema(schema_class):
+    """Return one reusable instance of a schema."""
+    return schema_class()
+
+
+def load(topic, document):
+    """Validate `document` for `topic`; raise InvalidPayload with the reason."""
     try:
-        data = topic.schema().load(document)
+        return _schema(topic.schema).load(document)
     except ValidationError as exc:
         raise InvalidPayload(f"invalid {topic.entity_type} payload: "
                              f"{json.dumps(exc.messages)}") from exc
+
+
+def apply_document(topic, document):
+    """Validate `document` for `topic` and apply it in the caller's transaction; True if changed."""
+    data = load(topic, document)
     changed = topic.apply(data)
     if not topic.is_privacy:
         dlq.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
@@ -45,24 +57,47 @@ def apply_document(topic, document):
 
 
 def apply_records(entity_type, documents):
-    """Apply records pulled from the API in one transaction, each in a savepoint of its own.
+    """Apply records pulled from the API (a page) in one transaction.
 
-    Returns, per record, True (changed), False (stale) or None (failed: a failed item was
-    opened for it, and the others still land). Infrastructure errors propagate: the caller's
-    run stops, nothing of this batch is kept, and it is resumed later.
+    Valid records are written with one statement per table; if that fails, each record is
+    retried in a savepoint of its own so that only the bad one fails. Returns, per record,
+    True (changed), False (stale) or None (failed: a failed item was opened for it).
+    Infrastructure errors propagate: nothing of the page is kept, and the run resumes later.
     """
     topic = ENTITIES[entity_type]
-    results = []
+    results = [None] * len(documents)
+    loaded = []
     with write_transaction():
-        for document in documents:
+        for index, document in enumerate(documents):
             try:
-                with db.atomic():  # a savepoint: a failing record undoes only itself
-                    results.append(apply_document(topic, document))
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception as exc:
+                loaded.append((index, load(topic, document)))
+            except InvalidPayload as exc:
                 _dead_letter(entity_type, document, exc)
-                results.append(None)
+        try:
+            with db.atomic():
+                written = topic.apply_many([data for _, data in loaded])
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception:
+            log.exception("bulk apply of %d %s records failed; applying one by one",
+                          len(loaded), entity_type)
+            return _apply_one_by_one(topic, documents, loaded, results)
+        for index, data in loaded:
+            results[index] = data["id"] in written
+        dlq.resolve_superseded_many(topic.entity_type, [data for _, data in loaded])
+    return results
+
+
+def _apply_one_by_one(topic, documents, loaded, results):
+    """Apply each loaded record in its own savepoint; open a failed item for each that fails."""
+    for index, _ in loaded:
+        try:
+            with db.atomic():
+                results[index] = apply_document(topic, documents[index])
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            _dead_letter(topic.entity_type, documents[index], exc)
     return results
 
 

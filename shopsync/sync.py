@@ -32,22 +32,32 @@ def _take_new(model, row):
             for name in row if name != "shopify_id"}
 
 
-def _upsert_newer(model, row):
-    """Upsert `row` unless the stored one is newer or deleted; return its id if written, else None."""
-    row = {**row, "synced_at": utcnow()}
-    query = model.insert(**row).on_conflict(
+def _last_of_each(rows):
+    """Keep one row per shopify_id (the last), as one statement may touch a row only once."""
+    return list({row["shopify_id"]: row for row in rows}.values())
+
+
+def _upsert_newer(model, rows):
+    """Upsert `rows` unless the stored ones are newer or deleted; return {shopify_id: id} written."""
+    now = utcnow()
+    rows = [{**row, "synced_at": now} for row in _last_of_each(rows)]
+    if not rows:
+        return {}
+    query = model.insert_many(rows).on_conflict(
         conflict_target=[model.shopify_id],
-        update=_take_new(model, row),
+        update=_take_new(model, rows[0]),
         where=(model.updated_at <= EXCLUDED.updated_at) & model.deleted_at.is_null(),
-    ).returning(model.id)
-    return next(iter(query.tuples().execute()), (None,))[0]
+    ).returning(model.shopify_id, model.id)
+    return dict(query.tuples().execute())
 
 
-def _replace_children(model, parent_filter, rows):
-    """Make `rows` (keyed by shopify_id) the only children matching `parent_filter`."""
-    rows = list({row["shopify_id"]: row for row in rows}.values())  # the last of a repeated id
+def _replace_children(model, parent_field, parent_ids, rows):
+    """Make `rows` (keyed by shopify_id) the only children of the parents `parent_ids`."""
+    rows = _last_of_each(rows)
+    if not parent_ids:
+        return
     ids = [row["shopify_id"] for row in rows]
-    model.delete().where(parent_filter & model.shopify_id.not_in(ids)).execute()
+    model.delete().where(parent_field.in_(parent_ids) & model.shopify_id.not_in(ids)).execute()
     if rows:  # one statement for every row
         model.insert_many(rows).on_conflict(conflict_target=[model.shopify_id],
                                             update=_take_new(model, rows[0])).as_rowcount().execute()
@@ -57,34 +67,48 @@ def _pick(data, names):
     return {name: data[name] for name in names}
 
 
+def upsert_customers(loaded):
+    """Apply loaded customer payloads; return the ids of those that changed the ERP."""
+    return set(_upsert_newer(Customer, [{"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)}
+                                        for data in loaded]))
+
+
+def upsert_products(loaded):
+    """Apply loaded product payloads and their variants; return the ids that changed the ERP."""
+    written = set(_upsert_newer(Product, [{"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}
+                                          for data in loaded]))
+    variants = [{"shopify_id": v["id"], "product_shopify_id": data["id"], **_pick(v, VARIANT_FIELDS)}
+                for data in loaded if data["id"] in written for v in data["variants"]]
+    _replace_children(ProductVariant, ProductVariant.product_shopify_id, list(written), variants)
+    return written
+
+
+def upsert_orders(loaded):
+    """Apply loaded order payloads and their line items; return the ids that changed the ERP."""
+    written = _upsert_newer(Order, [
+        {"shopify_id": data["id"], "customer_shopify_id": data["customer"] and data["customer"]["id"],
+         **_pick(data, ORDER_FIELDS)} for data in loaded])
+    lines = [{"shopify_id": item["id"], "order": written[data["id"]],
+              "product_shopify_id": item["product_id"], "variant_shopify_id": item["variant_id"],
+              **_pick(item, LINE_ITEM_FIELDS)}
+             for data in loaded if data["id"] in written for item in data["line_items"]]
+    _replace_children(OrderLineItem, OrderLineItem.order, list(written.values()), lines)
+    return set(written)
+
+
 def upsert_customer(data):
     """Apply a loaded customer payload; return True if it changed the ERP."""
-    return _upsert_newer(Customer, {"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)}) is not None
+    return bool(upsert_customers([data]))
 
 
 def upsert_product(data):
     """Apply a loaded product payload and its variants; return True if it changed the ERP."""
-    if _upsert_newer(Product, {"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}) is None:
-        return False
-    variants = [{"shopify_id": v["id"], "product_shopify_id": data["id"], **_pick(v, VARIANT_FIELDS)}
-                for v in data["variants"]]
-    _replace_children(ProductVariant, ProductVariant.product_shopify_id == data["id"], variants)
-    return True
+    return bool(upsert_products([data]))
 
 
 def upsert_order(data):
     """Apply a loaded order payload and its line items; return True if it changed the ERP."""
-    customer = data["customer"]
-    row = {"shopify_id": data["id"], "customer_shopify_id": customer and customer["id"],
-           **_pick(data, ORDER_FIELDS)}
-    order_id = _upsert_newer(Order, row)
-    if order_id is None:
-        return False
-    lines = [{"shopify_id": item["id"], "order": order_id, "product_shopify_id": item["product_id"],
-              "variant_shopify_id": item["variant_id"], **_pick(item, LINE_ITEM_FIELDS)}
-             for item in data["line_items"]]
-    _replace_children(OrderLineItem, OrderLineItem.order == order_id, lines)
-    return True
+    return bool(upsert_orders([data]))
 
 
 def _mark_deleted(model, shopify_id):

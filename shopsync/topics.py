@@ -17,12 +17,15 @@ class Topic:
     is_delete: bool = False
     is_privacy: bool = False  # a GDPR topic: its body names no single record to track
     model: type = None  # the ERP table the records land in
+    apply_many: object = None  # callable(list of loaded data) -> set of ids that changed
 
 
-ORDER = Topic("order", "orders", schemas.OrderSchema, sync.upsert_order, model=Order)
-PRODUCT = Topic("product", "products", schemas.ProductSchema, sync.upsert_product, model=Product)
+ORDER = Topic("order", "orders", schemas.OrderSchema, sync.upsert_order, model=Order,
+              apply_many=sync.upsert_orders)
+PRODUCT = Topic("product", "products", schemas.ProductSchema, sync.upsert_product, model=Product,
+                apply_many=sync.upsert_products)
 CUSTOMER = Topic("customer", "customers", schemas.CustomerSchema, sync.upsert_customer,
-                 model=Customer)
+                 model=Customer, apply_many=sync.upsert_customers)
 
 TOPICS = {
     "orders/create": ORDER,
