@@ -125,7 +125,7 @@ def peak_rss_mb():
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
-def wait_until(predicate, timeout, interval=0.2, message="condition"):
+def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):
     """Poll `predicate` until truthy and return its value; raise after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -23,6 +23,20 @@ def int_arg(name):
     return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
 
 
+def newest_first(query, model):
+    """Return one page of `query` by descending id from `?before=`: (rows, before, older).
+
+    `older` is the `before` of the next page, or None on the last one (keyset pagination:
+    a deep page costs what the first does).
+    """
+    before = int_arg("before")
+    if before:
+        query = query.where(model.id < before)
+    rows = list(query.order_by(model.id.desc()).limit(PAGE_SIZE + 1))
+    older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    return rows[:PAGE_SIZE], before, older
+
+
 @bp.errorhandler(404)
 def not_found(exc):
     """Answer a missing item, report or run with the dashboard's own page."""

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from shopsync import backfill
 from shopsync.auth import admin_required, login_required
-from shopsync.dashboard import PAGE_SIZE, bp, int_arg, render
+from shopsync.dashboard import bp, newest_first, render
 from shopsync.models import BackfillRun
 from shopsync.topics import RESOURCES
 
@@ -23,14 +23,9 @@ def parse_since(text):
 @login_required
 def backfills():
     """List backfill runs, newest first, with the form that starts one."""
-    query = BackfillRun.select()
-    before = int_arg("before")
-    if before:
-        query = query.where(BackfillRun.id < before)
-    runs = list(query.order_by(BackfillRun.id.desc()).limit(PAGE_SIZE + 1))
-    older = runs[PAGE_SIZE - 1].id if len(runs) > PAGE_SIZE else None
+    runs, before, older = newest_first(BackfillRun.select(), BackfillRun)
     return render("dashboard/backfills.html", "dashboard/_backfill_table.html",
-                  runs=runs[:PAGE_SIZE], older=older, before=before, entities=list(RESOURCES))
+                  runs=runs, older=older, before=before, entities=list(RESOURCES))
 
 
 @bp.post("/backfills")

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from shopsync import dlq
 from shopsync.auth import admin_required, is_htmx, login_required, safe_next
-from shopsync.dashboard import PAGE_SIZE, bp, int_arg, render
+from shopsync.dashboard import bp, newest_first, render
 from shopsync.dashboard.health import COUNT_CAP, capped_count
 from shopsync.models import FailedSyncItem, Resolution
 from shopsync.topics import ENTITIES
@@ -46,13 +46,9 @@ def failed_items():
         query = query.where(STATUSES[status])
     if entity:
         query = query.where(FailedSyncItem.entity_type == entity)
-    before = int_arg("before")
-    if before:
-        query = query.where(FailedSyncItem.id < before)
-    items = list(query.order_by(FailedSyncItem.id.desc()).limit(PAGE_SIZE + 1))
-    older = items[PAGE_SIZE - 1].id if len(items) > PAGE_SIZE else None
+    items, before, older = newest_first(query, FailedSyncItem)
     return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
-                  items=items[:PAGE_SIZE], status=status, entity=entity, before=before, older=older,
+                  items=items, status=status, entity=entity, before=before, older=older,
                   statuses=list(STATUSES), entities=list(ENTITIES), cap=COUNT_CAP,
                   open_count=capped_count(FailedSyncItem.select().where(STATUSES["open"])),
                   back=request.full_path.rstrip("?"))

@@ -8,7 +8,7 @@ from rq.job import Job
 
 from shopsync import reconciliation as reconciliation_service
 from shopsync.auth import admin_required, is_htmx, login_required
-from shopsync.dashboard import PAGE_SIZE, bp, int_arg, render
+from shopsync.dashboard import bp, newest_first, render
 from shopsync.db import utcnow
 from shopsync.models import ReconciliationReport
 from shopsync.queue import get_queue
@@ -55,13 +55,8 @@ def latest_per_entity(reports):
 @login_required
 def reconciliation():
     """Show reconciliation reports, newest first, and the latest ids per entity."""
-    query = ReconciliationReport.select(*LIST_COLUMNS)
-    before = int_arg("before")
-    if before:
-        query = query.where(ReconciliationReport.id < before)
-    reports = list(query.order_by(ReconciliationReport.id.desc()).limit(PAGE_SIZE + 1))
-    older = reports[PAGE_SIZE - 1].id if len(reports) > PAGE_SIZE else None
-    reports = reports[:PAGE_SIZE]
+    reports, before, older = newest_first(ReconciliationReport.select(*LIST_COLUMNS),
+                                          ReconciliationReport)
     latest = [] if before else latest_per_entity(reports)
     return render("dashboard/reconciliation.html", "dashboard/_reports.html",
                   reports=reports, older=older, before=before, latest=latest,
