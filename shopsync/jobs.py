@@ -1,4 +1,4 @@
-"""RQ jobs. Each carries ids, never payloads: the database holds the data."""
+"""Applying stored webhooks to the ERP, a batch per transaction, each exactly once."""
 
 import logging
 import traceback
@@ -10,35 +10,47 @@ from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.topics import TOPICS
 
 log = logging.getLogger(__name__)
+# Webhooks claimed per transaction: enough to spread its cost, few enough to commit often.
+BATCH_SIZE = 50
 
 
-def _claim(webhook_id):
-    """Lock and return the pending webhook row, or None if another run has handled it."""
-    query = WebhookLog.select().where(
-        (WebhookLog.id == webhook_id) & (WebhookLog.status == WebhookStatus.PENDING))
+def _claim(limit):
+    """Lock and return up to `limit` pending webhooks, oldest first, skipping ones being applied."""
+    query = (WebhookLog.select()
+             .where(WebhookLog.status == WebhookStatus.PENDING)
+             .order_by(WebhookLog.received_at, WebhookLog.id)
+             .limit(limit))
     if not is_sqlite():  # SQLite's IMMEDIATE transaction already holds the write lock
-        query = query.for_update()
-    return query.first()
+        query = query.for_update(skip_locked=True)
+    return list(query)
 
 
-def process_webhook(webhook_id):
-    """Apply one stored webhook to the ERP exactly once; send what fails to the DLQ."""
-    with db.connection_context():
-        try:
-            with write_transaction():
-                hook = _claim(webhook_id)
-                if hook is None:
-                    return "skipped"
-                changed = apply_document(TOPICS[hook.topic], parse(bytes(hook.raw_body)))
-                _finish(hook.id, WebhookStatus.PROCESSED)
-                return "applied" if changed else "stale"
-        except INFRASTRUCTURE_ERRORS:
-            raise  # the database is unreachable: the row stays pending for the sweeper
-        except Exception as exc:
-            if not isinstance(exc, InvalidPayload):
-                log.exception("webhook %s raised", webhook_id)
-            _fail(webhook_id, describe(exc), retryable=not isinstance(exc, InvalidPayload))
-            return "failed"
+def apply_pending(limit=BATCH_SIZE):
+    """Apply up to `limit` pending webhooks in one transaction; return how many were claimed.
+
+    Each webhook's effect and its `processed` mark commit together, so none is applied twice;
+    each is applied in a savepoint, so a bad one fails alone. Infrastructure errors propagate
+    and roll the whole batch back: it stays pending for the next drain.
+    """
+    with db.connection_context(), write_transaction():
+        hooks = _claim(limit)
+        for hook in hooks:
+            _apply(hook)
+    return len(hooks)
+
+
+def _apply(hook):
+    """Apply one claimed webhook, or mark it failed with a failed item."""
+    try:
+        with db.atomic():
+            apply_document(TOPICS[hook.topic], parse(bytes(hook.raw_body)))
+            _finish(hook.id, WebhookStatus.PROCESSED)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, InvalidPayload):
+            log.exception("webhook %s raised", hook.id)
+        _fail(hook, describe(exc), retryable=not isinstance(exc, InvalidPayload))
 
 
 def _finish(webhook_id, status, error=None):
@@ -47,20 +59,16 @@ def _finish(webhook_id, status, error=None):
                       attempts=WebhookLog.attempts + 1).where(WebhookLog.id == webhook_id).execute()
 
 
-def _fail(webhook_id, reason, *, retryable):
-    """Mark a webhook failed and open a failed item for its record."""
+def _fail(hook, reason, *, retryable):
+    """Mark a claimed webhook failed and open a failed item for its record."""
     reason = dlq.readable(reason)
-    with write_transaction():
-        hook = _claim(webhook_id)
-        if hook is None:
-            return
-        raw = bytes(hook.raw_body).decode("utf-8", errors="replace")
-        try:
-            updated_at = dlq.payload_updated_at(parse(raw))
-        except InvalidPayload:
-            updated_at = None
-        dlq.add_to_dead_letter(TOPICS[hook.topic].entity_type, hook.shopify_id, raw, reason,
-                               error_stack=traceback.format_exc(), retryable=retryable,
-                               topic=hook.topic, webhook_id=hook.id, data_updated_at=updated_at)
-        _finish(hook.id, WebhookStatus.FAILED, reason)
-    log.warning("webhook %s failed: %s", webhook_id, reason)
+    raw = bytes(hook.raw_body).decode("utf-8", errors="replace")
+    try:
+        updated_at = dlq.payload_updated_at(parse(raw))
+    except InvalidPayload:
+        updated_at = None
+    dlq.add_to_dead_letter(TOPICS[hook.topic].entity_type, hook.shopify_id, raw, reason,
+                           error_stack=traceback.format_exc(), retryable=retryable,
+                           topic=hook.topic, webhook_id=hook.id, data_updated_at=updated_at)
+    _finish(hook.id, WebhookStatus.FAILED, reason)
+    log.warning("webhook %s failed: %s", hook.id, reason)

@@ -1,72 +1,109 @@
-"""The outbox sweeper: stored webhooks that never reached a worker are queued again.
+"""The outbox: stored webhooks wait as pending rows until a drain job applies them.
 
-A webhook row is committed before its job is enqueued, so a Redis outage, a failed
-enqueue or a worker killed mid-job leaves it pending. Each job has an id derived from its
-webhook, so the sweeper can see whether one is still queued or running and never puts a
-second copy beside it.
+A webhook row is committed before anything reaches Redis. The delivery then only makes sure
+a drain job is queued, which costs one Redis command while one already is; a drain applies
+pending webhooks a batch at a time until none is left. A Redis outage, a lost job or a
+worker killed mid-batch leaves rows pending, and the sweeper queues a drain for them.
+
+Why no delivery is left behind: a drain lowers the "drain queued" flag before it claims
+anything, so a delivery that finds the flag raised was committed before a queued drain
+starts, and that drain will see it; a delivery that finds it lowered queues a drain itself.
 """
 
 import datetime as dt
-import hashlib
-import re
+import logging
+import time
+import uuid
 
-from rq.job import Job, JobStatus
+from redis.exceptions import RedisError
 
-from shopsync import queue
+from shopsync import jobs, queue
 from shopsync.db import db, utcnow
-from shopsync.jobs import process_webhook
+from shopsync.ingest import INFRASTRUCTURE_ERRORS
 from shopsync.models import WebhookLog, WebhookStatus
 
-# A pending webhook younger than this is left to the enqueue that stored it.
+log = logging.getLogger(__name__)
+# A pending webhook younger than this is left to the drain its delivery queued.
 GRACE = dt.timedelta(minutes=1)
-# A webhook job is stopped after this many seconds; one "started" for longer lost its worker.
-JOB_TIMEOUT = 60
-SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# A drain hands over to a fresh job after this many seconds, well inside its RQ timeout.
+DRAIN_SECONDS = 60
+DRAIN_TIMEOUT = 300
+# The flag expires on its own, so a drain job lost before it started delays the next by this much.
+FLAG_TTL = 30
+# Attempts at one batch before a drain gives up (a deadlock with another drain, a dropped connection).
+BATCH_ATTEMPTS = 3
+JOB_PREFIX = "drain-"
 
 
-def job_id(webhook_id):
-    """Return the RQ job id of a webhook's processing job."""
-    if SAFE_ID.match(webhook_id):
-        return f"webhook-{webhook_id}"
-    return "webhook-" + hashlib.sha256(webhook_id.encode()).hexdigest()[:40]
+def _flag(rq_queue):
+    """Return the Redis key raised while a drain job is queued and not yet started."""
+    return f"shopsync:drain-queued:{rq_queue.name}"
 
 
-def enqueue_webhook(rq_queue, webhook_id):
-    """Queue the processing of a stored webhook; False when Redis cannot take it."""
-    return queue.enqueue(rq_queue, process_webhook, webhook_id, job_id=job_id(webhook_id),
-                         job_timeout=JOB_TIMEOUT)
-
-
-def _is_alive(job, queued, now):
-    """Tell whether a job is still in the queue, or running within its timeout.
-
-    A job whose status says queued but whose id is not in the queue was lost between
-    queue and worker (a worker killed mid-dequeue): it counts as dead.
-    """
-    if job is None:
+def wake(rq_queue):
+    """Make sure a drain job is queued; False when Redis cannot take it."""
+    try:
+        if not rq_queue.connection.set(_flag(rq_queue), 1, nx=True, ex=FLAG_TTL):
+            return True
+    except RedisError as exc:
+        log.warning("could not reach Redis, webhooks left for the sweeper: %s", exc)
         return False
-    if job.id in queued:
+    if _enqueue_drain(rq_queue):
         return True
-    started = job.started_at and job.started_at.replace(tzinfo=dt.UTC)
-    return job.get_status(refresh=False) == JobStatus.STARTED and started is not None and (
-        now - started < dt.timedelta(seconds=JOB_TIMEOUT) + GRACE)
+    _lower_flag(rq_queue)  # so that the next delivery tries again
+    return False
 
 
-def sweep(batch_size=1000):
-    """Queue every webhook pending past the grace period whose job is not queued or running."""
+def _enqueue_drain(rq_queue):
+    """Queue one drain job; False when Redis cannot take it."""
+    return queue.enqueue(rq_queue, drain, job_id=f"{JOB_PREFIX}{uuid.uuid4().hex}",
+                         job_timeout=DRAIN_TIMEOUT)
+
+
+def _lower_flag(rq_queue):
+    """Lower the "drain queued" flag, if Redis can be reached."""
+    try:
+        rq_queue.connection.delete(_flag(rq_queue))
+    except RedisError as exc:
+        log.warning("could not lower the drain flag: %s", exc)
+
+
+def drain(batch_size=jobs.BATCH_SIZE):
+    """Apply pending webhooks a batch at a time until none is left; return how many were claimed."""
     rq_queue = queue.get_queue()
+    _lower_flag(rq_queue)  # deliveries from now on queue another drain
+    deadline = time.monotonic() + DRAIN_SECONDS
+    claimed = 0
+    while True:
+        batch = _apply_batch(batch_size)
+        claimed += batch
+        if batch < batch_size:
+            return claimed
+        wake(rq_queue)  # more is waiting: an idle worker can join in, or take over after the deadline
+        if time.monotonic() > deadline:
+            return claimed
+
+
+def _apply_batch(batch_size):
+    """Apply one batch, trying again after an infrastructure error; return how many were claimed."""
+    for attempt in range(1, BATCH_ATTEMPTS + 1):
+        try:
+            return jobs.apply_pending(batch_size)
+        except INFRASTRUCTURE_ERRORS as exc:
+            if attempt == BATCH_ATTEMPTS:
+                raise
+            log.warning("batch of webhooks rolled back (%s), trying again", exc)
+            time.sleep(0.1 * 2 ** attempt)
+
+
+def sweep():
+    """Queue a drain if webhooks wait past the grace period and none is queued; return how many wait."""
     cutoff = utcnow() - GRACE
     with db.connection_context():
-        pending = [hook_id for (hook_id,) in WebhookLog.select(WebhookLog.id).where(
+        waiting = WebhookLog.select().where(
             (WebhookLog.status == WebhookStatus.PENDING) & (WebhookLog.received_at < cutoff)
-        ).order_by(WebhookLog.received_at).limit(batch_size).tuples()]
-    if not pending:
+        ).count()
+    rq_queue = queue.get_queue()
+    if not waiting or any(job_id.startswith(JOB_PREFIX) for job_id in rq_queue.get_job_ids()):
         return 0
-    jobs = Job.fetch_many([job_id(h) for h in pending], connection=rq_queue.connection)
-    queued = set(rq_queue.get_job_ids())
-    requeued = 0
-    now = utcnow()
-    for hook_id, job in zip(pending, jobs, strict=True):
-        if not _is_alive(job, queued, now):
-            requeued += enqueue_webhook(rq_queue, hook_id)
-    return requeued
+    return waiting if _enqueue_drain(rq_queue) else 0

@@ -1,4 +1,4 @@
-"""The webhook receiver: verify, store, enqueue, answer; nothing is processed here."""
+"""The webhook receiver: verify, store, wake a drain, answer; nothing is processed here."""
 
 import hashlib
 import json
@@ -95,5 +95,5 @@ def receive():
         return jsonify(status="duplicate", id=webhook_id)
     if status is WebhookStatus.IGNORED:
         return jsonify(status="ignored", id=webhook_id)
-    outbox.enqueue_webhook(queue.get_queue(), webhook_id)
+    outbox.wake(queue.get_queue())
     return jsonify(status="accepted", id=webhook_id)

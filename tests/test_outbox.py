@@ -1,11 +1,13 @@
-"""The sweeper queues stored webhooks that never reached a worker, once."""
+"""Drains apply stored webhooks in batches, once each; the sweeper queues one for what waits."""
 
 import datetime as dt
 
+import peewee as pw
+import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from shopsync import outbox
-from shopsync.models import Order, WebhookLog, WebhookStatus
+from shopsync import jobs, outbox
+from shopsync.models import FailedSyncItem, Order, WebhookLog
 from shopsync.queue import get_queue
 from tests.helpers import deliver, order
 
@@ -15,6 +17,101 @@ def _age(seconds):
     for hook in WebhookLog.select():
         hook.received_at -= dt.timedelta(seconds=seconds)
         hook.save()
+
+
+def _statuses():
+    return {hook.id: hook.status.value for hook in WebhookLog.select()}
+
+
+def test_deliveries_share_one_queued_drain(client, run_jobs):
+    for n in range(1, 6):
+        deliver(client, "orders/create", order(id=n))
+    assert get_queue().count == 1
+    run_jobs()
+    assert set(_statuses().values()) == {"processed"} and Order.select().count() == 5
+    assert {hook.attempts for hook in WebhookLog.select()} == {1}
+
+
+def test_a_delivery_after_the_drain_started_queues_another(client, run_jobs):
+    deliver(client, "orders/create", order(id=1))
+    run_jobs()
+    deliver(client, "orders/create", order(id=2))
+    assert get_queue().count == 1  # the first drain lowered the flag when it started
+    run_jobs()
+    assert Order.select().count() == 2
+
+
+def test_a_drain_works_through_a_backlog_in_batches(client, monkeypatch):
+    claimed = []
+    real = jobs.apply_pending
+    monkeypatch.setattr(jobs, "apply_pending", lambda limit: claimed.append(real(limit)) or claimed[-1])
+    for n in range(1, 31):
+        deliver(client, "orders/create", order(id=n))
+    assert outbox.drain(batch_size=7) == 30
+    assert claimed == [7, 7, 7, 7, 2]
+    assert Order.select().count() == 30 and set(_statuses().values()) == {"processed"}
+
+
+def test_a_drain_hands_over_after_its_time(client, run_jobs, monkeypatch):
+    monkeypatch.setattr(outbox, "DRAIN_SECONDS", -1)
+    for n in range(1, 6):
+        deliver(client, "orders/create", order(id=n))
+    get_queue().connection.delete(get_queue().key)
+    assert outbox.drain(batch_size=2) == 2
+    assert get_queue().count == 1  # its successor
+    run_jobs()
+    assert Order.select().count() == 5
+
+
+def test_a_bad_webhook_in_a_batch_fails_alone(client, run_jobs, monkeypatch):
+    real = jobs.apply_document
+
+    def break_order_2(topic, document):
+        changed = real(topic, document)  # written, then the database refuses something
+        if document["id"] == 2:
+            raise pw.IntegrityError("constraint failed")
+        return changed
+
+    monkeypatch.setattr(jobs, "apply_document", break_order_2)
+    deliver(client, "orders/create", order(id=1), webhook_id="one")
+    deliver(client, "orders/create", order(id=2), webhook_id="two")
+    deliver(client, "orders/create", {"id": 3, "total_price": "lots"}, webhook_id="three")
+    deliver(client, "orders/create", order(id=4), webhook_id="four")
+    run_jobs()
+    assert _statuses() == {"one": "processed", "two": "failed", "three": "failed", "four": "processed"}
+    assert sorted(o.shopify_id for o in Order.select()) == [1, 4]  # order 2's write rolled back
+    items = {item.webhook_id: item for item in FailedSyncItem.select()}
+    assert set(items) == {"two", "three"}
+    assert items["two"].retryable and "IntegrityError" in items["two"].error_message
+    assert not items["three"].retryable
+
+
+def test_an_infrastructure_error_retries_the_batch(client, monkeypatch):
+    real = jobs.apply_pending
+    failures = iter([pw.OperationalError("deadlock detected")])
+
+    def flaky(limit):
+        for exc in failures:
+            raise exc
+        return real(limit)
+
+    monkeypatch.setattr(jobs, "apply_pending", flaky)
+    deliver(client, "orders/create", order(id=1))
+    assert outbox.drain() == 1
+    assert Order.select().count() == 1
+
+
+def test_a_database_outage_leaves_the_batch_pending(client, monkeypatch):
+    deliver(client, "orders/create", order(id=1))
+
+    def down(limit):
+        raise pw.OperationalError("server closed the connection")
+
+    monkeypatch.setattr(jobs, "apply_pending", down)
+    monkeypatch.setattr(outbox.time, "sleep", lambda seconds: None)
+    with pytest.raises(pw.OperationalError):
+        outbox.drain()
+    assert [(hook.status.value, hook.attempts) for hook in WebhookLog.select()] == [("pending", 0)]
 
 
 def test_webhook_stored_while_redis_was_down_is_swept_and_applied(client, run_jobs, monkeypatch):
@@ -27,12 +124,12 @@ def test_webhook_stored_while_redis_was_down_is_swept_and_applied(client, run_jo
     assert outbox.sweep() == 0  # still inside the grace period
     _age(120)
     assert outbox.sweep() == 3
+    assert outbox.sweep() == 0  # a drain is queued now
     run_jobs()
-    assert WebhookLog.select().where(WebhookLog.status == WebhookStatus.PROCESSED).count() == 3
-    assert Order.select().count() == 3
+    assert set(_statuses().values()) == {"processed"} and Order.select().count() == 3
 
 
-def test_sweep_leaves_queued_jobs_alone(client, run_jobs):
+def test_sweep_leaves_a_queued_drain_alone(client, run_jobs):
     deliver(client, "orders/create", order())
     _age(120)
     assert outbox.sweep() == 0
@@ -41,31 +138,10 @@ def test_sweep_leaves_queued_jobs_alone(client, run_jobs):
     assert outbox.sweep() == 0
 
 
-def test_sweep_requeues_a_job_whose_worker_died(client, run_jobs):
-    deliver(client, "orders/create", order(), webhook_id="orphan")
-    job = get_queue().fetch_job(outbox.job_id("orphan"))
-    get_queue().remove(job)  # taken off the queue by a worker...
-    job.set_status("started")  # ...that was killed while running it, long ago
-    job.started_at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(tzinfo=None)
-    job.save()
+def test_sweep_queues_a_drain_when_the_queued_one_was_lost(client, run_jobs):
+    deliver(client, "orders/create", order())
+    get_queue().connection.delete(get_queue().key)  # popped by a worker killed before or while running it
     _age(3600)
     assert outbox.sweep() == 1
     run_jobs()
-    assert WebhookLog.get_by_id("orphan").status is WebhookStatus.PROCESSED
-
-
-def test_unsafe_webhook_ids_get_valid_job_ids():
-    assert outbox.job_id("b0e4a2c5-1d2f-4a6c-9e1b-2f3a4b5c6d7e").startswith("webhook-b0e4")
-    odd = outbox.job_id("weird id/with:chars")
-    assert odd.startswith("webhook-") and " " not in odd and "/" not in odd
-
-
-def test_sweep_requeues_a_job_lost_between_queue_and_worker(client, run_jobs):
-    deliver(client, "orders/create", order(), webhook_id="lost")
-    job = get_queue().fetch_job(outbox.job_id("lost"))
-    get_queue().remove(job)  # popped by a worker killed before it marked the job started
-    assert job.get_status() == "queued"
-    _age(3600)
-    assert outbox.sweep() == 1
-    run_jobs()
-    assert WebhookLog.get_by_id("lost").status is WebhookStatus.PROCESSED
+    assert set(_statuses().values()) == {"processed"}
