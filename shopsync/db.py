@@ -3,10 +3,12 @@
 import datetime as dt
 import json
 import os
+import time
 from decimal import Decimal
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect, register_database
+from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
 
@@ -14,6 +16,36 @@ db = peewee.DatabaseProxy()
 # unconstrained NUMERIC on PostgreSQL (keeps the scale Shopify sent: "2.20" stays "2.20").
 MONEY_TYPES = {"sqlite": "TEXT", "postgres": "NUMERIC"}
 SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1, "synchronous": 1}
+
+
+class PostgresPool(PooledPostgresqlDatabase):
+    """A connection pool that tests a connection with a round trip only after it sat idle.
+
+    Peewee's pool sends `SELECT 1` at every checkout, which doubled the round trips of a
+    webhook delivery. A connection back within IDLE_PING_SECONDS is handed out as it is: if
+    the server went away in that moment, its first statement fails and the caller's retry
+    (Shopify's, or a drain's) gets a new one.
+    """
+
+    IDLE_PING_SECONDS = 5
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._returned_at = {}
+
+    def _close(self, conn, close_conn=False):
+        """Return a connection to the pool, noting when."""
+        if not close_conn:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+    def _is_closed(self, conn):
+        """Tell whether a pooled connection is unusable, asking the server only after idling."""
+        idle = time.monotonic() - self._returned_at.pop(self.conn_key(conn), 0)
+        return bool(conn.closed) or (idle > self.IDLE_PING_SECONDS and super()._is_closed(conn))
+
+
+register_database(PostgresPool, "postgresql+pool", "postgres+pool")
 
 
 class MoneyField(peewee.Field):

@@ -1,5 +1,6 @@
 """The webhook receiver: verify, store, wake a drain, answer; nothing is processed here."""
 
+import functools
 import hashlib
 import json
 import logging
@@ -9,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
 from shopsync import outbox, queue
-from shopsync.db import utcnow
+from shopsync.db import db, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.schemas import MAX_BIGINT, Time
 from shopsync.signing import is_authentic
@@ -69,13 +70,29 @@ def _store(body, headers):
         "status": WebhookStatus.PENDING if known else WebhookStatus.IGNORED,
         "processed_at": None if known else now,
     }
-    # One statement, committed alone: a transaction around it would only add BEGIN and COMMIT.
-    inserted = WebhookLog.insert(**row).on_conflict_ignore().as_rowcount().execute()
-    if not inserted:
+    if not _insert(row):
         WebhookLog.update(duplicates=WebhookLog.duplicates + 1).where(
             WebhookLog.id == row["id"]).execute()
         return row["id"], None
     return row["id"], row["status"]
+
+
+@functools.cache
+def _insert_sql(database):
+    """Return the INSERT of a whole webhook row that does nothing if its id is stored."""
+    return WebhookLog.insert({field: None for field in WebhookLog._meta.sorted_fields}
+                             ).on_conflict_ignore().sql()[0]
+
+
+def _insert(row):
+    """Insert a webhook row unless its id is stored; True if it was inserted.
+
+    One statement, committed alone (a transaction would only add BEGIN and COMMIT), its SQL
+    built once: building it per delivery took a tenth of the endpoint's time.
+    """
+    params = [field.db_value(row.get(field.name, field.default))
+              for field in WebhookLog._meta.sorted_fields]
+    return db.execute_sql(_insert_sql(db.obj), params).rowcount == 1
 
 
 @bp.post("/shopify")
