@@ -1,10 +1,12 @@
 """Ingest: the webhook endpoint against a no-op Flask endpoint on the same gunicorn setup.
 
-Both run under gunicorn with WEB_WORKERS sync workers, fed by 2 client processes of 8
-threads with signed order deliveries (each a new webhook id). Throughput is measured in a
-closed loop; latency in an open loop at half the endpoint's throughput, first with the RQ
-workers stopped (pending webhooks only pile up), then with 2 workers draining a backlog they
-cannot finish (saturated).
+The bare receiver (bench/bare_receiver.py) is measured beside them: the floor of any
+endpoint that stores a delivery before answering. All three run under gunicorn with
+WEB_WORKERS sync workers, fed by 2 client processes of 8 threads with signed order
+deliveries (each a new webhook id). Throughput is measured in a closed loop; latency in an
+open loop at half the endpoint's throughput, first with the RQ workers stopped (pending
+webhooks only pile up), then with 2 workers draining a backlog they cannot finish
+(saturated).
 """
 
 import json
@@ -55,11 +57,15 @@ def run(ctx):
     procs = Processes(ctx.env(), ctx.workdir)
     try:
         with Clients(*((1, 4) if ctx.quick else (2, 8))) as clients:
-            hook_url, noop_url = procs.gunicorn("wsgi:app", "bench.noop:app", workers=WEB_WORKERS)
+            hook_url, noop_url, bare_url = procs.gunicorn(
+                "wsgi:app", "bench.noop:app", "bench.bare_receiver:app", workers=WEB_WORKERS)
             warm = deliveries(bodies, "warm", 20 * WEB_WORKERS)  # every gunicorn worker connected
             load = {"hook_warm": clients.post(hook_url, warm), "noop_warm": clients.post(noop_url, warm),
+                    "bare_warm": clients.post(bare_url, deliveries(bodies, "bare-warm", len(warm.items))),
                     "hook": clients.post(hook_url, deliveries(bodies, "max", batch), duration=seconds),
-                    "noop": clients.post(noop_url, deliveries(bodies, "max", batch), duration=seconds)}
+                    "noop": clients.post(noop_url, deliveries(bodies, "max", batch), duration=seconds),
+                    "bare": clients.post(bare_url, deliveries(bodies, "bare-max", batch),
+                                         duration=seconds)}
             half = load["hook"].rate / 2
             paced = deliveries(bodies, "half", int(half * seconds) + 1)
             load["noop_half"] = clients.post(noop_url, paced, rate=half, duration=seconds)
@@ -70,7 +76,7 @@ def run(ctx):
         if ctx.redis_url:
             Queue(ctx.queue, connection=connect(ctx.redis_url)).empty()  # and the jobs' hashes
     with app.app_context(), db.connection_context():
-        stored = WebhookLog.select().count()
+        stored = WebhookLog.select().where(~WebhookLog.id.startswith("bare-")).count()
     close_database()
     return _rows(load, half, stored, backlog)
 
@@ -99,8 +105,13 @@ def _pending(app):
 def _rows(load, half, stored, backlog):
     """Turn the loads into result rows."""
     hook, noop = load["hook"], load["noop"]
+    bare = load["bare"]
     rows = [Row("ingest", "throughput, webhook endpoint", hook.rate, "req/s", noop.rate,
-                "no-op Flask endpoint", "≥ 0.5× no-op", hook.rate >= 0.5 * noop.rate)]
+                "no-op Flask endpoint", "≥ 0.5× no-op", hook.rate >= 0.5 * noop.rate),
+            Row("ingest", "throughput, bare receiver (the floor)", bare.rate, "req/s", noop.rate,
+                "no-op Flask endpoint"),
+            Row("ingest", "throughput, webhook endpoint against the floor", hook.rate, "req/s",
+                bare.rate, "bare receiver")]
     noop_p99 = percentile(load["noop_half"].latencies, 99) * 1000
     for key, label in (("hook_half", "workers stopped"), ("busy_half", "2 workers saturated")):
         if key not in load:
@@ -115,7 +126,7 @@ def _rows(load, half, stored, backlog):
         rows.append(Row("ingest", "webhooks pending while saturated (start → end)", after,
                         "webhooks", before, "pending at start", "> 0 at end", after > 0))
     errors = sum(n for key in load for status, n in load[key].statuses.items() if status != 200)
-    sent = sum(load[key].sent for key in load if not key.startswith("noop"))
+    sent = sum(load[key].sent for key in load if key.startswith(("hook", "busy")))
     rows.append(Row("ingest", "non-200 answers", errors, "requests", target="0", met=errors == 0))
     rows.append(Row("ingest", "deliveries stored", stored, "rows", sent, "answered by the endpoint",
                     "all", stored == sent))
