@@ -125,6 +125,42 @@ def peak_rss_mb():
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
+def cpu_by_process(pids):
+    """Return {pid: CPU seconds (user + system) used so far} for `pids` and their descendants."""
+    tick, seconds, todo = os.sysconf("SC_CLK_TCK"), {}, list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/task/{pid}/children") as children:
+                todo += [int(child) for child in children.read().split()]
+        except FileNotFoundError:
+            continue  # it has just exited
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
+
+
+def cpu_used(before, after):
+    """Return the CPU seconds used between two cpu_by_process readings."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
+
+
+def backend_pids(database_url):
+    """Return the pids of the PostgreSQL backends connected to `database_url`'s database."""
+    name = f" {urlsplit(database_url).path.lstrip('/')} "
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read().decode(errors="replace")
+        except FileNotFoundError:
+            continue
+        if command.startswith("postgres: ") and name in command:
+            pids.append(int(pid))
+    return pids
+
+
 def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):
     """Poll `predicate` until truthy and return its value; raise after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -148,6 +184,7 @@ class Processes:
 
     def __init__(self, env, log_dir):
         self.env, self.log_dir, self.children = {**os.environ, **env}, log_dir, []
+        self.servers = {}  # gunicorn master process by URL
 
     def spawn(self, *args):
         """Start `python args...` in the repository root."""
@@ -163,9 +200,10 @@ class Processes:
         urls = []
         for app in apps:
             port = free_port()
-            self.spawn("-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                       "--graceful-timeout", "2", app)
-            urls.append(f"http://127.0.0.1:{port}")
+            url = f"http://127.0.0.1:{port}"
+            self.servers[url] = self.spawn("-m", "gunicorn", "--workers", str(workers), "--bind",
+                                           f"127.0.0.1:{port}", "--graceful-timeout", "2", app)
+            urls.append(url)
 
         def up(url):
             try:

@@ -18,7 +18,10 @@ from bench.common import (
     Deliveries,
     Processes,
     Row,
+    backend_pids,
     close_database,
+    cpu_by_process,
+    cpu_used,
     fresh_schema,
     make_app,
     percentile,
@@ -61,11 +64,12 @@ def run(ctx):
                 "wsgi:app", "bench.noop:app", "bench.bare_receiver:app", workers=WEB_WORKERS)
             warm = deliveries(bodies, "warm", 20 * WEB_WORKERS)  # every gunicorn worker connected
             load = {"hook_warm": clients.post(hook_url, warm), "noop_warm": clients.post(noop_url, warm),
-                    "bare_warm": clients.post(bare_url, deliveries(bodies, "bare-warm", len(warm.items))),
-                    "hook": clients.post(hook_url, deliveries(bodies, "max", batch), duration=seconds),
-                    "noop": clients.post(noop_url, deliveries(bodies, "max", batch), duration=seconds),
-                    "bare": clients.post(bare_url, deliveries(bodies, "bare-max", batch),
-                                         duration=seconds)}
+                    "bare_warm": clients.post(bare_url, deliveries(bodies, "bare-warm", len(warm.items)))}
+            cpu = {}
+            for key, url, prefix in (("hook", hook_url, "max"), ("noop", noop_url, "max"),
+                                     ("bare", bare_url, "bare-max")):
+                load[key], cpu[key] = _full_speed(ctx, procs, clients, url,
+                                                  deliveries(bodies, prefix, batch), seconds)
             half = load["hook"].rate / 2
             paced = deliveries(bodies, "half", int(half * seconds) + 1)
             load["noop_half"] = clients.post(noop_url, paced, rate=half, duration=seconds)
@@ -78,7 +82,18 @@ def run(ctx):
     with app.app_context(), db.connection_context():
         stored = WebhookLog.select().where(~WebhookLog.id.startswith("bare-")).count()
     close_database()
-    return _rows(load, half, stored, backlog)
+    return _rows(load, cpu, half, stored, backlog)
+
+
+def _full_speed(ctx, procs, clients, url, items, seconds):
+    """Post in a closed loop; return the Load and the CPU seconds (gunicorn, PostgreSQL) it took."""
+    def reading():
+        return cpu_by_process([procs.servers[url].pid]), cpu_by_process(backend_pids(ctx.database_url))
+
+    before = reading()
+    load = clients.post(url, items, duration=seconds)
+    after = reading()
+    return load, [cpu_used(start, end) for start, end in zip(before, after, strict=True)]
 
 
 def _saturate(ctx, app, procs, clients, url, bodies, rate, seconds, load):
@@ -102,7 +117,7 @@ def _pending(app):
     return pending
 
 
-def _rows(load, half, stored, backlog):
+def _rows(load, cpu, half, stored, backlog):
     """Turn the loads into result rows."""
     hook, noop = load["hook"], load["noop"]
     bare = load["bare"]
@@ -112,6 +127,12 @@ def _rows(load, half, stored, backlog):
                 "no-op Flask endpoint"),
             Row("ingest", "throughput, webhook endpoint against the floor", hook.rate, "req/s",
                 bare.rate, "bare receiver")]
+    noop_web = cpu["noop"][0] / noop.sent * 1000
+    for key, label in (("hook", "webhook endpoint"), ("bare", "bare receiver")):
+        web, database = (seconds / load[key].sent * 1000 for seconds in cpu[key])
+        rows.append(Row("ingest", f"CPU per request in gunicorn, {label}", web, "ms", noop_web,
+                        "no-op endpoint"))
+        rows.append(Row("ingest", f"CPU per request in PostgreSQL, {label}", database, "ms"))
     noop_p99 = percentile(load["noop_half"].latencies, 99) * 1000
     for key, label in (("hook_half", "workers stopped"), ("busy_half", "2 workers saturated")):
         if key not in load:

@@ -49,23 +49,81 @@ def load(topic, document):
 
 def apply_document(topic, document):
     """Validate `document` for `topic` and apply it in the caller's transaction; True if changed."""
-    data = load(topic, document)
+    return apply_loaded(topic, load(topic, document))
+
+
+def apply_loaded(topic, data):
+    """Apply validated data for `topic` in the caller's transaction; True if the ERP changed."""
     changed = topic.apply(data)
     if not topic.is_privacy:
         dlq.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
     return changed
 
 
+def apply_together(topic, loaded, fail):
+    """Apply validated records of one topic, given as (key, data) pairs, in the caller's transaction.
+
+    Upserts are written with one statement per table, a record that appears twice only in its
+    newest version (what applying them in turn would leave). If that fails, and for topics
+    without a bulk form, each record is applied in a savepoint of its own and
+    `fail(key, exc)` is called, inside the except block, for each that fails. Returns
+    {key: True if it changed the ERP, else False} for the records applied. Infrastructure
+    errors propagate.
+    """
+    if topic.apply_many is not None:
+        try:
+            with db.atomic():
+                return _apply_newest(topic, loaded)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception:
+            log.exception("bulk apply of %d %s records failed; applying one by one",
+                          len(loaded), topic.entity_type)
+    return _apply_each(topic, loaded, fail)
+
+
+def _apply_newest(topic, loaded):
+    """Bulk-apply the newest version of each record; return {key: changed}."""
+    newest = {}
+    for key, data in loaded:
+        held = newest.get(data["id"])
+        if held is None or not _is_older(data, held[1]):
+            newest[data["id"]] = (key, data)
+    latest = [data for _, data in newest.values()]
+    written = topic.apply_many(latest)
+    dlq.resolve_superseded_many(topic.entity_type, latest)
+    winners = {key for key, _ in newest.values()}
+    return {key: key in winners and data["id"] in written for key, data in loaded}
+
+
+def _is_older(data, other):
+    """Tell whether `data` is an older version than `other` (an unknown time is oldest)."""
+    mine, theirs = data.get("updated_at"), other.get("updated_at")
+    return theirs is not None and (mine is None or mine < theirs)
+
+
+def _apply_each(topic, loaded, fail):
+    """Apply each record in a savepoint of its own; return {key: changed} for those applied."""
+    results = {}
+    for key, data in loaded:
+        try:
+            with db.atomic():
+                results[key] = apply_loaded(topic, data)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            fail(key, exc)
+    return results
+
+
 def apply_records(entity_type, documents):
     """Apply records pulled from the API (a page) in one transaction.
 
-    Valid records are written with one statement per table; if that fails, each record is
-    retried in a savepoint of its own so that only the bad one fails. Returns, per record,
-    True (changed), False (stale) or None (failed: a failed item was opened for it).
-    Infrastructure errors propagate: nothing of the page is kept, and the run resumes later.
+    Returns, per record, True (changed), False (stale) or None (failed: a failed item was
+    opened for it). Infrastructure errors propagate: nothing of the page is kept, and the
+    run resumes later.
     """
     topic = ENTITIES[entity_type]
-    results = [None] * len(documents)
     loaded = []
     with write_transaction():
         for index, document in enumerate(documents):
@@ -73,32 +131,9 @@ def apply_records(entity_type, documents):
                 loaded.append((index, load(topic, document)))
             except InvalidPayload as exc:
                 _dead_letter(entity_type, document, exc)
-        try:
-            with db.atomic():
-                written = topic.apply_many([data for _, data in loaded])
-        except INFRASTRUCTURE_ERRORS:
-            raise
-        except Exception:
-            log.exception("bulk apply of %d %s records failed; applying one by one",
-                          len(loaded), entity_type)
-            return _apply_one_by_one(topic, documents, loaded, results)
-        for index, data in loaded:
-            results[index] = data["id"] in written
-        dlq.resolve_superseded_many(topic.entity_type, [data for _, data in loaded])
-    return results
-
-
-def _apply_one_by_one(topic, documents, loaded, results):
-    """Apply each loaded record in its own savepoint; open a failed item for each that fails."""
-    for index, _ in loaded:
-        try:
-            with db.atomic():
-                results[index] = apply_document(topic, documents[index])
-        except INFRASTRUCTURE_ERRORS:
-            raise
-        except Exception as exc:
-            _dead_letter(topic.entity_type, documents[index], exc)
-    return results
+        results = apply_together(
+            topic, loaded, lambda index, exc: _dead_letter(entity_type, documents[index], exc))
+    return [results.get(index) for index in range(len(documents))]
 
 
 def apply_record(entity_type, document):

@@ -5,7 +5,7 @@ import traceback
 
 from shopsync import dlq
 from shopsync.db import db, is_sqlite, utcnow, write_transaction
-from shopsync.ingest import INFRASTRUCTURE_ERRORS, InvalidPayload, apply_document, describe, parse
+from shopsync.ingest import InvalidPayload, apply_together, describe, load, parse
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.topics import TOPICS
 
@@ -28,35 +28,51 @@ def _claim(limit):
 def apply_pending(limit=BATCH_SIZE):
     """Apply up to `limit` pending webhooks in one transaction; return how many were claimed.
 
-    Each webhook's effect and its `processed` mark commit together, so none is applied twice;
-    each is applied in a savepoint, so a bad one fails alone. Infrastructure errors propagate
-    and roll the whole batch back: it stays pending for the next drain.
+    Each webhook's effect and its `processed` mark commit together, so none is applied twice.
+    Consecutive upserts of one entity are written together (one statement per table), in
+    delivery order with the rest; a bad webhook fails alone, with a failed item.
+    Infrastructure errors propagate and roll the whole batch back: it stays pending.
     """
     with db.connection_context(), write_transaction():
         hooks = _claim(limit)
-        for hook in hooks:
-            _apply(hook)
+        for topic, run in _runs(hooks):
+            applied = apply_together(topic, run, _failed_to_apply)
+            _finish([hook.id for hook in applied], WebhookStatus.PROCESSED)
     return len(hooks)
 
 
-def _apply(hook):
-    """Apply one claimed webhook, or mark it failed with a failed item."""
-    try:
-        with db.atomic():
-            apply_document(TOPICS[hook.topic], parse(bytes(hook.raw_body)))
-            _finish(hook.id, WebhookStatus.PROCESSED)
-    except INFRASTRUCTURE_ERRORS:
-        raise
-    except Exception as exc:
-        if not isinstance(exc, InvalidPayload):
-            log.exception("webhook %s raised", hook.id)
-        _fail(hook, describe(exc), retryable=not isinstance(exc, InvalidPayload))
+def _runs(hooks):
+    """Yield (topic, [(hook, data)]) in delivery order: consecutive upserts of one entity
+    together, every other webhook alone; webhooks whose payload is invalid are failed."""
+    run_topic, run = None, []
+    for hook in hooks:
+        topic = TOPICS[hook.topic]
+        try:
+            data = load(topic, parse(bytes(hook.raw_body)))
+        except InvalidPayload as exc:
+            _fail(hook, str(exc), retryable=False)
+            continue
+        if run and (topic is not run_topic or topic.apply_many is None):
+            yield run_topic, run
+            run = []
+        run_topic = topic
+        run.append((hook, data))
+    if run:
+        yield run_topic, run
 
 
-def _finish(webhook_id, status, error=None):
-    """Close a claimed webhook row."""
-    WebhookLog.update(status=status, error=error, processed_at=utcnow(),
-                      attempts=WebhookLog.attempts + 1).where(WebhookLog.id == webhook_id).execute()
+def _failed_to_apply(hook, exc):
+    """Fail a webhook whose valid payload the database refused."""
+    log.exception("webhook %s raised", hook.id)
+    _fail(hook, describe(exc), retryable=True)
+
+
+def _finish(webhook_ids, status, error=None):
+    """Close claimed webhook rows."""
+    if webhook_ids:
+        WebhookLog.update(status=status, error=error, processed_at=utcnow(),
+                          attempts=WebhookLog.attempts + 1).where(
+            WebhookLog.id.in_(webhook_ids)).execute()
 
 
 def _fail(hook, reason, *, retryable):
@@ -70,5 +86,5 @@ def _fail(hook, reason, *, retryable):
     dlq.add_to_dead_letter(TOPICS[hook.topic].entity_type, hook.shopify_id, raw, reason,
                            error_stack=traceback.format_exc(), retryable=retryable,
                            topic=hook.topic, webhook_id=hook.id, data_updated_at=updated_at)
-    _finish(hook.id, WebhookStatus.FAILED, reason)
+    _finish([hook.id], WebhookStatus.FAILED, reason)
     log.warning("webhook %s failed: %s", hook.id, reason)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # A pending webhook younger than this is left to the drain its delivery queued.
 GRACE = dt.timedelta(minutes=1)
 # A drain hands over to a fresh job after this many seconds, well inside its RQ timeout.
-DRAIN_SECONDS = 60
+DRAIN_SECONDS = 10
 DRAIN_TIMEOUT = 300
 # The flag expires on its own, so a drain job lost before it started delays the next by this much.
 FLAG_TTL = 30

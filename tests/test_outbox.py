@@ -1,14 +1,16 @@
 """Drains apply stored webhooks in batches, once each; the sweeper queues one for what waits."""
 
+import dataclasses
 import datetime as dt
 
 import peewee as pw
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from shopsync import jobs, outbox
+from shopsync import jobs, outbox, sync
 from shopsync.models import FailedSyncItem, Order, WebhookLog
 from shopsync.queue import get_queue
+from shopsync.topics import TOPICS
 from tests.helpers import deliver, order
 
 
@@ -63,16 +65,21 @@ def test_a_drain_hands_over_after_its_time(client, run_jobs, monkeypatch):
     assert Order.select().count() == 5
 
 
-def test_a_bad_webhook_in_a_batch_fails_alone(client, run_jobs, monkeypatch):
-    real = jobs.apply_document
-
-    def break_order_2(topic, document):
-        changed = real(topic, document)  # written, then the database refuses something
-        if document["id"] == 2:
+def _refusing_order_2(apply):
+    """Wrap an order upsert so that the database refuses order 2 after writing it."""
+    def refuse(loaded):
+        changed = apply(loaded)
+        if 2 in [data["id"] for data in (loaded if isinstance(loaded, list) else [loaded])]:
             raise pw.IntegrityError("constraint failed")
         return changed
 
-    monkeypatch.setattr(jobs, "apply_document", break_order_2)
+    return refuse
+
+
+def test_a_bad_webhook_in_a_batch_fails_alone(client, run_jobs, monkeypatch):
+    monkeypatch.setitem(TOPICS, "orders/create", dataclasses.replace(
+        TOPICS["orders/create"], apply=_refusing_order_2(sync.upsert_order),
+        apply_many=_refusing_order_2(sync.upsert_orders)))
     deliver(client, "orders/create", order(id=1), webhook_id="one")
     deliver(client, "orders/create", order(id=2), webhook_id="two")
     deliver(client, "orders/create", {"id": 3, "total_price": "lots"}, webhook_id="three")
@@ -84,6 +91,27 @@ def test_a_bad_webhook_in_a_batch_fails_alone(client, run_jobs, monkeypatch):
     assert set(items) == {"two", "three"}
     assert items["two"].retryable and "IntegrityError" in items["two"].error_message
     assert not items["three"].retryable
+
+
+def test_versions_of_one_order_in_a_batch_leave_the_newest(client, run_jobs):
+    newer = order(id=7, email="newer@example.com", updated_at="2026-11-30T12:00:00Z")
+    older = order(id=7, email="older@example.com", updated_at="2026-11-30T11:00:00Z")
+    deliver(client, "orders/updated", newer, webhook_id="newer")  # arrives first
+    deliver(client, "orders/create", older, webhook_id="older")
+    deliver(client, "orders/updated", newer, webhook_id="newer-again")  # same time, sent twice
+    run_jobs()
+    assert Order.get().email == "newer@example.com"
+    assert set(_statuses().values()) == {"processed"}
+
+
+def test_a_delete_between_upserts_keeps_delivery_order(client, run_jobs):
+    deliver(client, "orders/create", order(id=8, updated_at="2026-11-30T11:00:00Z"))
+    deliver(client, "orders/delete", {"id": 8})
+    deliver(client, "orders/create", order(id=9))
+    run_jobs()
+    stored = {o.shopify_id: o for o in Order.select()}
+    assert stored[8].deleted_at is not None and stored[9].deleted_at is None
+    assert set(_statuses().values()) == {"processed"}
 
 
 def test_an_infrastructure_error_retries_the_batch(client, monkeypatch):
