@@ -18,7 +18,7 @@ def _claim(limit):
     """Lock and return up to `limit` pending webhooks, oldest first, skipping ones being applied."""
     query = (WebhookLog.select()
              .where(WebhookLog.status == WebhookStatus.PENDING)
-             .order_by(WebhookLog.received_at, WebhookLog.id)
+             .order_by(WebhookLog.status, WebhookLog.received_at)  # the index, never a sort
              .limit(limit))
     if not is_sqlite():  # SQLite's IMMEDIATE transaction already holds the write lock
         query = query.for_update(skip_locked=True)

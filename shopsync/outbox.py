@@ -30,6 +30,10 @@ DRAIN_SECONDS = 10
 DRAIN_TIMEOUT = 300
 # The flag expires on its own, so a drain job lost before it started delays the next by this much.
 FLAG_TTL = 30
+# After each batch a drain rests this many times as long as the batch took. The worker's
+# niceness does not reach its database backend; resting does, so that on a shared machine the
+# web processes stay fast while a backlog drains (docs/BENCHMARKS.md, ingest).
+REST_RATIO = 1.0
 # Attempts at one batch before a drain gives up (a deadlock with another drain, a dropped connection).
 BATCH_ATTEMPTS = 3
 JOB_PREFIX = "drain-"
@@ -75,6 +79,7 @@ def drain(batch_size=jobs.BATCH_SIZE):
     deadline = time.monotonic() + DRAIN_SECONDS
     claimed = 0
     while True:
+        began = time.monotonic()
         batch = _apply_batch(batch_size)
         claimed += batch
         if batch < batch_size:
@@ -82,6 +87,7 @@ def drain(batch_size=jobs.BATCH_SIZE):
         wake(rq_queue)  # more is waiting: an idle worker can join in, or take over after the deadline
         if time.monotonic() > deadline:
             return claimed
+        time.sleep((time.monotonic() - began) * REST_RATIO)
 
 
 def _apply_batch(batch_size):
