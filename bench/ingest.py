@@ -11,7 +11,7 @@ webhooks only pile up), then with 2 workers draining a backlog they cannot finis
 
 import json
 
-from rq import Queue
+from rq import Queue, Worker
 
 from bench.common import (
     Clients,
@@ -25,6 +25,7 @@ from bench.common import (
     fresh_schema,
     make_app,
     percentile,
+    wait_until,
 )
 from shopsync.db import db
 from shopsync.models import WebhookLog, WebhookStatus
@@ -101,12 +102,22 @@ def _saturate(ctx, app, procs, clients, url, bodies, rate, seconds, load):
     pending webhooks (before, after), or None without a shared Redis."""
     if not ctx.redis_url:
         return None  # the in-process Redis stand-in of each gunicorn worker is out of reach
-    before = _pending(app)
     procs.worker()
     procs.worker()
+    # Measured once both are draining, not while they start up.
+    queue = Queue(ctx.queue, connection=connect(ctx.redis_url))
+    wait_until(lambda: Worker.count(queue=queue) >= 2, 30, message="2 workers")
+    started = _pending(app)
+    (before,) = wait_until(lambda: _fewer_pending(app, started), 30, 0.5, message="draining")
     load["busy_half"] = clients.post(url, deliveries(bodies, "busy", int(rate * seconds) + 1),
                                      rate=rate, duration=seconds)
     return before, _pending(app)
+
+
+def _fewer_pending(app, count):
+    """Return (pending,) once fewer than `count` webhooks wait, else None."""
+    pending = _pending(app)
+    return (pending,) if pending < count else None
 
 
 def _pending(app):

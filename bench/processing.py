@@ -3,7 +3,8 @@
 The burst: ORDERS orders created, a third of them updated once (the newer version), and
 for REORDERED of those the update delivered before the create; then 20% of the deliveries
 sent twice. The baseline upserts the same unique deliveries, in the same order, with
-`sync.upsert_order` in one `write_transaction()` each, in this process. The workers' rate is
+`sync.upsert_order` in one `write_transaction()` each, in this process; a second one writes
+them a drain's batch to a transaction with `sync.upsert_orders`. The workers' rate is
 measured once the burst is stored: with 1 worker (per-worker rate), then with 2.
 """
 
@@ -26,11 +27,12 @@ from bench.common import (
     wait_until,
 )
 from shopsync.db import db, write_transaction
+from shopsync.jobs import BATCH_SIZE
 from shopsync.models import Order, OrderLineItem, WebhookLog, WebhookStatus
 from shopsync.queue import connect
 from shopsync.schemas import OrderSchema
 from shopsync.simulator import Store
-from shopsync.sync import upsert_order
+from shopsync.sync import upsert_order, upsert_orders
 
 WEB_WORKERS = 4
 DUPLICATE_SHARE = 0.20  # of all deliveries
@@ -79,6 +81,21 @@ def direct_rate(sequence):
     return len(loaded) / (time.perf_counter() - started)
 
 
+def bulk_rate(sequence):
+    """Upsert the unique deliveries directly, a drain's batch to a transaction with one statement
+    per table (an order seen twice in a batch in its newest version); return orders per second."""
+    loaded = [OrderSchema().load(order) for _, order in sequence]
+    started = time.perf_counter()
+    for first in range(0, len(loaded), BATCH_SIZE):
+        newest = {}
+        for data in loaded[first:first + BATCH_SIZE]:
+            if data["id"] not in newest or newest[data["id"]]["updated_at"] <= data["updated_at"]:
+                newest[data["id"]] = data
+        with write_transaction():
+            upsert_orders(list(newest.values()))
+    return len(loaded) / (time.perf_counter() - started)
+
+
 def run(ctx):
     """Measure the burst's processing against direct upserts; return rows."""
     total = 200 if ctx.quick else 20_000
@@ -87,6 +104,8 @@ def run(ctx):
     with app.app_context(), db.connection_context():
         fresh_schema()
         baseline = direct_rate(sequence)
+        fresh_schema()
+        bulk = bulk_rate(sequence)
         fresh_schema()
     close_database()
     procs = Processes(ctx.env(), ctx.workdir)
@@ -101,7 +120,7 @@ def run(ctx):
     with app.app_context(), db.connection_context():
         lost = _check(newest, len(sequence), len(deliveries.items) - len(sequence))
     close_database()
-    return _rows(posted, rates, baseline, lost, len(sequence), len(deliveries.items))
+    return _rows(posted, rates, (baseline, bulk), lost, len(sequence), len(deliveries.items))
 
 
 def _done():
@@ -155,8 +174,9 @@ def _check(newest, unique, duplicates):
     return counted
 
 
-def _rows(posted, rates, baseline, lost, unique, total):
+def _rows(posted, rates, baselines, lost, unique, total):
     """Turn the measurements into result rows."""
+    baseline, bulk = baselines
     rows = [Row("processing", f"burst posted: {total:,} deliveries, {unique:,} unique", posted.rate,
                 "req/s", target="all 200", met=posted.statuses.get(200) == total)]
     rows += [Row("processing", name, count, "", target="0", met=count == 0)
@@ -165,6 +185,8 @@ def _rows(posted, rates, baseline, lost, unique, total):
         rows.append(Row("processing", "orders/s, 1 worker (per-worker rate)", rates["one"],
                         "orders/s", baseline, "direct Peewee upserts, 1 process", "≥ 0.5× direct",
                         rates["one"] >= 0.5 * baseline))
+        rows.append(Row("processing", "orders/s, 1 worker, against bulk upserts", rates["one"],
+                        "orders/s", bulk, f"direct, {BATCH_SIZE} a transaction, 1 process"))
     if rates["two"]:
         rows.append(Row("processing", "orders/s, 2 workers", rates["two"], "orders/s", baseline,
                         "direct Peewee upserts, 1 process"))
