@@ -27,10 +27,11 @@ def require_token():
         fail(401, "missing or wrong bearer token")
 
 
-def _get_or_404(model, shopify_id):
-    record = model.get_or_none(model.shopify_id == shopify_id)
+def _get_or_404(field, value, what):
+    """Return the row whose `field` equals `value`, or answer 404 naming `what`."""
+    record = field.model.get_or_none(field == value)
     if record is None:
-        fail(404, f"{model.__name__.lower()} {shopify_id} not found")
+        fail(404, f"{what} {value} not found")
     return record
 
 
@@ -43,7 +44,7 @@ def get_stats():
 @bp.get("/orders/<int:shopify_id>")
 def get_order(shopify_id):
     """Return one ERP order with its line items."""
-    order = _get_or_404(Order, shopify_id)
+    order = _get_or_404(Order.shopify_id, shopify_id, "order")
     lines = order.line_items.order_by(OrderLineItem.id)
     return jsonify(order_json(order, lines))
 
@@ -51,7 +52,7 @@ def get_order(shopify_id):
 @bp.get("/products/<int:shopify_id>")
 def get_product(shopify_id):
     """Return one ERP product with its variants."""
-    product = _get_or_404(Product, shopify_id)
+    product = _get_or_404(Product.shopify_id, shopify_id, "product")
     variants = (ProductVariant.select().where(ProductVariant.product_shopify_id == shopify_id)
                 .order_by(ProductVariant.position, ProductVariant.id))
     return jsonify(product_json(product, variants))
@@ -60,7 +61,7 @@ def get_product(shopify_id):
 @bp.get("/customers/<int:shopify_id>")
 def get_customer(shopify_id):
     """Return one ERP customer."""
-    return jsonify(customer_json(_get_or_404(Customer, shopify_id)))
+    return jsonify(customer_json(_get_or_404(Customer.shopify_id, shopify_id, "customer")))
 
 
 @bp.get("/failed-items")
@@ -75,22 +76,17 @@ def list_failed_items():
     return jsonify(items=[failed_item_json(item) for item in items])
 
 
-def _failed_item_or_404(item_id):
-    if not FailedSyncItem.select().where(FailedSyncItem.id == item_id).exists():
-        fail(404, f"failed item {item_id} not found")
-
-
 @bp.post("/failed-items/<int:item_id>/retry")
 def retry_failed_item(item_id):
     """Retry one failed item now and return it."""
-    _failed_item_or_404(item_id)
+    _get_or_404(FailedSyncItem.id, item_id, "failed item")
     return jsonify(failed_item_json(dlq.retry_item(item_id)))
 
 
 @bp.post("/failed-items/<int:item_id>/abandon")
 def abandon_failed_item(item_id):
     """Give up on one failed item and return it."""
-    _failed_item_or_404(item_id)
+    _get_or_404(FailedSyncItem.id, item_id, "failed item")
     return jsonify(failed_item_json(dlq.abandon_item(item_id)))
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from bench import __main__ as runner
-from bench import backfill, ingest, processing
+from bench import backfill, dashboard, ingest, processing, reconciliation
 from bench.common import Context, Row, own_database
 from tests.conftest import REDIS_URL
 
@@ -54,20 +54,17 @@ def test_backfill_smoke(context):
 
 
 def test_reconciliation_smoke(context):
-    reconciliation = pytest.importorskip("bench.reconciliation")
     rows = _check(reconciliation.run(context), "reconciliation")
     assert any(row.baseline for row in rows.values())
 
 
 def test_dashboard_smoke(context):
-    dashboard = pytest.importorskip("bench.dashboard", reason="the dashboard is not there yet")
     rows = _check(dashboard.run(context), "dashboard")
     pages = [measure for measure in rows if measure.startswith("p95 GET")]
     assert {"p95 GET /", "p95 GET /webhooks", "p95 GET /failed-items"} <= set(pages)
 
 
 def test_runner_updates_only_its_sections(tmp_path, run_database_url):
-    pytest.importorskip("bench.dashboard", reason="the dashboard is not there yet")
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text("# Benchmarks\n\nHand-written method.\n\n<!-- bench:dashboard:begin -->\nold\n"
                    "<!-- bench:dashboard:end -->\n\n## Profiles\n\nKept.\n")

@@ -61,15 +61,20 @@ def page(browser):
     assert not errors, f"browser errors: {errors}"
 
 
-@pytest.fixture
-def admin(live_server, page):
-    """Sign in as an admin through the login form; return the page."""
+def sign_in_as_admin(page, url):
+    """Open `url`, which asks to sign in, and sign in there as a new admin."""
     with db.connection_context():
         save_user("alice", DASHBOARD_PASSWORD, is_admin=True)
-    page.goto(live_server + "/")
+    page.goto(url)
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", DASHBOARD_PASSWORD)
     page.click("button[type=submit]")
+
+
+@pytest.fixture
+def admin(live_server, page):
+    """Sign in as an admin through the login form; return the page."""
+    sign_in_as_admin(page, live_server + "/")
     page.wait_for_url(live_server + "/")
     return page
 
@@ -209,12 +214,7 @@ def test_everything_works_without_javascript(live_server, dashboard_data, browse
     context.set_default_timeout(10_000)
     page = context.new_page()
     try:
-        with db.connection_context():
-            save_user("alice", DASHBOARD_PASSWORD, is_admin=True)
-        page.goto(live_server + "/failed-items?entity=order")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", DASHBOARD_PASSWORD)
-        page.click("button[type=submit]")
+        sign_in_as_admin(page, live_server + "/failed-items?entity=order")
         expect(page).to_have_url(live_server + "/failed-items?entity=order")
         row = page.locator(f"#item-{dashboard_data['fixable_item']}")
         row.get_by_role("button", name="Retry").click()  # a plain form POST, then a redirect

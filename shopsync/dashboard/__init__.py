@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 
 from shopsync.auth import is_htmx
 
@@ -35,6 +35,14 @@ def newest_first(query, model):
     rows = list(query.order_by(model.id.desc()).limit(PAGE_SIZE + 1))
     older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     return rows[:PAGE_SIZE], before, older
+
+
+def get_or_404(model, row_id, what):
+    """Return the `model` row with id `row_id`, or answer 404 naming `what` that was not found."""
+    row = model.get_or_none(model.id == row_id)
+    if row is None:
+        abort(404, f"{what} {row_id} not found")
+    return row
 
 
 @bp.errorhandler(404)

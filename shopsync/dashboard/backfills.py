@@ -2,11 +2,11 @@
 
 import datetime as dt
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from shopsync import backfill
 from shopsync.auth import admin_required, login_required
-from shopsync.dashboard import bp, newest_first, render
+from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.models import BackfillRun
 from shopsync.topics import RESOURCES
 
@@ -50,7 +50,5 @@ def start_backfill():
 @login_required
 def backfill_progress(run_id):
     """Show one run's row with its progress bar (htmx polls this while the run is going)."""
-    run = BackfillRun.get_or_none(BackfillRun.id == run_id)
-    if run is None:
-        abort(404, f"backfill run {run_id} not found")
-    return render_template("dashboard/_backfill_row.html", run=run)
+    return render_template("dashboard/_backfill_row.html",
+                           run=get_or_404(BackfillRun, run_id, "backfill run"))

@@ -2,11 +2,11 @@
 
 import json
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from shopsync import dlq
 from shopsync.auth import admin_required, is_htmx, login_required, safe_next
-from shopsync.dashboard import bp, newest_first, render
+from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.dashboard.health import COUNT_CAP, capped_count
 from shopsync.models import FailedSyncItem, Resolution
 from shopsync.topics import ENTITIES
@@ -27,13 +27,6 @@ def _filters():
     status = request.args.get("status", "open")
     entity = request.args.get("entity", "")
     return (status if status in STATUSES else "open"), (entity if entity in ENTITIES else "")
-
-
-def _item_or_404(item_id):
-    item = FailedSyncItem.get_or_none(FailedSyncItem.id == item_id)
-    if item is None:
-        abort(404, f"failed item {item_id} not found")
-    return item
 
 
 @bp.get("/failed-items")
@@ -58,7 +51,7 @@ def failed_items():
 @login_required
 def failed_item(item_id):
     """Show one failed item with its raw payload and stack trace."""
-    item = _item_or_404(item_id)
+    item = get_or_404(FailedSyncItem, item_id, "failed item")
     try:
         payload = json.dumps(json.loads(item.raw_data), indent=2, ensure_ascii=False)
     except ValueError:
@@ -80,7 +73,7 @@ def _answer(item, message):
 @admin_required
 def retry_item(item_id):
     """Retry one failed item now and show how it went."""
-    _item_or_404(item_id)
+    get_or_404(FailedSyncItem, item_id, "failed item")
     item = dlq.retry_item(item_id)
     if item.resolved_at is not None and item.resolution is not Resolution.ABANDONED:
         message = f"Item {item_id} retried: synced."
@@ -93,7 +86,7 @@ def retry_item(item_id):
 @admin_required
 def abandon_item(item_id):
     """Give up on one failed item."""
-    _item_or_404(item_id)
+    get_or_404(FailedSyncItem, item_id, "failed item")
     return _answer(dlq.abandon_item(item_id), f"Item {item_id} abandoned.")
 
 

@@ -8,7 +8,7 @@ from rq.job import Job
 
 from shopsync import reconciliation as reconciliation_service
 from shopsync.auth import admin_required, is_htmx, login_required
-from shopsync.dashboard import bp, newest_first, render
+from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.db import utcnow
 from shopsync.models import ReconciliationReport
 from shopsync.queue import get_queue
@@ -68,9 +68,7 @@ def reconciliation():
 @login_required
 def reconciliation_report(report_id):
     """Show one reconciliation report with every missing, extra and healed id."""
-    report = ReconciliationReport.get_or_none(ReconciliationReport.id == report_id)
-    if report is None:
-        abort(404, f"report {report_id} not found")
+    report = get_or_404(ReconciliationReport, report_id, "report")
     return render_template("dashboard/report.html", report=report, lists=id_lists(report),
                            problem=problem(report))
 
