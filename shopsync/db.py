@@ -103,6 +103,13 @@ def bind(url):
     return database
 
 
+def incoming_values(model, row, keys=("shopify_id",)):
+    """Map each column of an upserted `row` but its conflict `keys` to the incoming value."""
+    fields = model._meta.fields
+    return {fields[name]: getattr(peewee.EXCLUDED, fields[name].column_name)
+            for name in row if name not in keys}
+
+
 def write_transaction():
     """Open a transaction that takes the write lock at once (IMMEDIATE on SQLite)."""
     if is_sqlite():

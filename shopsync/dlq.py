@@ -5,13 +5,12 @@ import logging
 import random
 import traceback
 
-from marshmallow import ValidationError
-from peewee import EXCLUDED, Case
+from peewee import Case
 
 from shopsync import alerts, ingest, queue
-from shopsync.db import db, utcnow, write_transaction
+from shopsync.db import db, incoming_values, utcnow, write_transaction
 from shopsync.models import FailedSyncItem, Resolution, Severity, WebhookLog, WebhookStatus
-from shopsync.schemas import Time
+from shopsync.schemas import parse_time
 from shopsync.topics import ENTITIES, TOPICS
 
 log = logging.getLogger(__name__)
@@ -31,10 +30,7 @@ def backoff(retry_count, now=None):
 
 def payload_updated_at(document):
     """Return a payload's `updated_at` as a UTC-aware datetime, or None if unreadable."""
-    try:
-        return Time().deserialize(document.get("updated_at"))
-    except (ValidationError, AttributeError):
-        return None
+    return parse_time(document.get("updated_at")) if isinstance(document, dict) else None
 
 
 def readable(text):
@@ -53,9 +49,7 @@ def add_to_dead_letter(entity_type, shopify_id, raw_data, error_message, *, erro
         "webhook": webhook_id, "updated_at": now,
         "next_retry_at": backoff(0, now) if retryable else None,
     }
-    fields = FailedSyncItem._meta.fields
-    update = {fields[name]: getattr(EXCLUDED, fields[name].column_name)
-              for name in row if name not in ("entity_type", "shopify_id")}
+    update = incoming_values(FailedSyncItem, row, keys=("entity_type", "shopify_id"))
     reopened = FailedSyncItem.resolved_at.is_null(False)
     update[FailedSyncItem.retry_count] = Case(None, [(reopened, 0)], FailedSyncItem.retry_count)
     update[FailedSyncItem.created_at] = Case(None, [(reopened, now)], FailedSyncItem.created_at)
@@ -84,11 +78,20 @@ def resolve_superseded(entity_type, shopify_id, updated_at=None):
 def resolve_superseded_many(entity_type, loaded):
     """Resolve the open failed items that the loaded records supersede (one query if none)."""
     by_id = {data["id"]: data for data in loaded}
-    open_ids = FailedSyncItem.select(FailedSyncItem.shopify_id).where(
+    open_items = FailedSyncItem.select(
+        FailedSyncItem.id, FailedSyncItem.shopify_id, FailedSyncItem.data_updated_at).where(
         (FailedSyncItem.entity_type == entity_type) & FailedSyncItem.resolved_at.is_null()
         & FailedSyncItem.shopify_id.in_(list(by_id))).tuples()
-    for (shopify_id,) in list(open_ids):
-        resolve_superseded(entity_type, shopify_id, by_id[shopify_id].get("updated_at"))
+    superseded = [item_id for item_id, shopify_id, failed_at in open_items
+                  if _supersedes(by_id[shopify_id].get("updated_at"), failed_at)]
+    if superseded:
+        FailedSyncItem.update(resolved_at=utcnow(), resolution=Resolution.SUCCESS).where(
+            FailedSyncItem.id.in_(superseded)).execute()
+
+
+def _supersedes(updated_at, failed_at):
+    """Tell whether data of `updated_at` replaces a failure's data of `failed_at` (None: unknown)."""
+    return updated_at is None or failed_at is None or failed_at <= updated_at
 
 
 # The `status` filter of listings: open, resolved (by a success), or abandoned.

@@ -123,6 +123,8 @@ def apply_records(entity_type, documents):
     opened for it). Infrastructure errors propagate: nothing of the page is kept, and the
     run resumes later.
     """
+    if not documents:
+        return []
     topic = ENTITIES[entity_type]
     loaded = []
     with write_transaction():
@@ -134,11 +136,6 @@ def apply_records(entity_type, documents):
         results = apply_together(
             topic, loaded, lambda index, exc: _dead_letter(entity_type, documents[index], exc))
     return [results.get(index) for index in range(len(documents))]
-
-
-def apply_record(entity_type, document):
-    """Apply one record pulled from the API; see apply_records."""
-    return apply_records(entity_type, [document])[0]
 
 
 def _dead_letter(entity_type, document, exc):

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 MAX_BIGINT = 2**63 - 1
 
@@ -20,6 +20,14 @@ def Money(**kwargs):
 def Time(**kwargs):
     """An ISO 8601 time; one without an offset is taken as UTC."""
     return fields.AwareDateTime(default_timezone=dt.UTC, **kwargs)
+
+
+def parse_time(value):
+    """Return a Shopify timestamp as a UTC-aware datetime, or None when absent or unreadable."""
+    try:
+        return Time().deserialize(value) if value else None
+    except ValidationError:
+        return None
 
 
 def Text(**kwargs):

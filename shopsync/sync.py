@@ -9,7 +9,7 @@ import logging
 
 from peewee import EXCLUDED
 
-from shopsync.db import utcnow
+from shopsync.db import incoming_values, utcnow
 from shopsync.models import Customer, Order, OrderLineItem, Product, ProductVariant
 
 CUSTOMER_FIELDS = ("email", "first_name", "last_name", "phone", "state", "orders_count",
@@ -25,13 +25,6 @@ LINE_ITEM_FIELDS = ("title", "variant_title", "sku", "quantity", "price")
 log = logging.getLogger(__name__)
 
 
-def _take_new(model, row):
-    """Map each column of `row` but the key to the incoming (EXCLUDED) value."""
-    fields = model._meta.fields
-    return {fields[name]: getattr(EXCLUDED, fields[name].column_name)
-            for name in row if name != "shopify_id"}
-
-
 def _last_of_each(rows):
     """Keep one row per shopify_id (the last), as one statement may touch a row only once."""
     return list({row["shopify_id"]: row for row in rows}.values())
@@ -45,7 +38,7 @@ def _upsert_newer(model, rows):
         return {}
     query = model.insert_many(rows).on_conflict(
         conflict_target=[model.shopify_id],
-        update=_take_new(model, rows[0]),
+        update=incoming_values(model, rows[0]),
         where=(model.updated_at <= EXCLUDED.updated_at) & model.deleted_at.is_null(),
     ).returning(model.shopify_id, model.id)
     return dict(query.tuples().execute())
@@ -59,8 +52,9 @@ def _replace_children(model, parent_field, parent_ids, rows):
     ids = [row["shopify_id"] for row in rows]
     model.delete().where(parent_field.in_(parent_ids) & model.shopify_id.not_in(ids)).execute()
     if rows:  # one statement for every row
-        model.insert_many(rows).on_conflict(conflict_target=[model.shopify_id],
-                                            update=_take_new(model, rows[0])).as_rowcount().execute()
+        model.insert_many(rows).on_conflict(
+            conflict_target=[model.shopify_id], update=incoming_values(model, rows[0])
+        ).as_rowcount().execute()
 
 
 def _pick(data, names):

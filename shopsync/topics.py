@@ -14,7 +14,6 @@ class Topic:
     resource: str  # the Admin API resource: orders, products, customers
     schema: type
     apply: object  # callable(loaded_data) -> bool, True when the ERP changed
-    is_delete: bool = False
     is_privacy: bool = False  # a GDPR topic: its body names no single record to track
     model: type = None  # the ERP table the records land in
     apply_many: object = None  # callable(list of loaded data) -> set of ids that changed
@@ -34,17 +33,16 @@ TOPICS = {
     "orders/cancelled": ORDER,
     "orders/fulfilled": ORDER,
     "orders/partially_fulfilled": ORDER,
-    "orders/delete": Topic("order", "orders", schemas.DeletionSchema, sync.delete_order, is_delete=True),
+    "orders/delete": Topic("order", "orders", schemas.DeletionSchema, sync.delete_order),
     "products/create": PRODUCT,
     "products/update": PRODUCT,
-    "products/delete": Topic("product", "products", schemas.DeletionSchema, sync.delete_product,
-                             is_delete=True),
+    "products/delete": Topic("product", "products", schemas.DeletionSchema, sync.delete_product),
     "customers/create": CUSTOMER,
     "customers/update": CUSTOMER,
     "customers/enable": CUSTOMER,
     "customers/disable": CUSTOMER,
     "customers/delete": Topic("customer", "customers", schemas.DeletionSchema,
-                              sync.delete_customer, is_delete=True),
+                              sync.delete_customer),
 }
 # Privacy topics: Shopify requires every app to answer them and act within 30 days. They are
 # configured in the app's settings, not subscribed through the API.

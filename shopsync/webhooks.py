@@ -7,12 +7,11 @@ import logging
 
 import peewee as pw
 from flask import Blueprint, current_app, jsonify, request
-from marshmallow import ValidationError
 
 from shopsync import outbox, queue
 from shopsync.db import db, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
-from shopsync.schemas import MAX_BIGINT, Time
+from shopsync.schemas import MAX_BIGINT, parse_time
 from shopsync.signing import is_authentic
 from shopsync.topics import TOPICS
 
@@ -30,14 +29,6 @@ def _shopify_id(body):
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT:
         return value
     return None
-
-
-def _triggered_at(value):
-    """Parse X-Shopify-Triggered-At, or None when absent or unreadable."""
-    try:
-        return Time().deserialize(value) if value else None
-    except ValidationError:
-        return None
 
 
 def _header(headers, name, limit):
@@ -65,7 +56,7 @@ def _store(body, headers):
         "received_at": now, "shopify_id": _shopify_id(body),
         "shop_domain": _header(headers, "X-Shopify-Shop-Domain", 255),
         "event_id": _header(headers, "X-Shopify-Event-Id", 128),
-        "triggered_at": _triggered_at(headers.get("X-Shopify-Triggered-At")),
+        "triggered_at": parse_time(headers.get("X-Shopify-Triggered-At")),
         "api_version": _header(headers, "X-Shopify-API-Version", 16),
         "status": WebhookStatus.PENDING if known else WebhookStatus.IGNORED,
         "processed_at": None if known else now,

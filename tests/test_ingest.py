@@ -48,6 +48,14 @@ def test_a_page_resolves_the_failed_items_it_supersedes():
     assert FailedSyncItem.get().resolution is Resolution.SUCCESS
 
 
+def test_a_page_leaves_open_the_failed_items_of_newer_data():
+    newer = order(id=1000, updated_at="2099-01-01T00:00:00Z")
+    dlq.add_to_dead_letter("order", 1000, json.dumps(newer), "boom",
+                           data_updated_at=dlq.payload_updated_at(newer))
+    ingest.apply_records("order", _page(2))
+    assert FailedSyncItem.get().resolved_at is None
+
+
 def test_when_the_bulk_statement_fails_each_record_is_tried_alone(monkeypatch):
     def bulk_fails(loaded):
         raise RuntimeError("bulk statement refused")

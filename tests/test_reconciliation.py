@@ -10,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shopsync import reconciliation
 from shopsync.db import db, utcnow
-from shopsync.ingest import apply_record
+from shopsync.ingest import apply_records
 from shopsync.models import (
     Customer,
     FailedSyncItem,
@@ -66,7 +66,7 @@ def load_erp_through_sync(store, kind, skip=()):
     """Apply every live record of a kind through the sync path, as webhooks would."""
     for record in store.collection(kind):
         if record["id"] not in skip:
-            assert apply_record(ENTITIES[kind].topic.entity_type, record)
+            assert apply_records(ENTITIES[kind].topic.entity_type, [record]) == [True]
 
 
 def live_order_ids():
@@ -158,7 +158,7 @@ def test_window_bounds_are_exact_to_the_second_whatever_the_offset(serve):
     after = [store.create_order()["id"] for _ in range(300)]  # all at 07:00:00 UTC
     skip = {burst[599], after[150]}
     for shopify_id in set(burst + after) - skip:  # times arrive as 01:59:59-05:00
-        assert apply_record("order", store.get_order(shopify_id))
+        assert apply_records("order", [store.get_order(shopify_id)]) == [True]
     server = serve(store)
 
     report = reconcile(ENTITIES["orders"], client_of(server), until=instant(moment[0]))

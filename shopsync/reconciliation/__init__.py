@@ -17,8 +17,9 @@ from redis.exceptions import RedisError
 
 from shopsync import alerts, queue, topics
 from shopsync.db import db, utcnow
-from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_record
-from shopsync.models import Customer, Order, Product, ReconciliationReport, Severity, SyncState
+from shopsync.dlq import payload_updated_at
+from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_records
+from shopsync.models import ReconciliationReport, Severity, SyncState
 from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
 
 log = logging.getLogger(__name__)
@@ -26,20 +27,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Entity:
-    """A reconciled resource: its API name (also the report's entity_type), table and topic."""
+    """A reconciled resource: the topic its records are applied with, and its alert threshold."""
 
-    name: str
-    model: type
     topic: topics.Topic
-    filters: tuple = ()  # extra filters for counts and lists
     threshold: int = 100  # default: differences above this are critical, below it a warning
 
+    @property
+    def name(self):
+        """Return the API resource, also the report's entity_type."""
+        return self.topic.resource
 
-ENTITIES = {
-    "orders": Entity("orders", Order, topics.ORDER, (("status", "any"),), 100),
-    "products": Entity("products", Product, topics.PRODUCT, (), 10),
-    "customers": Entity("customers", Customer, topics.CUSTOMER, (), 100),
-}
+    @property
+    def model(self):
+        """Return the ERP table."""
+        return self.topic.model
+
+
+ENTITIES = {entity.name: entity for entity in (
+    Entity(topics.ORDER, 100), Entity(topics.PRODUCT, 10), Entity(topics.CUSTOMER, 100))}
 # Ids kept per list in a report's details; the counts stay exact beyond it.
 MAX_IDS = 10_000
 # A full run compares records created until this long ago: newer ones are still in flight.
@@ -92,12 +97,10 @@ def heal(entity, client, ids):
     healed, unchanged, failed, seen = [], [], [], set()
     ids = sorted(ids)
     for start in range(0, len(ids), PAGE):
-        batch = ids[start:start + PAGE]
-        records = client.iter_records(entity.name, ids=",".join(map(str, batch)), limit=PAGE,
-                                      **dict(entity.filters))
-        for record in records:
-            seen.add(record.get("id"))
-            result = apply_record(entity.topic.entity_type, record)
+        records = list(client.iter_records(entity.name, ids=ids[start:start + PAGE], limit=PAGE))
+        seen.update(record.get("id") for record in records)
+        for record, result in zip(records, apply_records(entity.topic.entity_type, records),
+                                  strict=True):
             (healed if result else unchanged if result is False else failed).append(record["id"])
     vanished = [i for i in ids if i not in seen]  # deleted from Shopify meanwhile
     return healed, unchanged, failed, vanished
@@ -106,8 +109,7 @@ def heal(entity, client, ids):
 def reconcile(entity, client, until=None, deep=False):
     """Compare one entity, heal its missing records, write and return its report."""
     start = client.request_count
-    found = WindowComparison(client, entity.model, entity.name, dict(entity.filters)).run(
-        until, deep=deep)
+    found = WindowComparison(client, entity.model, entity.name).run(until, deep=deep)
     heal_error = None
     try:
         healed, unchanged, failed, vanished = heal(entity, client, found.missing)
@@ -184,13 +186,6 @@ def watermark_key(entity):
     return f"catchup:{entity.name}"
 
 
-def _time(value):
-    try:
-        return dt.datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def stale_records(entity, records):
     """Return the records the ERP lacks or holds an older version of (one query per page)."""
     model = entity.model
@@ -199,7 +194,7 @@ def stale_records(entity, records):
                 .where(model.shopify_id.in_(ids)).tuples()) if ids else {}
     stale = []
     for record in records:
-        mine, theirs = held.get(record.get("id")), _time(record.get("updated_at"))
+        mine, theirs = held.get(record.get("id")), payload_updated_at(record)
         if mine is None or theirs is None or mine < theirs:
             stale.append(record)  # a bad record goes through too, to reach the DLQ
     return stale
@@ -224,11 +219,12 @@ def catch_up(entity, client, now=None):
     start = client.request_count
     fetched, healed, failed = 0, [], []
     pages = client.iter_pages(entity.name, limit=PAGE, updated_at_min=shopify_time(since.timestamp()),
-                              updated_at_max=shopify_time(until.timestamp()), **dict(entity.filters))
+                              updated_at_max=shopify_time(until.timestamp()))
     for page in pages:
         fetched += len(page)
-        for record in stale_records(entity, page):
-            result = apply_record(entity.topic.entity_type, record)
+        stale = stale_records(entity, page)
+        for record, result in zip(stale, apply_records(entity.topic.entity_type, stale),
+                                  strict=True):
             if result:
                 healed.append(record["id"])
             elif result is None:

@@ -59,10 +59,8 @@ class Differences:
 class WindowComparison:
     """Compare one entity's records created in [since, until] on Shopify and in the ERP."""
 
-    def __init__(self, client, model, resource, filters=None, page=PAGE):
+    def __init__(self, client, model, resource):
         self.client, self.model, self.resource = client, model, resource
-        self.filters = dict(filters or {})  # e.g. status=any for orders
-        self.page = page
         self.found = Differences()
 
     def run(self, until=None, deep=False):
@@ -84,8 +82,7 @@ class WindowComparison:
     # Shopify side: the only calls that cost.
 
     def _window(self, lo, hi):
-        return {"created_at_min": shopify_time(lo), "created_at_max": shopify_time(hi),
-                **self.filters}
+        return {"created_at_min": shopify_time(lo), "created_at_max": shopify_time(hi)}
 
     def _count(self, lo, hi):
         self.found.counted += 1
@@ -93,7 +90,7 @@ class WindowComparison:
 
     def _shopify_ids(self, lo, hi):
         self.found.listed += 1
-        records = self.client.iter_records(self.resource, fields="id", limit=self.page,
+        records = self.client.iter_records(self.resource, fields="id", limit=PAGE,
                                            **self._window(lo, hi))
         return {record["id"] for record in records}
 
@@ -129,34 +126,31 @@ class WindowComparison:
 
     def _listing_is_cheaper(self, shopify, difference):
         """Tell whether listing a window costs no more than bisecting it for `difference` ids."""
-        pages = math.ceil(shopify / self.page)
-        return pages <= abs(difference) * math.log2(shopify / self.page)
+        pages = math.ceil(shopify / PAGE)
+        return pages <= abs(difference) * math.log2(shopify / PAGE)
 
-    def _examine(self, lo, hi, shopify):
-        """Find the differences in [lo, hi] given Shopify's count there; return the ERP's count."""
-        erp = self._erp_count(lo, hi)
+    def _examine(self, lo, hi, shopify, erp=None):
+        """Find the differences in [lo, hi] given Shopify's count there (and the ERP's, when
+        known); return the ERP's count."""
+        if erp is None:
+            erp = self._erp_count(lo, hi)
         difference = shopify - erp
         if difference == 0:
             return erp
         if shopify == 0:  # all of the ERP's records here are gone from Shopify: no call needed
             self.found.extra |= self._erp_ids(lo, hi)
-        elif (erp == 0 or lo == hi or shopify <= self.page
+        elif (erp == 0 or lo == hi or shopify <= PAGE
               or self._listing_is_cheaper(shopify, difference)):
             self._compare(lo, hi)
         else:
             mid = min(max(self._erp_median(lo, hi, erp), lo), hi - 1)
-            left, listed = self._left(lo, mid)
-            if not listed:
-                self._examine(lo, mid, left)
-            self._examine(mid + 1, hi, shopify - left)
+            left_erp = self._erp_count(lo, mid)
+            # A half the ERP holds less than a page of is listed at once: one call both counts
+            # it and names its ids, where a count would be followed by a list.
+            if left_erp <= PAGE * 4 // 5:
+                left = self._compare(lo, mid)
+            else:
+                left = self._count(lo, mid)
+                self._examine(lo, mid, left, left_erp)
+            self._examine(mid + 1, hi, shopify - left, erp - left_erp)
         return erp
-
-    def _left(self, lo, mid):
-        """Return (Shopify's count of [lo, mid], whether it was listed and compared already).
-
-        A window the ERP holds less than a page of is listed at once: one call both counts it
-        and names its ids, where a count would be followed by a list.
-        """
-        if self._erp_count(lo, mid) <= self.page * 4 // 5:
-            return self._compare(lo, mid), True
-        return self._count(lo, mid), False
