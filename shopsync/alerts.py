@@ -15,13 +15,13 @@ from urllib.parse import unquote, urlsplit
 import requests
 from flask import current_app
 
+from shopsync.config import DEFAULT_EMAIL_FROM
 from shopsync.db import utcnow
 from shopsync.models import Alert, Severity
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REPEAT_MINUTES = 60
-DEFAULT_FROM = "shopsync@localhost"
 TIMEOUT = 10  # seconds, per channel
 SMTP_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -66,7 +66,7 @@ def send(metric_name, previous, status, text, now=None):
         channels.append("email")
         subject = f"[shopsync] {status.value.upper()}: {metric_name}"
         errors.append(_try("email", send_email, config["SMTP_URL"], config["ALERT_EMAIL_TO"],
-                           subject, text, config.get("ALERT_EMAIL_FROM") or DEFAULT_FROM))
+                           subject, text, config.get("ALERT_EMAIL_FROM") or DEFAULT_EMAIL_FROM))
     error = "; ".join(e for e in errors if e) or None
     if error:
         log.warning("alert for %s not delivered everywhere: %s", metric_name, error)
@@ -90,7 +90,7 @@ def send_slack(url, text):
     response.raise_for_status()
 
 
-def send_email(smtp_url, to, subject, text, sender=DEFAULT_FROM):
+def send_email(smtp_url, to, subject, text, sender=DEFAULT_EMAIL_FROM):
     """Mail `text` through the server of `smtp_url` (smtp://, smtp+starttls:// or smtps://)."""
     url = urlsplit(smtp_url)
     if url.scheme not in SMTP_PORTS:

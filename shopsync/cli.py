@@ -50,8 +50,7 @@ def process_dlq_command():
 
 
 @click.command("reconcile")
-@click.argument("entity", required=False,
-                type=click.Choice(["orders", "products", "customers"]))
+@click.argument("entity", required=False, type=click.Choice(sorted(RESOURCES)))
 @click.option("--catchup", is_flag=True, help="Only apply what changed since the last catch-up.")
 @click.option("--deep", is_flag=True, help="List every id instead of comparing counts first.")
 def reconcile_command(entity, catchup, deep):
@@ -64,22 +63,22 @@ def reconcile_command(entity, catchup, deep):
     else:
         report_ids = reconciliation.run_full(entity, deep=deep)
     with db.connection_context():
-        for report in ReconciliationReport.select().where(ReconciliationReport.id.in_(report_ids)):
-            details = report.details or {}
-            if "error" in details:
-                click.echo(f"{report.entity_type}: failed: {details['error']}")
-                continue
-            click.echo(f"{report.entity_type} ({report.kind}): {report.status.value}, "
-                       f"Shopify {report.shopify_count}, ERP {report.erp_count}, "
-                       f"missing {len(details.get('missing', []))}, "
-                       f"extra {len(details.get('extra', []))}, "
-                       f"healed {len(details.get('healed', []))}, "
-                       f"failed {len(details.get('failed', []))}, {report.api_calls} API calls")
-        if catchup:
-            reported = {r.entity_type for r in ReconciliationReport.select().where(
-                ReconciliationReport.id.in_(report_ids))}
-            for name in [e.name for e in reconciliation.entities(entity) if e.name not in reported]:
-                click.echo(f"{name} (catchup): nothing missed since the last catch-up")
+        reports = list(ReconciliationReport.select().where(ReconciliationReport.id.in_(report_ids)))
+    for report in reports:
+        details = report.details or {}
+        if "error" in details:
+            click.echo(f"{report.entity_type}: failed: {details['error']}")
+            continue
+        counts = ", ".join(f"{kind} {reconciliation.id_count(details, kind)}"
+                           for kind in ("missing", "extra", "healed", "failed"))
+        healing = f", healing stopped: {details['heal_error']}" if details.get("heal_error") else ""
+        click.echo(f"{report.entity_type} ({report.kind}): {report.status.value}, "
+                   f"Shopify {report.shopify_count}, ERP {report.erp_count}, {counts}, "
+                   f"{report.api_calls} API calls{healing}")
+    if catchup:
+        reported = {report.entity_type for report in reports}
+        for name in [e.name for e in reconciliation.entities(entity) if e.name not in reported]:
+            click.echo(f"{name} (catchup): nothing missed since the last catch-up")
 
 
 @click.command("register-webhooks")

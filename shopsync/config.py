@@ -5,6 +5,7 @@ import os
 from dotenv import load_dotenv
 
 DEFAULT_API_VERSION = "2025-10"
+DEFAULT_EMAIL_FROM = "shopsync@localhost"
 DEFAULT_DATABASE_URL = "sqlite:///instance/shopsync.db"
 # Shopify order payloads rarely exceed a few hundred KB; anything past this is refused with 413.
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
@@ -53,5 +54,5 @@ def from_environment():
         # The public URL of /webhooks/shopify: register-webhooks subscribes it, health checks it.
         "SHOPSYNC_WEBHOOK_ADDRESS": env("SHOPSYNC_WEBHOOK_ADDRESS") or None,
         # The sender of alert emails.
-        "ALERT_EMAIL_FROM": env("ALERT_EMAIL_FROM", "shopsync@localhost"),
+        "ALERT_EMAIL_FROM": env("ALERT_EMAIL_FROM", DEFAULT_EMAIL_FROM),
     }

@@ -1,7 +1,7 @@
 """Sync health: the metrics read every minute, their thresholds, history and subscriptions.
 
 `compute_health()` (a job) measures every metric, stores one SyncHealthMetric reading each and
-lets `alerts` report state changes. `latest_metrics()` and `metric_history()` read them back.
+lets `alerts` report state changes. `latest_metrics()` reads them back.
 Thresholds come from the app config, `HEALTH_<METRIC>_WARNING` / `HEALTH_<METRIC>_CRITICAL`
 (e.g. HEALTH_ORDER_LAG_WARNING), defaulting to the values below; a value above a threshold
 reaches its level.
@@ -206,24 +206,16 @@ def _number(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def latest_reading(name):
+    """Return the latest reading of the metric `name`, or None."""
+    return (SyncHealthMetric.select().where(SyncHealthMetric.metric_name == name)
+            .order_by(SyncHealthMetric.recorded_at.desc(), SyncHealthMetric.id.desc()).first())
+
+
 def latest_metrics():
     """Return the latest reading of every metric, in the order of METRICS."""
-    readings = []
-    for metric in METRICS:
-        reading = (SyncHealthMetric.select().where(SyncHealthMetric.metric_name == metric.name)
-                   .order_by(SyncHealthMetric.recorded_at.desc(), SyncHealthMetric.id.desc())
-                   .first())
-        if reading is not None:
-            readings.append(reading)
-    return readings
-
-
-def metric_history(name, since=None):
-    """Return the readings of one metric since `since` (default: a day ago), oldest first."""
-    since = since or utcnow() - dt.timedelta(days=1)
-    return list(SyncHealthMetric.select()
-                .where((SyncHealthMetric.metric_name == name) & (SyncHealthMetric.recorded_at >= since))
-                .order_by(SyncHealthMetric.recorded_at, SyncHealthMetric.id))
+    readings = [latest_reading(metric.name) for metric in METRICS]
+    return [reading for reading in readings if reading is not None]
 
 
 def overall(readings):

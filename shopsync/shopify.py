@@ -13,7 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-DEFAULT_API_VERSION = "2025-10"
+from shopsync.config import DEFAULT_API_VERSION
+
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds, on every call
 BUCKET_MARGIN = 1  # requests left free at the top of the bucket, for other callers
 DEFAULT_RETRY_AFTER = 2.0  # seconds, when a 429 carries no Retry-After

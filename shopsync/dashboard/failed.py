@@ -12,12 +12,7 @@ from shopsync.models import FailedSyncItem, Resolution
 from shopsync.topics import ENTITIES
 
 # The status filter: which items each choice lists.
-STATUSES = {
-    "open": FailedSyncItem.resolved_at.is_null(),
-    "resolved": FailedSyncItem.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
-    "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
-    "all": None,
-}
+STATUSES = {**dlq.STATUS_FILTERS, "all": None}
 # A listing leaves out the payloads and stack traces; an item's own page shows them.
 LIST_COLUMNS = [f for f in FailedSyncItem._meta.sorted_fields if f.name not in ("raw_data", "error_stack")]
 
@@ -40,11 +35,12 @@ def failed_items():
     if entity:
         query = query.where(FailedSyncItem.entity_type == entity)
     items, before, older = newest_first(query, FailedSyncItem)
-    return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
-                  items=items, status=status, entity=entity, before=before, older=older,
-                  statuses=list(STATUSES), entities=list(ENTITIES), cap=COUNT_CAP,
-                  open_count=capped_count(FailedSyncItem.select().where(STATUSES["open"])),
-                  back=request.full_path.rstrip("?"))
+    context = {"items": items, "status": status, "entity": entity, "before": before,
+               "older": older, "statuses": list(STATUSES), "entities": list(ENTITIES),
+               "cap": COUNT_CAP, "back": request.full_path.rstrip("?")}
+    if not is_htmx():  # only the whole page shows the open count
+        context["open_count"] = capped_count(FailedSyncItem.select().where(STATUSES["open"]))
+    return render("dashboard/failed_items.html", "dashboard/_failed_table.html", **context)
 
 
 @bp.get("/failed-items/<int:item_id>")

@@ -8,6 +8,7 @@ from shopsync import charts
 from shopsync.auth import is_htmx, login_required
 from shopsync.dashboard import bp, render
 from shopsync.db import is_sqlite, utcnow
+from shopsync.health import latest_reading
 from shopsync.models import Alert, FailedSyncItem, SyncHealthMetric, WebhookLog, WebhookStatus
 
 HISTORY = dt.timedelta(hours=24)
@@ -56,8 +57,7 @@ def metric_rows(now):
     since = now - HISTORY
     rows = []
     for name in metric_names():
-        latest = (SyncHealthMetric.select().where(SyncHealthMetric.metric_name == name)
-                  .order_by(SyncHealthMetric.recorded_at.desc(), SyncHealthMetric.id.desc()).first())
+        latest = latest_reading(name)
         chart = charts.sparkline(history(name, since), since, now, warning=latest.threshold_warning,
                                  critical=latest.threshold_critical, label=name.replace("_", " "))
         rows.append({"metric": latest, "chart": chart})

@@ -32,14 +32,8 @@ def id_lists(report, limit=MAX_IDS_SHOWN):
     for kind in ID_KINDS:
         ids = details.get(kind) or []
         if isinstance(ids, list):
-            lists.append((kind, ids[:limit], max(len(ids), details.get(f"{kind}_count") or 0)))
+            lists.append((kind, ids[:limit], reconciliation_service.id_count(details, kind)))
     return lists
-
-
-def problem(report):
-    """Return the error a run stopped on (or met while healing), if any."""
-    details = report.details or {}
-    return details.get("error") or details.get("heal_error")
 
 
 def latest_per_entity(reports):
@@ -60,7 +54,7 @@ def reconciliation():
     latest = [] if before else latest_per_entity(reports)
     return render("dashboard/reconciliation.html", "dashboard/_reports.html",
                   reports=reports, older=older, before=before, latest=latest,
-                  id_lists=lambda r: id_lists(r, 20), problem=problem,
+                  id_lists=lambda r: id_lists(r, 20), problem=reconciliation_service.problem,
                   progress=job_progress(*args) if (args := _progress_args()) else None)
 
 
@@ -70,7 +64,7 @@ def reconciliation_report(report_id):
     """Show one reconciliation report with every missing, extra and healed id."""
     report = get_or_404(ReconciliationReport, report_id, "report")
     return render_template("dashboard/report.html", report=report, lists=id_lists(report),
-                           problem=problem(report))
+                           problem=reconciliation_service.problem(report))
 
 
 def job_progress(job_ids, since):

@@ -87,6 +87,17 @@ def shopify_client():
     return ShopifyClient.from_config(current_app.config)
 
 
+def id_count(details, kind):
+    """Return how many ids of `kind` a report's details name, counting those beyond MAX_IDS."""
+    return max(len(details.get(kind) or []), details.get(f"{kind}_count") or 0)
+
+
+def problem(report):
+    """Return the error a run stopped on (or met while healing), if any."""
+    details = report.details or {}
+    return details.get("error") or details.get("heal_error")
+
+
 def _ids(values):
     """Return ids sorted, cut to MAX_IDS."""
     return sorted(values)[:MAX_IDS]
