@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import ROOT, Row, fresh_schema, peak_rss_mb
+from bench.common import ROOT, SESSION_KEY, Row, fresh_schema, peak_rss_mb
 from shopsync import backfill, create_app
 from shopsync.db import db
 from shopsync.shopify import ShopifyClient
@@ -34,7 +34,7 @@ def ceiling(orders, bucket, leak_rate):
 def backfill_once(base_url, database_url, leak_rate):
     """Backfill every order into a fresh schema; return what it did, its time and peak RSS."""
     app = create_app({"DATABASE_URL": database_url, "REDIS_URL": None,
-                      "SHOPIFY_API_BASE_URL": base_url})
+                      "SHOPIFY_API_BASE_URL": base_url, "SECRET_KEY": SESSION_KEY})
     with app.app_context(), db.connection_context():
         fresh_schema()
         run_id = backfill.prepare_run("orders").id

@@ -9,6 +9,7 @@ import contextlib
 import math
 import multiprocessing
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -30,6 +31,8 @@ from shopsync.signing import sign
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "bench-webhook-secret"
 ADMIN_TOKEN = "bench-admin-token"
+# The service refuses a short session key; each run makes its own.
+SESSION_KEY = secrets.token_hex(32)
 WEBHOOK_PATH = "/webhooks/shopify"
 
 
@@ -66,7 +69,7 @@ class Context:
         """Return the environment of the service's processes for this context."""
         return {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url or "",
                 "SHOPSYNC_QUEUE": self.queue, "SHOPIFY_WEBHOOK_SECRET": SECRET,
-                "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "bench",
+                "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": SESSION_KEY,
                 "SHOPSYNC_ENV_FILE": "/nonexistent", "PYTHONPATH": ROOT}
 
 
@@ -95,7 +98,7 @@ def make_app(ctx, **config):
     """Return an app bound to the context's database and queue."""
     return create_app({"DATABASE_URL": ctx.database_url, "REDIS_URL": ctx.redis_url,
                        "RQ_QUEUE": ctx.queue, "SHOPIFY_WEBHOOK_SECRET": SECRET,
-                       "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "bench", **config})
+                       "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": SESSION_KEY, **config})
 
 
 def fresh_schema():

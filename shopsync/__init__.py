@@ -26,6 +26,8 @@ def create_app(test_config=None):
                       WTF_CSRF_TIME_LIMIT=None)  # a CSRF token lives as long as its session
     if test_config:
         app.config.update(test_config)
+    if not app.testing:  # `make run` generates a key per run; every deployment must set its own
+        config.require_secret_key(app.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)

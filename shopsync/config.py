@@ -9,6 +9,14 @@ DEFAULT_EMAIL_FROM = "shopsync@localhost"
 DEFAULT_DATABASE_URL = "sqlite:///instance/shopsync.db"
 # Shopify order payloads rarely exceed a few hundred KB; anything past this is refused with 413.
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+# Session cookies are signed with SECRET_KEY: a shorter key is refused, as it could be guessed.
+MIN_SECRET_KEY_LENGTH = 32
+SECRET_KEY_HELP = ("set SECRET_KEY to a long random value, e.g. "
+                   "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message says how to fix it."""
 
 
 # Numeric tuning settings pass through under these prefixes, e.g. HEALTH_ORDER_LAG_WARNING,
@@ -45,7 +53,7 @@ def from_environment():
         # Still accepted for an hour or so after a rotation, as Shopify signs with it meanwhile.
         "SHOPIFY_PREVIOUS_WEBHOOK_SECRET": env("SHOPIFY_PREVIOUS_WEBHOOK_SECRET", ""),
         "SHOPSYNC_ADMIN_TOKEN": env("SHOPSYNC_ADMIN_TOKEN", ""),
-        "SECRET_KEY": env("SECRET_KEY", "dev-only-change-me"),
+        "SECRET_KEY": env("SECRET_KEY", ""),
         "SLACK_WEBHOOK_URL": env("SLACK_WEBHOOK_URL") or None,
         "SMTP_URL": env("SMTP_URL") or None,
         "ALERT_EMAIL_TO": env("ALERT_EMAIL_TO") or None,
@@ -56,3 +64,13 @@ def from_environment():
         # The sender of alert emails.
         "ALERT_EMAIL_FROM": env("ALERT_EMAIL_FROM", DEFAULT_EMAIL_FROM),
     }
+
+
+def require_secret_key(settings):
+    """Raise ConfigError unless SECRET_KEY is long enough that nobody can forge a session."""
+    key = settings.get("SECRET_KEY") or ""
+    if not key:
+        raise ConfigError(f"SECRET_KEY is not set: {SECRET_KEY_HELP}")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"SECRET_KEY is too short ({len(key)} characters, at least "
+                          f"{MIN_SECRET_KEY_LENGTH} needed): {SECRET_KEY_HELP}")

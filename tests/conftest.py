@@ -11,7 +11,7 @@ from shopsync import create_app, migrations
 from shopsync.db import db
 from shopsync.models import ALL_MODELS
 from shopsync.queue import ThreadWorker, get_queue
-from tests.helpers import ADMIN_TOKEN, SECRET
+from tests.helpers import ADMIN_TOKEN, SECRET, SESSION_KEY
 
 DATABASE_URL = os.environ.get("SHOPSYNC_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SHOPSYNC_TEST_REDIS_URL")
@@ -78,7 +78,7 @@ def app(tmp_path, run_database_url):
         "SHOPIFY_WEBHOOK_SECRET": SECRET,
         "SHOPIFY_PREVIOUS_WEBHOOK_SECRET": "",
         "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SECRET_KEY": "test",
+        "SECRET_KEY": SESSION_KEY,
     })
     with app.app_context():
         with db.connection_context():
@@ -187,7 +187,7 @@ def processes(app, services, tmp_path):
     procs = Processes({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "SHOPSYNC_QUEUE": app.config["RQ_QUEUE"], "SHOPIFY_WEBHOOK_SECRET": SECRET,
-        "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": "test",
+        "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": SESSION_KEY,
         "SHOPSYNC_ENV_FILE": "/nonexistent",
     }, log_dir=tmp_path)
     yield procs

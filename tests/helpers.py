@@ -3,13 +3,16 @@
 import copy
 import json
 import pathlib
+import secrets
 import uuid
 
 from shopsync.signing import sign
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify"
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "shopify"
 SECRET = "test-webhook-secret"
 ADMIN_TOKEN = "test-admin-token"
+# Spawned services refuse a short session key; each run makes its own.
+SESSION_KEY = secrets.token_hex(32)
 
 
 def fixture(name):

@@ -1,6 +1,14 @@
 """Settings from the environment."""
 
-from shopsync import config
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shopsync import config, create_app
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_tuning_settings_pass_through_as_numbers():
@@ -24,3 +32,32 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
     assert settings["REDIS_URL"] == "redis://example:6379/0"
     assert settings["HEALTH_DLQ_SIZE_WARNING"] == 7
     assert settings["DATABASE_URL"] == config.DEFAULT_DATABASE_URL
+
+
+def _without_secret_key(monkeypatch):
+    monkeypatch.setenv("SHOPSYNC_ENV_FILE", "/nonexistent")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+
+def test_the_app_refuses_to_start_without_a_secret_key(monkeypatch):
+    _without_secret_key(monkeypatch)
+    with pytest.raises(config.ConfigError, match="SECRET_KEY is not set.*secrets.token_hex"):
+        create_app()
+
+
+@pytest.mark.parametrize("weak", ["dev-only-change-me", "test", "x" * 31])
+def test_the_app_refuses_a_short_secret_key(monkeypatch, weak):
+    _without_secret_key(monkeypatch)
+    monkeypatch.setenv("SECRET_KEY", weak)
+    with pytest.raises(config.ConfigError, match="SECRET_KEY is too short"):
+        create_app()
+
+
+def test_the_web_process_exits_with_a_clear_message_without_a_secret_key(tmp_path):
+    env = {name: value for name, value in os.environ.items() if name != "SECRET_KEY"}
+    env.update(SHOPSYNC_ENV_FILE="/nonexistent", DATABASE_URL=f"sqlite:///{tmp_path}/s.db")
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+

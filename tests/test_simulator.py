@@ -4,7 +4,6 @@ import base64
 import hashlib
 import hmac
 import json
-import pathlib
 import random
 import re
 import subprocess
@@ -29,7 +28,6 @@ from shopsync.simulator import (
     random_change,
 )
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "shopify"
 TOKEN = "shpat_test"
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 MONEY = re.compile(r"^\d+\.\d\d$")
