@@ -2,7 +2,7 @@
 
 It checks the HMAC, commits one INSERT through a connection it keeps open, sets one Redis
 key and answers: no pool, no query builder, no dedupe bookkeeping, no headers kept. Its
-throughput bounds what any receiver keeping DESIGN.md's first principle reaches here.
+throughput bounds what any receiver keeping the first guarantee of docs/ARCHITECTURE.md reaches here.
 """
 
 import base64
