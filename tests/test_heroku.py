@@ -194,8 +194,14 @@ def test_sslmode_in_a_postgres_url_reaches_the_driver_and_connects(services, mod
         database.close_all()
 
 
-def test_sslmode_require_is_passed_to_the_driver(services):
-    # The local server has no TLS; Heroku Postgres does, so there the same URL connects encrypted.
-    database = bind(f"{_heroku_database_url(services[0])}?sslmode=require")
+@pytest.mark.parametrize("where", ["url", "PGSSLMODE"])
+def test_sslmode_require_reaches_the_driver(services, monkeypatch, where):
+    # The local server has no TLS, so libpq refuses it; Heroku Postgres has, so there it connects.
+    url = _heroku_database_url(services[0])
+    if where == "url":
+        url += "?sslmode=require"
+    else:
+        monkeypatch.setenv("PGSSLMODE", "require")  # what README advises, as Heroku owns DATABASE_URL
+    database = bind(url)
     with pytest.raises(peewee.OperationalError, match="server does not support SSL, but SSL was required"):
         database.connect()

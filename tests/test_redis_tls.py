@@ -1,13 +1,18 @@
 """Redis over TLS: verified where the certificate can be verified, Heroku's self-signed one on request."""
 
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
+from bench.common import wait_until
 from shopsync import queue
 from shopsync import scheduler as periodic
 from shopsync.models import Order, WebhookLog, WebhookStatus
-from tests.helpers import deliver, order
+from tests.helpers import SESSION_KEY, deliver, order
+from tests.processes import ROOT
 
 
 def test_verification_refuses_a_self_signed_certificate_and_names_the_setting(tls_redis):
@@ -62,3 +67,22 @@ def test_a_delivery_refused_by_verification_is_stored_and_the_log_says_why(clien
         assert deliver(client, "orders/create", order()).status_code == 200
     assert WebhookLog.get().status is WebhookStatus.PENDING  # left for the sweeper
     assert "set REDIS_TLS_VERIFY=0" in caplog.text
+
+
+@pytest.mark.parametrize("command", [["worker.py"], ["-m", "shopsync.scheduler"]])
+def test_the_worker_and_scheduler_name_the_setting_when_the_certificate_is_refused(tls_redis, tmp_path,
+                                                                                   command):
+    env = {**os.environ, "REDIS_URL": tls_redis.url, "DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+           "SECRET_KEY": SESSION_KEY, "SHOPSYNC_ENV_FILE": "/nonexistent"}
+    env.pop("REDIS_TLS_VERIFY", None)
+    log = tmp_path / "process.log"
+    with open(log, "wb") as out:
+        child = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "self-signed certificate" in log.read_text(errors="replace"), timeout=60,
+                   message="the refusal in the log")
+        assert "set REDIS_TLS_VERIFY=0" in log.read_text(errors="replace")
+    finally:
+        child.kill()
+        child.wait()
