@@ -43,10 +43,11 @@ TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off"
 
 def flag(name, value, default):
     """Read a yes/no setting; raise ConfigError for anything but its known spellings."""
-    if value is None or value.strip() == "":
+    word = (value or "").strip().lower()
+    if not word:
         return default
-    if value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
-        return value.strip().lower() in TRUE_WORDS
+    if word in TRUE_WORDS + FALSE_WORDS:
+        return word in TRUE_WORDS
     raise ConfigError(f"{name}={value!r} is neither 1 nor 0 (or true/false, yes/no, on/off)")
 
 
