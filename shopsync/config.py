@@ -37,6 +37,20 @@ def tuning(environ):
             if name.startswith(TUNING_PREFIXES)}
 
 
+# Spellings of a yes/no setting.
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def flag(name, value, default):
+    """Read a yes/no setting; raise ConfigError for anything but its known spellings."""
+    word = (value or "").strip().lower()
+    if not word:
+        return default
+    if word in TRUE_WORDS + FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ConfigError(f"{name}={value!r} is neither 1 nor 0 (or true/false, yes/no, on/off)")
+
+
 def from_environment():
     """Return the settings mapping built from environment variables."""
     load_dotenv(os.environ.get("SHOPSYNC_ENV_FILE", ".env"))
@@ -45,6 +59,9 @@ def from_environment():
         **tuning(os.environ),
         "DATABASE_URL": env("DATABASE_URL", DEFAULT_DATABASE_URL),
         "REDIS_URL": env("REDIS_URL") or None,
+        # Off only for a rediss:// Redis whose self-signed certificate cannot be verified
+        # (Heroku's Key-Value Store): the traffic stays encrypted, the server is not authenticated.
+        "REDIS_TLS_VERIFY": flag("REDIS_TLS_VERIFY", env("REDIS_TLS_VERIFY"), True),
         "SHOPIFY_SHOP": env("SHOPIFY_SHOP") or None,
         "SHOPIFY_ACCESS_TOKEN": env("SHOPIFY_ACCESS_TOKEN", ""),
         "SHOPIFY_API_VERSION": env("SHOPIFY_API_VERSION", DEFAULT_API_VERSION),

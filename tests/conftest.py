@@ -195,6 +195,21 @@ def processes(app, services, tmp_path):
 
 
 @pytest.fixture
+def tls_redis(tmp_path):
+    """Start a Redis of the test's own over TLS with a self-signed certificate (Heroku's way)."""
+    import shutil
+
+    from tests.tls_redis import TlsRedis
+
+    missing = [tool for tool in ("redis-server", "openssl") if not shutil.which(tool)]
+    if missing and not REQUIRE_SERVICES:
+        pytest.skip(f"needs {' and '.join(missing)}")
+    server = TlsRedis(str(tmp_path))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def dashboard_data(app):
     """Fill the database with a little of everything the dashboard shows; return the ids made."""
     import datetime as dt

@@ -61,3 +61,20 @@ def test_the_web_process_exits_with_a_clear_message_without_a_secret_key(tmp_pat
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
 
+
+
+@pytest.mark.parametrize(("value", "verify"), [(None, True), ("", True), ("1", True), ("true", True),
+                                              ("0", False), ("no", False), ("Off", False)])
+def test_redis_tls_verification_is_on_unless_turned_off(monkeypatch, value, verify):
+    monkeypatch.setenv("SHOPSYNC_ENV_FILE", "/nonexistent")
+    if value is None:
+        monkeypatch.delenv("REDIS_TLS_VERIFY", raising=False)
+    else:
+        monkeypatch.setenv("REDIS_TLS_VERIFY", value)
+    assert config.from_environment()["REDIS_TLS_VERIFY"] is verify
+
+
+def test_a_misspelt_redis_tls_setting_is_refused(monkeypatch):
+    monkeypatch.setenv("REDIS_TLS_VERIFY", "maybe")
+    with pytest.raises(config.ConfigError, match="REDIS_TLS_VERIFY='maybe' is neither 1 nor 0"):
+        config.from_environment()
