@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from shopsync import outbox, queue
 from shopsync.db import db, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
-from shopsync.schemas import MAX_BIGINT, parse_time
+from shopsync.schemas import parse_time, record_id
 from shopsync.signing import is_authentic
 from shopsync.topics import TOPICS
 
@@ -23,12 +23,9 @@ log = logging.getLogger(__name__)
 def _shopify_id(body):
     """Return the payload's integer `id` if it has a usable one, else None."""
     try:
-        value = json.loads(body).get("id")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+        return record_id(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT:
-        return value
-    return None
 
 
 def _header(headers, name, limit):

@@ -1,0 +1,93 @@
+"""Poisoned deliveries: each is stored, answered 200 and failed alone, waiting for a person,
+while the deliveries behind it are applied."""
+
+import json
+
+import pytest
+
+from shopsync import dlq, ingest
+from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
+from tests.helpers import deliver, encode, order
+
+# A time Python can hold that overflows once converted to UTC.
+OVERFLOWING_TIME = "9999-12-31T23:59:59-23:00"
+POISON_ID = 777
+
+
+def deep_body(levels):
+    """Return an order whose `note_attributes` nests `levels` arrays deep."""
+    return (encode(order(id=POISON_ID))[:-1] + b', "note_attributes": ' + b"[" * levels
+            + b"]" * levels + b"}")
+
+
+def _line(**changes):
+    """Return the sample order with its first line item changed."""
+    payload = order(id=POISON_ID)
+    payload["line_items"][0].update(changes)
+    return encode(payload)
+
+
+# name: (raw body, what the failure's reason names)
+POISONS = {
+    "updated_at past year 9999 in UTC": (encode(order(id=POISON_ID, updated_at=OVERFLOWING_TIME)),
+                                         "updated_at"),
+    "created_at before year 1 in UTC": (encode(order(id=POISON_ID,
+                                                     created_at="0001-01-01T00:00:00+01:00")),
+                                        "created_at"),
+    "nested 1,000 levels deep": (deep_body(1000), "nested"),
+    "id past bigint": (encode(order(id=2**63)), "id"),
+    "line item id past bigint": (_line(id=2**64), "line_items"),
+    "quantity past bigint": (_line(quantity=2**63), "quantity"),
+    "quantity past its column": (_line(quantity=2**31), "quantity"),
+    "NUL byte in a string": (encode(order(id=POISON_ID, name="#1001\x00")), "name"),
+    "lone surrogate in a string": (json.dumps(order(id=POISON_ID, email="a\ud800@b.c")).encode(),
+                                   "email"),
+    "string past its column": (encode(order(id=POISON_ID, currency="EUR" * 3)), "currency"),
+    "NaN money": (encode(order(id=POISON_ID, total_price=float("nan"))), "total_price"),
+    "Infinity money": (encode(order(id=POISON_ID, total_price="Infinity")), "total_price"),
+    "money with too many digits": (encode(order(id=POISON_ID, total_price="1e200000")),
+                                   "total_price"),
+    "address nested too deep": (encode(order(id=POISON_ID, shipping_address=json.loads(
+        "{\"a\": " * 100 + "1" + "}" * 100))), "shipping_address"),
+}
+GOOD_IDS = [1001, 1002, 1003]
+
+
+def _deliver_poison_then_good(client, body):
+    """Deliver the poison, then good orders; return the answers."""
+    answers = [deliver(client, "orders/create", body, webhook_id="poison")]
+    answers += [deliver(client, "orders/create", order(id=i)) for i in GOOD_IDS]
+    return answers
+
+
+def _assert_waits_for_a_person(webhook_id, body, named):
+    """Check the webhook is failed with its raw body and an open item no retry will pick up."""
+    hook = WebhookLog.get_by_id(webhook_id)
+    assert hook.status is WebhookStatus.FAILED and bytes(hook.raw_body) == body
+    item = FailedSyncItem.get(FailedSyncItem.webhook == webhook_id)
+    assert named in item.error_message, item.error_message
+    assert item.retryable is False and item.next_retry_at is None and item.resolved_at is None
+    assert dlq.process_dead_letter_queue()["retried"] == 0
+
+
+@pytest.mark.parametrize("name", POISONS)
+def test_a_poisoned_delivery_fails_alone_and_waits_for_a_person(client, run_jobs, name):
+    body, named = POISONS[name]
+    answers = _deliver_poison_then_good(client, body)
+    assert [a.status_code for a in answers] == [200] * 4
+    assert answers[0].json == {"status": "accepted", "id": "poison"}
+    run_jobs()
+    assert sorted(o.shopify_id for o in Order.select()) == GOOD_IDS
+    _assert_waits_for_a_person("poison", body, named)
+
+
+@pytest.mark.parametrize("value", [OVERFLOWING_TIME, "0001-01-01T00:00:00+00:01", "yesterday",
+                                   "2026-13-45T99:99:99Z", "9" * 200])
+def test_an_unreadable_triggered_at_header_is_stored_and_applied(client, run_jobs, value):
+    response = deliver(client, "orders/create", order(), webhook_id="odd-header",
+                       **{"X-Shopify-Triggered-At": value})
+    assert response.status_code == 200 and response.json["status"] == "accepted"
+    run_jobs()
+    hook = WebhookLog.get_by_id("odd-header")
+    assert hook.status is WebhookStatus.PROCESSED and hook.triggered_at is None
+    assert Order.select().count() == 1
