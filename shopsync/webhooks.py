@@ -28,16 +28,20 @@ def _shopify_id(body):
         return None
 
 
+def _text(headers, name):
+    """Return a header's value stripped, without NUL characters (no text column takes them)."""
+    return headers.get(name, "").replace("\x00", "").strip()
+
+
 def _header(headers, name, limit):
     """Return a header's value cut to its column's length, or None when absent."""
-    value = headers.get(name, "").strip()
-    return value[:limit] or None
+    return _text(headers, name)[:limit] or None
 
 
 def _webhook_id(headers, topic, body):
     """Return the deduplication key: X-Shopify-Webhook-Id, else a digest of the delivery."""
     # Shopify always sends a webhook id; without one, the body's digest keeps resends together.
-    given = headers.get("X-Shopify-Webhook-Id", "").strip()
+    given = _text(headers, "X-Shopify-Webhook-Id")
     if given and len(given) <= MAX_ID_LENGTH:
         return given
     return "sha256-" + hashlib.sha256(given.encode() + topic.encode() + b"\n" + body).hexdigest()
@@ -45,7 +49,7 @@ def _webhook_id(headers, topic, body):
 
 def _store(body, headers):
     """Insert the delivery's row; return (webhook_id, status) or (id, None) for a duplicate."""
-    topic = headers.get("X-Shopify-Topic", "").strip()
+    topic = _text(headers, "X-Shopify-Topic")
     known = topic in TOPICS
     now = utcnow()
     row = {

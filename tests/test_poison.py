@@ -1,13 +1,19 @@
 """Poisoned deliveries: each is stored, answered 200 and failed alone, waiting for a person,
 while the deliveries behind it are applied."""
 
+import dataclasses
 import json
 
 import pytest
 
 from shopsync import dlq, ingest
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
+from shopsync.reconciliation import ENTITIES as RECONCILED
+from shopsync.reconciliation import stale_records
+from shopsync.topics import TOPICS
 from tests.helpers import deliver, encode, order
+
+pytestmark = pytest.mark.usefixtures("app")
 
 # A time Python can hold that overflows once converted to UTC.
 OVERFLOWING_TIME = "9999-12-31T23:59:59-23:00"
@@ -91,3 +97,82 @@ def test_an_unreadable_triggered_at_header_is_stored_and_applied(client, run_job
     hook = WebhookLog.get_by_id("odd-header")
     assert hook.status is WebhookStatus.PROCESSED and hook.triggered_at is None
     assert Order.select().count() == 1
+
+
+def test_nul_characters_in_headers_are_dropped_not_refused(client, run_jobs):
+    response = deliver(client, "orders/create\x00", order(), webhook_id="nul\x00id",
+                       **{"X-Shopify-Event-Id": "event\x00", "X-Shopify-API-Version": "\x00"})
+    assert response.status_code == 200 and response.json == {"status": "accepted", "id": "nulid"}
+    run_jobs()
+    hook = WebhookLog.get_by_id("nulid")
+    assert hook.status is WebhookStatus.PROCESSED and hook.event_id == "event"
+    assert hook.api_version is None and Order.select().count() == 1
+
+
+def test_a_failure_the_data_causes_waits_for_a_person(client, run_jobs, monkeypatch):
+    def refuse(data):
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+
+    monkeypatch.setitem(TOPICS, "orders/create", dataclasses.replace(
+        TOPICS["orders/create"], apply=refuse, apply_many=refuse))
+    body = encode(order(id=POISON_ID))
+    assert deliver(client, "orders/create", body, webhook_id="poison").status_code == 200
+    assert deliver(client, "orders/updated", order(id=GOOD_IDS[0])).status_code == 200
+    run_jobs()
+    assert [o.shopify_id for o in Order.select()] == GOOD_IDS[:1]
+    _assert_waits_for_a_person("poison", body, "ValueError: A string literal")
+
+
+def test_a_failed_item_the_database_refuses_still_fails_its_webhook_alone(client, run_jobs,
+                                                                         monkeypatch):
+    def refuse(*args, **kwargs):  # writes, then has a statement refused (on both databases)
+        FailedSyncItem.insert(entity_type="order", raw_data="{}", error_message="").execute()
+        FailedSyncItem.insert(entity_type=None, raw_data="{}", error_message="").execute()
+
+    monkeypatch.setattr(dlq, "add_to_dead_letter", refuse)
+    body, _ = POISONS["updated_at past year 9999 in UTC"]
+    _deliver_poison_then_good(client, body)
+    run_jobs()
+    assert sorted(o.shopify_id for o in Order.select()) == GOOD_IDS
+    hook = WebhookLog.get_by_id("poison")
+    assert hook.status is WebhookStatus.FAILED and "updated_at" in hook.error
+    assert not FailedSyncItem.select().exists()
+
+
+def test_failure_text_is_stored_whatever_it_holds():
+    dlq.add_to_dead_letter("order", 1, '{"name": "\x00\ud800"}', "bad \ud800 and \x00",
+                           error_stack="at \udcff")
+    item = FailedSyncItem.get()
+    assert item.raw_data == '{"name": "\ufffd\\ud800"}'
+    assert item.error_message == "bad \\ud800 and \ufffd" and item.error_stack == "at \\udcff"
+
+
+def test_pulled_poison_records_fail_alone():
+    documents = [order(id=2**64), order(id=POISON_ID, updated_at=OVERFLOWING_TIME),
+                 order(id=GOOD_IDS[0])]
+    assert ingest.apply_records("order", documents) == [None, None, True]
+    items = {item.shopify_id: item for item in FailedSyncItem.select()}
+    assert set(items) == {None, POISON_ID}
+    assert all(not item.retryable and item.next_retry_at is None for item in items.values())
+    assert items[POISON_ID].data_updated_at is None
+    assert [o.shopify_id for o in Order.select()] == GOOD_IDS[:1]
+
+
+def test_reconciliation_passes_ids_past_bigint_on_to_the_failed_items():
+    records = [order(id=2**64), order(id=GOOD_IDS[0])]
+    assert stale_records(RECONCILED["orders"], records) == records
+
+
+def test_the_dashboard_shows_poisons_with_their_reason_and_buttons(admin_client, run_jobs):
+    bodies = {"deep": deep_body(1000), "late": encode(order(id=5, updated_at=OVERFLOWING_TIME))}
+    for webhook_id, body in bodies.items():
+        assert deliver(admin_client, "orders/create", body, webhook_id=webhook_id).status_code == 200
+    run_jobs()
+    html = admin_client.get("/failed-items").get_data(as_text=True)
+    assert html.count("not retried automatically") == 2 and "nested too deeply" in html
+    assert "out of range once in UTC" in html
+    assert html.count(">Retry</button>") == 2 and html.count(">Abandon</button>") == 2
+    deep = FailedSyncItem.get(FailedSyncItem.webhook == "deep")
+    page = admin_client.get(f"/failed-items/{deep.id}")
+    assert page.status_code == 200 and "[[[[" in page.get_data(as_text=True)
+    assert "no: the data itself is wrong" in page.get_data(as_text=True)
