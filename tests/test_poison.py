@@ -20,41 +20,43 @@ OVERFLOWING_TIME = "9999-12-31T23:59:59-23:00"
 POISON_ID = 777
 
 
-def deep_body(levels):
+def deep_body(levels, record_id=POISON_ID):
     """Return an order whose `note_attributes` nests `levels` arrays deep."""
-    return (encode(order(id=POISON_ID))[:-1] + b', "note_attributes": ' + b"[" * levels
+    return (encode(order(id=record_id))[:-1] + b', "note_attributes": ' + b"[" * levels
             + b"]" * levels + b"}")
 
 
-def _line(**changes):
-    """Return the sample order with its first line item changed."""
-    payload = order(id=POISON_ID)
+def _order(record_id, **changes):
+    """Return the body of the sample order with `changes`."""
+    return json.dumps(order(id=record_id, **changes)).encode()  # lone surrogates escaped
+
+
+def _line(record_id, **changes):
+    """Return the body of the sample order with its first line item changed."""
+    payload = order(id=record_id)
     payload["line_items"][0].update(changes)
     return encode(payload)
 
 
-# name: (raw body, what the failure's reason names)
+# name: (the body of a poisoned order given its id, what the failure's reason names)
 POISONS = {
-    "updated_at past year 9999 in UTC": (encode(order(id=POISON_ID, updated_at=OVERFLOWING_TIME)),
+    "updated_at past year 9999 in UTC": (lambda i: _order(i, updated_at=OVERFLOWING_TIME),
                                          "updated_at"),
-    "created_at before year 1 in UTC": (encode(order(id=POISON_ID,
-                                                     created_at="0001-01-01T00:00:00+01:00")),
-                                        "created_at"),
-    "nested 1,000 levels deep": (deep_body(1000), "nested"),
-    "id past bigint": (encode(order(id=2**63)), "id"),
-    "line item id past bigint": (_line(id=2**64), "line_items"),
-    "quantity past bigint": (_line(quantity=2**63), "quantity"),
-    "quantity past its column": (_line(quantity=2**31), "quantity"),
-    "NUL byte in a string": (encode(order(id=POISON_ID, name="#1001\x00")), "name"),
-    "lone surrogate in a string": (json.dumps(order(id=POISON_ID, email="a\ud800@b.c")).encode(),
-                                   "email"),
-    "string past its column": (encode(order(id=POISON_ID, currency="EUR" * 3)), "currency"),
-    "NaN money": (encode(order(id=POISON_ID, total_price=float("nan"))), "total_price"),
-    "Infinity money": (encode(order(id=POISON_ID, total_price="Infinity")), "total_price"),
-    "money with too many digits": (encode(order(id=POISON_ID, total_price="1e200000")),
-                                   "total_price"),
-    "address nested too deep": (encode(order(id=POISON_ID, shipping_address=json.loads(
-        "{\"a\": " * 100 + "1" + "}" * 100))), "shipping_address"),
+    "created_at before year 1 in UTC": (
+        lambda i: _order(i, created_at="0001-01-01T00:00:00+01:00"), "created_at"),
+    "nested 1,000 levels deep": (lambda i: deep_body(1000, i), "nested"),
+    "id past bigint": (lambda i: _order(2**63 + i), "id"),
+    "line item id past bigint": (lambda i: _line(i, id=2**64), "line_items"),
+    "quantity past bigint": (lambda i: _line(i, quantity=2**63), "quantity"),
+    "quantity past its column": (lambda i: _line(i, quantity=2**31), "quantity"),
+    "NUL byte in a string": (lambda i: _order(i, name="#1001\x00"), "name"),
+    "lone surrogate in a string": (lambda i: _order(i, email="a\ud800@b.c"), "email"),
+    "string past its column": (lambda i: _order(i, currency="EUR" * 3), "currency"),
+    "NaN money": (lambda i: _order(i, total_price=float("nan")), "total_price"),
+    "Infinity money": (lambda i: _order(i, total_price="Infinity"), "total_price"),
+    "money with too many digits": (lambda i: _order(i, total_price="1e200000"), "total_price"),
+    "address nested too deep": (lambda i: _order(i, shipping_address=json.loads(
+        '{"a": ' * 100 + "1" + "}" * 100)), "shipping_address"),
 }
 GOOD_IDS = [1001, 1002, 1003]
 
@@ -66,7 +68,7 @@ def _deliver_poison_then_good(client, body):
     return answers
 
 
-def _assert_waits_for_a_person(webhook_id, body, named):
+def assert_waits_for_a_person(webhook_id, body, named):
     """Check the webhook is failed with its raw body and an open item no retry will pick up."""
     hook = WebhookLog.get_by_id(webhook_id)
     assert hook.status is WebhookStatus.FAILED and bytes(hook.raw_body) == body
@@ -78,13 +80,14 @@ def _assert_waits_for_a_person(webhook_id, body, named):
 
 @pytest.mark.parametrize("name", POISONS)
 def test_a_poisoned_delivery_fails_alone_and_waits_for_a_person(client, run_jobs, name):
-    body, named = POISONS[name]
+    make, named = POISONS[name]
+    body = make(POISON_ID)
     answers = _deliver_poison_then_good(client, body)
     assert [a.status_code for a in answers] == [200] * 4
     assert answers[0].json == {"status": "accepted", "id": "poison"}
     run_jobs()
     assert sorted(o.shopify_id for o in Order.select()) == GOOD_IDS
-    _assert_waits_for_a_person("poison", body, named)
+    assert_waits_for_a_person("poison", body, named)
 
 
 @pytest.mark.parametrize("value", [OVERFLOWING_TIME, "0001-01-01T00:00:00+00:01", "yesterday",
@@ -120,7 +123,7 @@ def test_a_failure_the_data_causes_waits_for_a_person(client, run_jobs, monkeypa
     assert deliver(client, "orders/updated", order(id=GOOD_IDS[0])).status_code == 200
     run_jobs()
     assert [o.shopify_id for o in Order.select()] == GOOD_IDS[:1]
-    _assert_waits_for_a_person("poison", body, "ValueError: A string literal")
+    assert_waits_for_a_person("poison", body, "ValueError: A string literal")
 
 
 def test_a_failed_item_the_database_refuses_still_fails_its_webhook_alone(client, run_jobs,
@@ -130,8 +133,8 @@ def test_a_failed_item_the_database_refuses_still_fails_its_webhook_alone(client
         FailedSyncItem.insert(entity_type=None, raw_data="{}", error_message="").execute()
 
     monkeypatch.setattr(dlq, "add_to_dead_letter", refuse)
-    body, _ = POISONS["updated_at past year 9999 in UTC"]
-    _deliver_poison_then_good(client, body)
+    make, _ = POISONS["updated_at past year 9999 in UTC"]
+    _deliver_poison_then_good(client, make(POISON_ID))
     run_jobs()
     assert sorted(o.shopify_id for o in Order.select()) == GOOD_IDS
     hook = WebhookLog.get_by_id("poison")
