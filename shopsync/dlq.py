@@ -96,9 +96,11 @@ def _supersedes(updated_at, failed_at):
     return updated_at is None or failed_at is None or failed_at <= updated_at
 
 
-# The `status` filter of listings: open, resolved (by a success), or abandoned.
+# The `status` filter of listings: open, needs_person (open, and not retried automatically
+# because the data itself is wrong), resolved (by a success), or abandoned.
 STATUS_FILTERS = {
     "open": FailedSyncItem.resolved_at.is_null(),
+    "needs_person": FailedSyncItem.resolved_at.is_null() & ~FailedSyncItem.retryable,
     "resolved": FailedSyncItem.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
     "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
 }

@@ -112,10 +112,16 @@ def test_nul_characters_in_headers_are_dropped_not_refused(client, run_jobs):
     assert hook.api_version is None and Order.select().count() == 1
 
 
-def test_a_failure_the_data_causes_waits_for_a_person(client, run_jobs, monkeypatch):
+def _refusing(exc):
+    """Return an apply function that raises `exc`, as a database refusing a value would."""
     def refuse(data):
-        raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+        raise exc
 
+    return refuse
+
+
+def test_a_failure_the_data_causes_waits_for_a_person(client, run_jobs, monkeypatch):
+    refuse = _refusing(ValueError("A string literal cannot contain NUL (0x00) characters."))
     monkeypatch.setitem(TOPICS, "orders/create", dataclasses.replace(
         TOPICS["orders/create"], apply=refuse, apply_many=refuse))
     body = encode(order(id=POISON_ID))
@@ -179,3 +185,20 @@ def test_the_dashboard_shows_poisons_with_their_reason_and_buttons(admin_client,
     page = admin_client.get(f"/failed-items/{deep.id}")
     assert page.status_code == 200 and "[[[[" in page.get_data(as_text=True)
     assert "no: the data itself is wrong" in page.get_data(as_text=True)
+
+
+def test_items_that_need_a_person_are_listed_apart(admin_client, run_jobs, api, monkeypatch):
+    deliver(admin_client, "orders/create", _order(POISON_ID, currency="EUR" * 3))
+    deliver(admin_client, "orders/create", order(id=GOOD_IDS[0]))
+    monkeypatch.setitem(TOPICS, "orders/create", dataclasses.replace(
+        TOPICS["orders/create"], apply_many=None, apply=_refusing(RuntimeError("ERP busy"))))
+    run_jobs()
+    items = {item.shopify_id: item for item in FailedSyncItem.select()}
+    assert not items[POISON_ID].retryable and items[GOOD_IDS[0]].retryable
+    listed = api("failed-items?status=needs_person").json["items"]
+    assert [item["shopify_id"] for item in listed] == [POISON_ID]
+    assert api("stats").json["failed_items"] == {"open": 2, "needs_person": 1, "resolved": 0,
+                                                  "abandoned": 0}
+    html = admin_client.get("/failed-items?status=needs_person").get_data(as_text=True)
+    assert f"item-{items[POISON_ID].id}" in html and f"item-{items[GOOD_IDS[0]].id}" not in html
+    assert '<option value="needs_person" selected>needs person</option>' in html
