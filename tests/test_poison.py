@@ -12,6 +12,7 @@ from shopsync.reconciliation import ENTITIES as RECONCILED
 from shopsync.reconciliation import stale_records
 from shopsync.topics import TOPICS
 from tests.helpers import deliver, encode, order
+from tests.test_dashboard import post
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -185,6 +186,10 @@ def test_the_dashboard_shows_poisons_with_their_reason_and_buttons(admin_client,
     page = admin_client.get(f"/failed-items/{deep.id}")
     assert page.status_code == 200 and "[[[[" in page.get_data(as_text=True)
     assert "no: the data itself is wrong" in page.get_data(as_text=True)
+    row = post(admin_client, f"/failed-items/{deep.id}/retry", htmx=True).get_data(as_text=True)
+    assert "failed again" in row and "not retried automatically" in row
+    row = post(admin_client, f"/failed-items/{deep.id}/abandon", htmx=True).get_data(as_text=True)
+    assert 'data-state="abandoned"' in row
 
 
 def test_items_that_need_a_person_are_listed_apart(admin_client, run_jobs, api, monkeypatch):
