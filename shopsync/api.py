@@ -66,7 +66,7 @@ def get_customer(shopify_id):
 
 @bp.get("/failed-items")
 def list_failed_items():
-    """List failed items, newest first: `?status=open|resolved|abandoned&entity=&before_id=`."""
+    """List failed items, newest first: `?status=open|needs_person|resolved|abandoned&entity=&before_id=`."""
     status = request.args.get("status", "open")
     if status not in dlq.STATUS_FILTERS:
         fail(400, f"status must be one of {', '.join(dlq.STATUS_FILTERS)}")

@@ -34,8 +34,10 @@ def payload_updated_at(document):
 
 
 def readable(text):
-    """Make text storable in any TEXT column (PostgreSQL refuses NUL characters)."""
-    return None if text is None else text.replace("\x00", "\ufffd")
+    """Make text storable in any TEXT column: no NUL (PostgreSQL refuses it), no lone surrogate."""
+    if text is None:
+        return None
+    return text.replace("\x00", "\ufffd").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def add_to_dead_letter(entity_type, shopify_id, raw_data, error_message, *, error_stack=None,
@@ -94,9 +96,11 @@ def _supersedes(updated_at, failed_at):
     return updated_at is None or failed_at is None or failed_at <= updated_at
 
 
-# The `status` filter of listings: open, resolved (by a success), or abandoned.
+# The `status` filter of listings: open, needs_person (open, and not retried automatically
+# because the data itself is wrong), resolved (by a success), or abandoned.
 STATUS_FILTERS = {
     "open": FailedSyncItem.resolved_at.is_null(),
+    "needs_person": FailedSyncItem.resolved_at.is_null() & ~FailedSyncItem.retryable,
     "resolved": FailedSyncItem.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
     "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
 }
@@ -134,7 +138,7 @@ def _attempt(item, resolution):
         raise
     except Exception as exc:
         retries = item.retry_count + 1
-        retryable = not isinstance(exc, ingest.InvalidPayload)
+        retryable = ingest.is_retryable(exc)
         exhausted = resolution is Resolution.SUCCESS and retries >= item.max_retries
         FailedSyncItem.update(
             retry_count=retries, error_message=readable(ingest.describe(exc)), updated_at=now,

@@ -10,11 +10,15 @@ from marshmallow import ValidationError
 
 from shopsync import dlq
 from shopsync.db import db, write_transaction
+from shopsync.schemas import record_id
 from shopsync.topics import ENTITIES
 
 log = logging.getLogger(__name__)
 # Errors that mean the database is unreachable: the caller retries later, no failed item.
 INFRASTRUCTURE_ERRORS = (pw.OperationalError, pw.InterfaceError)
+# Errors the data itself causes (a value a column or a conversion refuses): retrying the same
+# data cannot succeed, so its failed item waits for a person instead of retrying by itself.
+DATA_ERRORS = (pw.DataError, ArithmeticError, ValueError, RecursionError)
 
 
 class InvalidPayload(Exception):
@@ -27,6 +31,8 @@ def parse(raw):
         document = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidPayload(f"body is not JSON: {exc}") from exc
+    except RecursionError:
+        raise InvalidPayload("body is not readable: nested too deeply") from None
     if not isinstance(document, dict):
         raise InvalidPayload(f"body is a JSON {type(document).__name__}, not an object")
     return document
@@ -140,12 +146,17 @@ def apply_records(entity_type, documents):
 
 def _dead_letter(entity_type, document, exc):
     """Open a failed item for a pulled record that could not be applied."""
-    shopify_id = document.get("id") if isinstance(document.get("id"), int) else None
+    shopify_id = record_id(document)
     dlq.add_to_dead_letter(
         entity_type, shopify_id, json.dumps(document, ensure_ascii=False), describe(exc),
-        error_stack=traceback.format_exc(), retryable=not isinstance(exc, InvalidPayload),
+        error_stack=traceback.format_exc(), retryable=is_retryable(exc),
         data_updated_at=dlq.payload_updated_at(document))
     log.warning("%s %s failed: %s", entity_type, shopify_id, describe(exc))
+
+
+def is_retryable(exc):
+    """Tell whether trying the same data again may succeed (a failure not of the data itself)."""
+    return not isinstance(exc, (InvalidPayload, *DATA_ERRORS))
 
 
 def describe(exc):

@@ -5,7 +5,15 @@ import traceback
 
 from shopsync import dlq
 from shopsync.db import db, is_sqlite, utcnow, write_transaction
-from shopsync.ingest import InvalidPayload, apply_together, describe, load, parse
+from shopsync.ingest import (
+    INFRASTRUCTURE_ERRORS,
+    InvalidPayload,
+    apply_together,
+    describe,
+    is_retryable,
+    load,
+    parse,
+)
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.topics import TOPICS
 
@@ -30,8 +38,8 @@ def apply_pending(limit=BATCH_SIZE):
 
     Each webhook's effect and its `processed` mark commit together, so none is applied twice.
     Consecutive upserts of one entity are written together (one statement per table), in
-    delivery order with the rest; a bad webhook fails alone, with a failed item.
-    Infrastructure errors propagate and roll the whole batch back: it stays pending.
+    delivery order with the rest; a bad webhook fails alone, with a failed item, whatever it
+    raises. Infrastructure errors propagate and roll the whole batch back: it stays pending.
     """
     with db.connection_context(), write_transaction():
         hooks = _claim(limit)
@@ -43,14 +51,16 @@ def apply_pending(limit=BATCH_SIZE):
 
 def _runs(hooks):
     """Yield (topic, [(hook, data)]) in delivery order: consecutive upserts of one entity
-    together, every other webhook alone; webhooks whose payload is invalid are failed."""
+    together, every other webhook alone; webhooks whose payload does not load are failed."""
     run_topic, run = None, []
     for hook in hooks:
         topic = TOPICS[hook.topic]
         try:
             data = load(topic, parse(bytes(hook.raw_body)))
-        except InvalidPayload as exc:
-            _fail(hook, str(exc), retryable=False)
+        except Exception as exc:  # the same bytes would fail again: it waits for a person
+            if not isinstance(exc, InvalidPayload):
+                log.exception("webhook %s could not be loaded", hook.id)
+            _fail(hook, exc, retryable=False)
             continue
         if run and (topic is not run_topic or topic.apply_many is None):
             yield run_topic, run
@@ -64,7 +74,7 @@ def _runs(hooks):
 def _failed_to_apply(hook, exc):
     """Fail a webhook whose valid payload the database refused."""
     log.exception("webhook %s raised", hook.id)
-    _fail(hook, describe(exc), retryable=True)
+    _fail(hook, exc, retryable=is_retryable(exc))
 
 
 def _finish(webhook_ids, status, error=None):
@@ -75,9 +85,26 @@ def _finish(webhook_ids, status, error=None):
             WebhookLog.id.in_(webhook_ids)).execute()
 
 
-def _fail(hook, reason, *, retryable):
-    """Mark a claimed webhook failed and open a failed item for its record."""
-    reason = dlq.readable(reason)
+def _fail(hook, exc, *, retryable):
+    """Mark a claimed webhook failed and open a failed item for its record.
+
+    Every value recorded is one the database takes, whatever the payload holds; should the
+    failed item still be refused, the webhook is failed without one and the batch goes on.
+    """
+    reason = dlq.readable(describe(exc))
+    try:
+        with db.atomic():
+            _open_item(hook, reason, retryable)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception:
+        log.exception("could not open a failed item for webhook %s", hook.id)
+    _finish([hook.id], WebhookStatus.FAILED, reason)
+    log.warning("webhook %s failed: %s", hook.id, reason)
+
+
+def _open_item(hook, reason, retryable):
+    """Open (or update) the failed item of a claimed webhook's record, with its raw body."""
     raw = bytes(hook.raw_body).decode("utf-8", errors="replace")
     try:
         updated_at = dlq.payload_updated_at(parse(raw))
@@ -86,5 +113,3 @@ def _fail(hook, reason, *, retryable):
     dlq.add_to_dead_letter(TOPICS[hook.topic].entity_type, hook.shopify_id, raw, reason,
                            error_stack=traceback.format_exc(), retryable=retryable,
                            topic=hook.topic, webhook_id=hook.id, data_updated_at=updated_at)
-    _finish([hook.id], WebhookStatus.FAILED, reason)
-    log.warning("webhook %s failed: %s", hook.id, reason)

@@ -22,7 +22,7 @@ def webhook_counts():
 
 
 def failed_item_counts():
-    """Return open, resolved and abandoned failed items."""
+    """Return open (of which needs_person: not retried automatically), resolved and abandoned items."""
     return {name: FailedSyncItem.select().where(condition).count()
             for name, condition in STATUS_FILTERS.items()}
 

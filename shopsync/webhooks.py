@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from shopsync import outbox, queue
 from shopsync.db import db, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
-from shopsync.schemas import MAX_BIGINT, parse_time
+from shopsync.schemas import parse_time, record_id
 from shopsync.signing import is_authentic
 from shopsync.topics import TOPICS
 
@@ -23,24 +23,25 @@ log = logging.getLogger(__name__)
 def _shopify_id(body):
     """Return the payload's integer `id` if it has a usable one, else None."""
     try:
-        value = json.loads(body).get("id")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+        return record_id(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT:
-        return value
-    return None
+
+
+def _text(headers, name):
+    """Return a header's value stripped, without NUL characters (no text column takes them)."""
+    return headers.get(name, "").replace("\x00", "").strip()
 
 
 def _header(headers, name, limit):
     """Return a header's value cut to its column's length, or None when absent."""
-    value = headers.get(name, "").strip()
-    return value[:limit] or None
+    return _text(headers, name)[:limit] or None
 
 
 def _webhook_id(headers, topic, body):
     """Return the deduplication key: X-Shopify-Webhook-Id, else a digest of the delivery."""
     # Shopify always sends a webhook id; without one, the body's digest keeps resends together.
-    given = headers.get("X-Shopify-Webhook-Id", "").strip()
+    given = _text(headers, "X-Shopify-Webhook-Id")
     if given and len(given) <= MAX_ID_LENGTH:
         return given
     return "sha256-" + hashlib.sha256(given.encode() + topic.encode() + b"\n" + body).hexdigest()
@@ -48,7 +49,7 @@ def _webhook_id(headers, topic, body):
 
 def _store(body, headers):
     """Insert the delivery's row; return (webhook_id, status) or (id, None) for a duplicate."""
-    topic = headers.get("X-Shopify-Topic", "").strip()
+    topic = _text(headers, "X-Shopify-Topic")
     known = topic in TOPICS
     now = utcnow()
     row = {

@@ -9,6 +9,7 @@ import requests
 from shopsync.models import Order, WebhookLog, WebhookStatus
 from tests.helpers import ADMIN_TOKEN, encode, fixture, headers, order
 from tests.processes import wait_until
+from tests.test_poison import OVERFLOWING_TIME, POISONS, assert_waits_for_a_person
 
 pytestmark = pytest.mark.services
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -85,3 +86,27 @@ def test_many_orders_from_many_posts_all_land(processes):
     _processed(url, len(ids))
     assert sorted(o.shopify_id for o in Order.select()) == ids
     assert sorted(json.loads(bytes(hook.raw_body))["id"] for hook in WebhookLog.select()) == ids
+
+
+def test_good_orders_behind_poisoned_deliveries_land_within_seconds(processes):
+    url = processes.web()
+    processes.worker()
+    bodies = {f"poison-{n}": make(1000 + n) for n, (make, _) in enumerate(POISONS.values())}
+    for webhook_id, body in bodies.items():
+        assert _post(url, "orders/create", body, webhook_id).status_code == 200
+    odd_header = headers(encode(order(id=1)), "orders/create", "odd-header",
+                         **{"X-Shopify-Triggered-At": OVERFLOWING_TIME})
+    assert requests.post(f"{url}/webhooks/shopify", data=encode(order(id=1)), headers=odd_header,
+                         timeout=10).status_code == 200
+    good = list(range(2000, 2020))
+    assert {_post(url, "orders/create", order(id=i)).status_code for i in good} == {200}
+
+    def landed():
+        return Order.select().where(Order.shopify_id.in_([1, *good])).count() == len(good) + 1
+
+    wait_until(landed, timeout=10, message="the good orders behind the poisons")
+    _processed(url, len(bodies) + len(good) + 1)
+    for (webhook_id, body), (_, named) in zip(bodies.items(), POISONS.values(), strict=True):
+        assert_waits_for_a_person(webhook_id, body, named)
+    stats = requests.get(f"{url}/api/admin/stats", headers=AUTH, timeout=5).json()
+    assert stats["failed_items"]["open"] == len(bodies) and stats["webhooks"]["pending"] == 0

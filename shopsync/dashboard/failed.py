@@ -50,7 +50,7 @@ def failed_item(item_id):
     item = get_or_404(FailedSyncItem, item_id, "failed item")
     try:
         payload = json.dumps(json.loads(item.raw_data), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: shown as it came
         payload = item.raw_data
     return render_template("dashboard/failed_item.html", item=item, payload=payload,
                            back=request.full_path.rstrip("?"))

@@ -21,6 +21,7 @@ from shopsync.dlq import payload_updated_at
 from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_records
 from shopsync.models import ReconciliationReport, Severity, SyncState
 from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
+from shopsync.schemas import record_id
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def watermark_key(entity):
 def stale_records(entity, records):
     """Return the records the ERP lacks or holds an older version of (one query per page)."""
     model = entity.model
-    ids = [record.get("id") for record in records if isinstance(record.get("id"), int)]
+    ids = [shopify_id for shopify_id in map(record_id, records) if shopify_id is not None]
     held = dict(model.select(model.shopify_id, model.updated_at)
                 .where(model.shopify_id.in_(ids)).tuples()) if ids else {}
     stale = []
