@@ -8,6 +8,7 @@ import click
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     has_request_context,
@@ -202,9 +203,16 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+# Sent when SESSION_COOKIE_SECURE=1, i.e. the site is served over HTTPS: browsers then
+# refuse plain HTTP to it for a year, so no cookie can leak over a downgraded connection.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 @bp.after_app_request
 def _security_headers(response):
     """Add browser security headers to HTML pages, which differ for htmx and for browsers."""
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)

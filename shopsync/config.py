@@ -72,6 +72,8 @@ def from_environment():
         # Still accepted for an hour or so after a rotation, as Shopify signs with it meanwhile.
         "SHOPIFY_PREVIOUS_WEBHOOK_SECRET": env("SHOPIFY_PREVIOUS_WEBHOOK_SECRET", ""),
         "SHOPSYNC_ADMIN_TOKEN": env("SHOPSYNC_ADMIN_TOKEN", ""),
+        # When set, /metrics wants `Authorization: Bearer` this; unset, it is public.
+        "SHOPSYNC_METRICS_TOKEN": env("SHOPSYNC_METRICS_TOKEN", ""),
         "SECRET_KEY": env("SECRET_KEY", ""),
         "SLACK_WEBHOOK_URL": env("SLACK_WEBHOOK_URL") or None,
         "SMTP_URL": env("SMTP_URL") or None,
