@@ -72,6 +72,9 @@ def from_environment():
         # Still accepted for an hour or so after a rotation, as Shopify signs with it meanwhile.
         "SHOPIFY_PREVIOUS_WEBHOOK_SECRET": env("SHOPIFY_PREVIOUS_WEBHOOK_SECRET", ""),
         "SHOPSYNC_ADMIN_TOKEN": env("SHOPSYNC_ADMIN_TOKEN", ""),
+        # Proxies in front of the web processes (Heroku: 1): login throttling then reads the
+        # client's address from X-Forwarded-For.
+        "SHOPSYNC_TRUSTED_PROXIES": int(env("SHOPSYNC_TRUSTED_PROXIES", "0")),
         # When set, /metrics wants `Authorization: Bearer` this; unset, it is public.
         "SHOPSYNC_METRICS_TOKEN": env("SHOPSYNC_METRICS_TOKEN", ""),
         "SECRET_KEY": env("SECRET_KEY", ""),

@@ -3,8 +3,9 @@
 Two limits, and one way through them:
 - an account locks for LOCKOUT after MAX_FAILED_LOGINS wrong passwords in a row; the count
   starts again once the lock has passed;
-- a client (remote address) is refused after CLIENT_MAX_FAILURES wrong logins, of any
-  account, within CLIENT_WINDOW (counted in Redis, shared by every web process);
+- a client (its address, read behind SHOPSYNC_TRUSTED_PROXIES proxies) is refused after
+  CLIENT_MAX_FAILURES wrong logins, of any account, within CLIENT_WINDOW (counted in Redis,
+  shared by every web process);
 - a browser that signed in as the user before carries a signed *known-device* cookie, and
   the right password from it passes both limits: a stranger who locks `admin` locks out
   new browsers, not the admin's own.
@@ -63,8 +64,19 @@ def is_known_device(user):
     return value == [user.id, _fingerprint(user)]
 
 
+def client_address():
+    """Return the client's address; behind SHOPSYNC_TRUSTED_PROXIES proxies, the one the first saw.
+
+    Each proxy appends the address it was reached from to X-Forwarded-For, so the n-th entry
+    from the end is the last one a client cannot forge.
+    """
+    proxies = current_app.config["SHOPSYNC_TRUSTED_PROXIES"]
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    return hops[-proxies] if proxies and len(hops) >= proxies else request.remote_addr
+
+
 def _client_key():
-    return f"shopsync:{queue.get_queue().name}:login-failures:{request.remote_addr}"
+    return f"shopsync:{queue.get_queue().name}:login-failures:{client_address()}"
 
 
 def client_is_throttled():

@@ -132,6 +132,19 @@ def test_a_client_guessing_many_accounts_is_throttled_alone(app, client, monkeyp
     assert sign_in(other, "ann", DASHBOARD_PASSWORD).status_code == 302
 
 
+def test_behind_a_trusted_proxy_the_client_is_the_address_it_saw(app, client, monkeypatch):
+    monkeypatch.setattr(login_guard, "CLIENT_MAX_FAILURES", 2)
+    app.config["SHOPSYNC_TRUSTED_PROXIES"] = 1
+    auth.save_user("ann", DASHBOARD_PASSWORD)
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, 198.51.100.9"  # first hop forged
+    for _ in range(2):
+        assert sign_in(client, "bob", "guess").status_code == 401
+    assert sign_in(client, "ann", DASHBOARD_PASSWORD).status_code == 401
+    other = app.test_client()  # same proxy, another client behind it
+    other.environ_base["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, 198.51.100.10"
+    assert sign_in(other, "ann", DASHBOARD_PASSWORD).status_code == 302
+
+
 def test_every_failed_login_costs_one_password_hash(app, client, monkeypatch):
     monkeypatch.setattr(login_guard, "CLIENT_MAX_FAILURES", 8)
     hashes = []
