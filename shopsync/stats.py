@@ -1,6 +1,5 @@
 """Counts of what shopsync holds, for the admin API, the dashboard and /metrics."""
 
-import datetime as dt
 import json
 
 from peewee import fn
@@ -56,7 +55,7 @@ def summary():
 def take_snapshot(now=None):
     """Count everything once and keep the counts for /metrics (the health job does, each minute)."""
     now = now or utcnow()
-    value = json.dumps({"taken_at": now.isoformat(), "counts": summary()})
+    value = json.dumps(summary())
     SyncState.insert(key=SNAPSHOT_KEY, value=value, updated_at=now).on_conflict(
         conflict_target=[SyncState.key],
         update={SyncState.value: value, SyncState.updated_at: now}).execute()
@@ -65,7 +64,4 @@ def take_snapshot(now=None):
 def snapshot():
     """Return (counts, when they were taken) as the last snapshot left them, or (None, None)."""
     state = SyncState.get_or_none(SyncState.key == SNAPSHOT_KEY)
-    if state is None:
-        return None, None
-    kept = json.loads(state.value)
-    return kept["counts"], dt.datetime.fromisoformat(kept["taken_at"])
+    return (json.loads(state.value), state.updated_at) if state else (None, None)
