@@ -53,18 +53,18 @@ def _mentioning(fields, texts):
     return functools.reduce(operator.or_, conditions) if conditions else pw.SQL("1 = 0")
 
 
-def _erase_stored(hooks, items, reason=ERASED):
+def _erase_stored(hooks, items):
     """Erase raw bodies and error texts of the deliveries and failed items matched.
 
     A failed item left without its data cannot be retried: an open one is abandoned.
     """
     WebhookLog.update(
-        raw_body=b"", error=Case(None, [(WebhookLog.error.is_null(False), reason)], None),
+        raw_body=b"", error=Case(None, [(WebhookLog.error.is_null(False), ERASED)], None),
     ).where(hooks).execute()
-    now = utcnow()
+    now = FailedSyncItem.resolved_at.db_value(utcnow())
     still_open = FailedSyncItem.resolved_at.is_null()
     FailedSyncItem.update(
-        raw_data="", error_message=reason, error_stack=None, retryable=False, next_retry_at=None,
+        raw_data="", error_message=ERASED, error_stack=None, retryable=False, next_retry_at=None,
         resolved_at=Case(None, [(still_open, now)], FailedSyncItem.resolved_at),
         resolution=Case(None, [(still_open, Resolution.ABANDONED.value)], FailedSyncItem.resolution),
     ).where(items).execute()

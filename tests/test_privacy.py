@@ -52,6 +52,7 @@ def test_customer_redact_erases_the_customer_from_bodies_items_and_errors(client
     assert WebhookLog.get_by_id("redact").status is WebhookStatus.PROCESSED
     for item in FailedSyncItem.select():  # nothing left to retry
         assert item.resolution is Resolution.ABANDONED and not item.retryable
+        assert utcnow() - item.resolved_at < dt.timedelta(minutes=1)
 
 
 def test_shop_redact_erases_every_stored_body_and_item(client, api, run_jobs):
