@@ -3,9 +3,11 @@
 import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, request
+from werkzeug.exceptions import HTTPException
 
 from shopsync import dlq, health, reconciliation, stats
 from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
+from shopsync.schemas import MAX_BIGINT
 from shopsync.serializers import customer_json, failed_item_json, order_json, product_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
@@ -27,9 +29,28 @@ def require_token():
         fail(401, "missing or wrong bearer token")
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _json_error(exc):
+    """Answer an unknown path or method under the API in JSON (elsewhere, as before)."""
+    if not request.path.startswith(bp.url_prefix + "/") or not isinstance(exc, HTTPException):
+        return exc
+    return jsonify(error=exc.description), exc.code
+
+
+def _int_arg(name, default, low, high):
+    """Return an integer query argument within [low, high], its default when absent, else 400."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        fail(400, f"{name} must be a whole number from {low} to {high}")
+    return int(text)
+
+
 def _get_or_404(field, value, what):
     """Return the row whose `field` equals `value`, or answer 404 naming `what`."""
-    record = field.model.get_or_none(field == value)
+    record = field.model.get_or_none(field == value) if value <= MAX_BIGINT else None
     if record is None:
         fail(404, f"{what} {value} not found")
     return record
@@ -70,9 +91,9 @@ def list_failed_items():
     status = request.args.get("status", "open")
     if status not in dlq.STATUS_FILTERS:
         fail(400, f"status must be one of {', '.join(dlq.STATUS_FILTERS)}")
-    limit = min(request.args.get("limit", 50, type=int), 500)
     items = dlq.find_items(status, entity_type=request.args.get("entity"),
-                           before_id=request.args.get("before_id", type=int), limit=limit)
+                           before_id=_int_arg("before_id", None, 1, MAX_BIGINT),
+                           limit=_int_arg("limit", 50, 1, 500))
     return jsonify(items=[failed_item_json(item) for item in items])
 
 
@@ -99,16 +120,20 @@ def list_reconciliation_reports():
             reconciliation.entities(entity)
         except ValueError as exc:
             fail(400, str(exc))
-    limit = min(request.args.get("limit", 20, type=int), 200)
-    reports = reconciliation.latest_reports(entity, request.args.get("kind"), limit)
+    reports = reconciliation.latest_reports(entity, request.args.get("kind"),
+                                            _int_arg("limit", 20, 1, 200))
     return jsonify(reports=[reconciliation.report_json(report) for report in reports])
 
 
 @bp.post("/reconciliation")
 def start_reconciliation():
     """Queue a full reconciliation of one entity (`?entity=` or JSON `entity`) or of all; 202."""
-    body = request.get_json(silent=True) or {}
-    entity = request.args.get("entity") or (body.get("entity") if isinstance(body, dict) else None)
+    body = request.get_json(force=True, silent=True) if request.get_data() else {}
+    if not isinstance(body, dict):
+        fail(400, 'the body must be a JSON object such as {"entity": "orders"}, or empty')
+    entity = request.args.get("entity") or body.get("entity")
+    if entity is not None and not isinstance(entity, str):
+        fail(400, 'entity must be one name, such as "orders"')
     try:
         names = [e.name for e in reconciliation.entities(entity)]
     except ValueError as exc:

@@ -1,6 +1,5 @@
 """Dashboard login for a small team: hashed passwords, locked accounts, viewers and admins."""
 
-import datetime as dt
 import functools
 import secrets
 from urllib.parse import urlsplit
@@ -9,6 +8,7 @@ import click
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     has_request_context,
@@ -20,19 +20,16 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
-from peewee import Case
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from shopsync import login_guard
 from shopsync.db import db, utcnow
 from shopsync.models import User
 
 bp = Blueprint("auth", __name__)
 
-# After this many wrong passwords in a row an account is locked for LOCKOUT.
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
-# Checked against when the user does not exist, so both paths cost one hash.
+# Checked against when the user does not exist, so every failed login costs one hash.
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
 SECURITY_HEADERS = {
@@ -59,11 +56,13 @@ def set_password(user, password):
 
 
 def save_user(username, password, is_admin=False):
-    """Create the user, or reset its password and role; return (user, created)."""
+    """Create the user, or reset its password and role, ending its sessions; return (user, created)."""
     user = User.get_or_none(User.username == username)
     created = user is None
     if created:
         user = User(username=username)
+    else:
+        user.session_version += 1
     set_password(user, password)
     user.is_admin = is_admin
     user.failed_logins = 0
@@ -81,21 +80,23 @@ def demo_admin(username="admin"):
 
 
 def authenticate(username, password):
-    """Return the user if the password is right and the account not locked; count failures."""
-    user = User.get_or_none(User.username == username)
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
+    """Return the user if the password is right and no guessing limit stands; count failures.
+
+    Every failed login costs one password hash, whether the user exists, is locked or
+    the client is throttled, so the answer's timing tells nothing.
+    """
+    user = User.get_or_none(User.username == username) if username else None
     now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
+    trusted = user is not None and login_guard.is_known_device(user)
+    blocked = not trusted and (login_guard.client_is_throttled()
+                               or (user is not None and login_guard.is_locked(user, now)))
+    right = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not right:
+        login_guard.count_client_failure()
+        if user is not None:
+            login_guard.count_account_failure(user, now)
         return None
-    if not check_password_hash(user.password_hash, password):
-        # One statement counts the failure and locks on the last allowed one, so attempts made
-        # in parallel cannot slip past the limit between a read and a write.
-        until = User.locked_until.db_value(now + LOCKOUT)
-        User.update(failed_logins=User.failed_logins + 1, locked_until=Case(
-            None, [(User.failed_logins + 1 >= MAX_FAILED_LOGINS, until)], None),
-        ).where(User.id == user.id).execute()
+    if blocked:
         return None
     User.update(failed_logins=0, locked_until=None, last_login_at=now).where(
         User.id == user.id).execute()
@@ -103,10 +104,11 @@ def authenticate(username, password):
 
 
 def current_user():
-    """Return the signed-in user, or None."""
+    """Return the signed-in user, or None (also when its sessions were ended since)."""
     if "user" not in g:
         user_id = session.get("user_id")
-        g.user = User.get_or_none(User.id == user_id) if user_id else None
+        user = User.get_or_none(User.id == user_id) if user_id else None
+        g.user = user if user and session.get("version") == user.session_version else None
     return g.user
 
 
@@ -174,12 +176,15 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        user = authenticate(username, password) if username and password else None
+        user = authenticate(username, password)
         if user is not None:
             session.clear()
             session.permanent = True
             session["user_id"] = user.id
-            return redirect(safe_next(request.args.get("next")))
+            session["version"] = user.session_version
+            response = redirect(safe_next(request.args.get("next")))
+            login_guard.remember_device(response, user)
+            return response
         flash("Wrong username or password, or the account is locked for a while.", "error")
         return render_template("auth/login.html", username=username), 401
     if current_user() is not None:
@@ -189,15 +194,25 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign the user out."""
+    """Sign the user out everywhere: every session of the user, on any browser, ends."""
+    user = current_user()
+    if user is not None:
+        User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
 
 
+# Sent when SESSION_COOKIE_SECURE=1, i.e. the site is served over HTTPS: browsers then
+# refuse plain HTTP to it for a year, so no cookie can leak over a downgraded connection.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 @bp.after_app_request
 def _security_headers(response):
     """Add browser security headers to HTML pages, which differ for htmx and for browsers."""
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)

@@ -9,6 +9,8 @@ DEFAULT_EMAIL_FROM = "shopsync@localhost"
 DEFAULT_DATABASE_URL = "sqlite:///instance/shopsync.db"
 # Shopify order payloads rarely exceed a few hundred KB; anything past this is refused with 413.
 DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+# Personal data in stored webhook bodies lives no longer than this.
+DEFAULT_WEBHOOK_RETENTION_DAYS = 30
 # Session cookies are signed with SECRET_KEY: a shorter key is refused, as it could be guessed.
 MIN_SECRET_KEY_LENGTH = 32
 SECRET_KEY_HELP = ("set SECRET_KEY to a long random value, e.g. "
@@ -70,11 +72,19 @@ def from_environment():
         # Still accepted for an hour or so after a rotation, as Shopify signs with it meanwhile.
         "SHOPIFY_PREVIOUS_WEBHOOK_SECRET": env("SHOPIFY_PREVIOUS_WEBHOOK_SECRET", ""),
         "SHOPSYNC_ADMIN_TOKEN": env("SHOPSYNC_ADMIN_TOKEN", ""),
+        # Proxies in front of the web processes (Heroku: 1): login throttling then reads the
+        # client's address from X-Forwarded-For.
+        "SHOPSYNC_TRUSTED_PROXIES": int(env("SHOPSYNC_TRUSTED_PROXIES", "0")),
+        # When set, /metrics wants `Authorization: Bearer` this; unset, it is public.
+        "SHOPSYNC_METRICS_TOKEN": env("SHOPSYNC_METRICS_TOKEN", ""),
         "SECRET_KEY": env("SECRET_KEY", ""),
         "SLACK_WEBHOOK_URL": env("SLACK_WEBHOOK_URL") or None,
         "SMTP_URL": env("SMTP_URL") or None,
         "ALERT_EMAIL_TO": env("ALERT_EMAIL_TO") or None,
         "MAX_CONTENT_LENGTH": int(env("SHOPSYNC_MAX_WEBHOOK_BYTES", DEFAULT_MAX_WEBHOOK_BYTES)),
+        # Raw bodies of applied deliveries are dropped after this many days (privacy.py).
+        "SHOPSYNC_WEBHOOK_RETENTION_DAYS": int(env("SHOPSYNC_WEBHOOK_RETENTION_DAYS",
+                                                   DEFAULT_WEBHOOK_RETENTION_DAYS)),
         "RQ_QUEUE": env("SHOPSYNC_QUEUE", "shopsync"),
         # The public URL of /webhooks/shopify: register-webhooks subscribes it, health checks it.
         "SHOPSYNC_WEBHOOK_ADDRESS": env("SHOPSYNC_WEBHOOK_ADDRESS") or None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import current_app
 from peewee import fn
 
-from shopsync import alerts
+from shopsync import alerts, stats
 from shopsync.db import db, utcnow
 from shopsync.ingest import INFRASTRUCTURE_ERRORS
 from shopsync.models import FailedSyncItem, Order, Severity, SyncHealthMetric, WebhookLog, WebhookStatus
@@ -194,6 +194,7 @@ def compute_health(client=None, now=None):
             alerts.notify(metric.name, status, f"{_number(value)} ({note}; warning > "
                                                f"{_number(warning)}, critical > {_number(critical)})",
                           now=now)
+        stats.take_snapshot(now)  # what /metrics serves until the next run
         retention = config.get("HEALTH_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
         SyncHealthMetric.delete().where(
             SyncHealthMetric.recorded_at < now - dt.timedelta(days=retention)).execute()

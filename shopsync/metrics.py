@@ -1,11 +1,15 @@
 """GET /metrics: health readings and sync counts in Prometheus text format.
 
 Every scrape builds a fresh registry from the database (the latest health readings, the
-counts of `stats.summary()` and the latest reconciliation per entity), so every gunicorn
-process answers the same.
+counts the health job took last and the latest reconciliation per entity), so every gunicorn
+process answers the same. A scrape reads a few indexed rows and counts nothing: counting
+webhook_log on each scrape would cost as much as the table is large. With
+SHOPSYNC_METRICS_TOKEN set, a scrape needs `Authorization: Bearer <token>`.
 """
 
-from flask import Blueprint, Response
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -52,7 +56,12 @@ class DatabaseCollector:
         yield thresholds
 
     def _counts(self):
-        counts = stats.summary()
+        counts, taken_at = stats.snapshot()
+        if counts is None:  # the health job has not run yet
+            return
+        when = _gauge("counts_timestamp_seconds", "When the counts below were taken")
+        when.add_metric([], taken_at.timestamp())
+        yield when
         records = _gauge("erp_records", "Live ERP records per entity", ["entity"])
         for entity in ENTITIES:
             records.add_metric([entity], counts[entity])
@@ -91,9 +100,20 @@ class DatabaseCollector:
         yield when
 
 
+def _authorised():
+    """Tell whether the scrape carries the metrics token, when one is set."""
+    expected = current_app.config["SHOPSYNC_METRICS_TOKEN"]
+    given = request.headers.get("Authorization", "")
+    return not expected or hmac.compare_digest(given.encode(), f"Bearer {expected}".encode())
+
+
 @bp.get("/metrics")
 def metrics():
     """Expose metrics to Prometheus."""
+    if not _authorised():
+        response = jsonify(error="missing or wrong bearer token (SHOPSYNC_METRICS_TOKEN)")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response, 401
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector())
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -32,10 +32,15 @@ def _index_live_records_by_creation(migrator):
               for table in ("customer", "product", "order")))
 
 
+def _user_session_version(migrator):
+    migrate(migrator.add_column("user", "session_version", pw.IntegerField(default=0)))
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
     ("0002_index_live_records_by_creation", _index_live_records_by_creation),
+    ("0003_user_session_version", _user_session_version),
 ]
 
 

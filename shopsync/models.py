@@ -170,6 +170,7 @@ class User(BaseModel):
     is_admin = pw.BooleanField(default=False)
     failed_logins = pw.IntegerField(default=0)
     locked_until = UTCDateTimeField(null=True)
+    session_version = pw.IntegerField(default=0)  # bumped to end every session of the user
     last_login_at = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
 

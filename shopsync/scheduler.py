@@ -22,6 +22,7 @@ PERIODIC_JOBS = [
     ("periodic-reconcile-full", 24 * 3600, "shopsync.reconciliation.run_full"),
     # Counts cannot see a missing and an extra record in one window; a weekly id listing can.
     ("periodic-reconcile-deep", 7 * 24 * 3600, "shopsync.reconciliation.run_deep"),
+    ("periodic-drop-expired-bodies", 3600, "shopsync.privacy.drop_expired_bodies"),
 ]
 # How often the scheduler looks for due jobs, in seconds.
 POLL_INTERVAL = 5

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 
 import peewee as pw
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from shopsync.models import Customer, Order, OrderLineItem, Product, ProductVariant
 
@@ -203,33 +203,47 @@ class OrderSchema(ShopifySchema):
     updated_at = Time(required=True)
 
 
-class DeletionSchema(ShopifySchema):
+class ExactSchema(Schema):
+    """Base of the bodies that delete or erase: Shopify signs the body but not the topic, so a
+    body of any other shape (say, an order replayed as `shop/redact`) is refused, not acted on."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class DeletionSchema(ExactSchema):
     """The body of every `*/delete` topic: only the id."""
 
     id = ShopifyId(required=True)
 
 
-class RedactedCustomerSchema(ShopifySchema):
+class RedactedCustomerSchema(ExactSchema):
+    id = ShopifyId(required=True)
+    email = Text()
+    phone = Text()
+
+
+class ShopRedactSchema(ExactSchema):
+    """The body of `shop/redact`, sent 48 hours after the app is uninstalled."""
+
+    shop_id = ShopifyId(required=True)
+    shop_domain = fields.String(required=True)
+
+
+class CustomerRedactSchema(ShopRedactSchema):
+    """The body of `customers/redact`: whose data to erase, and in which orders."""
+
+    customer = fields.Nested(RedactedCustomerSchema, required=True)
+    orders_to_redact = fields.List(ShopifyId(), required=True)
+
+
+class DataRequestIdSchema(ExactSchema):
     id = ShopifyId(required=True)
 
 
-class CustomerRedactSchema(ShopifySchema):
-    """The body of `customers/redact`: whose data to erase, and in which orders."""
-
-    shop_domain = Text()
-    customer = fields.Nested(RedactedCustomerSchema, required=True)
-    orders_to_redact = fields.List(ShopifyId(), load_default=list)
-
-
-class ShopRedactSchema(ShopifySchema):
-    """The body of `shop/redact`, sent 48 hours after the app is uninstalled."""
-
-    shop_domain = Text()
-
-
-class DataRequestSchema(ShopifySchema):
+class DataRequestSchema(ShopRedactSchema):
     """The body of `customers/data_request`."""
 
-    shop_domain = Text()
     customer = fields.Nested(RedactedCustomerSchema, required=True)
-    orders_requested = fields.List(ShopifyId(), load_default=list)
+    orders_requested = fields.List(ShopifyId(), required=True)
+    data_request = fields.Nested(DataRequestIdSchema, required=True)

@@ -1,9 +1,23 @@
 """Counts of what shopsync holds, for the admin API, the dashboard and /metrics."""
 
+import json
+
 from peewee import fn
 
+from shopsync.db import utcnow
 from shopsync.dlq import STATUS_FILTERS
-from shopsync.models import Customer, FailedSyncItem, Order, Product, WebhookLog, WebhookStatus
+from shopsync.models import (
+    Customer,
+    FailedSyncItem,
+    Order,
+    Product,
+    SyncState,
+    WebhookLog,
+    WebhookStatus,
+)
+
+# The SyncState row holding the counts last taken, which /metrics serves.
+SNAPSHOT_KEY = "stats-snapshot"
 
 
 def _live(model):
@@ -36,3 +50,18 @@ def summary():
         "webhooks": webhook_counts(),
         "failed_items": failed_item_counts(),
     }
+
+
+def take_snapshot(now=None):
+    """Count everything once and keep the counts for /metrics (the health job does, each minute)."""
+    now = now or utcnow()
+    value = json.dumps(summary())
+    SyncState.insert(key=SNAPSHOT_KEY, value=value, updated_at=now).on_conflict(
+        conflict_target=[SyncState.key],
+        update={SyncState.value: value, SyncState.updated_at: now}).execute()
+
+
+def snapshot():
+    """Return (counts, when they were taken) as the last snapshot left them, or (None, None)."""
+    state = SyncState.get_or_none(SyncState.key == SNAPSHOT_KEY)
+    return (json.loads(state.value), state.updated_at) if state else (None, None)

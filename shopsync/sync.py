@@ -5,8 +5,6 @@ stored row, or for a deleted record, changes nothing. So replays, retries and ou
 deliveries all converge to the newest state. Callers wrap each call in one transaction.
 """
 
-import logging
-
 from peewee import EXCLUDED
 
 from shopsync.db import incoming_values, utcnow
@@ -22,7 +20,6 @@ ORDER_FIELDS = ("name", "order_number", "email", "currency", "subtotal_price", "
                 "shipping_address", "cancelled_at", "cancel_reason", "closed_at",
                 "created_at", "updated_at")
 LINE_ITEM_FIELDS = ("title", "variant_title", "sku", "quantity", "price")
-log = logging.getLogger(__name__)
 
 
 def _last_of_each(rows):
@@ -129,33 +126,3 @@ def delete_product(data):
 def delete_order(data):
     """Mark an order deleted."""
     return _mark_deleted(Order, data["id"])
-
-
-# Personal data erased by the privacy topics (Shopify requires action within 30 days).
-CUSTOMER_PERSONAL = {"email": None, "first_name": None, "last_name": None, "phone": None,
-                     "default_address": None}
-ORDER_PERSONAL = {"email": None, "shipping_address": None}
-
-
-def redact_customer(data):
-    """Erase a customer's personal data and that of the orders Shopify names."""
-    Customer.update(**CUSTOMER_PERSONAL).where(Customer.shopify_id == data["customer"]["id"]).execute()
-    orders = Order.update(**ORDER_PERSONAL).where(
-        Order.shopify_id.in_(data["orders_to_redact"])
-        | (Order.customer_shopify_id == data["customer"]["id"]))
-    orders.execute()
-    return True
-
-
-def redact_shop(data):
-    """Erase every customer's and order's personal data, as after the app's uninstall."""
-    Customer.update(**CUSTOMER_PERSONAL).execute()
-    Order.update(**ORDER_PERSONAL).execute()
-    return True
-
-
-def record_data_request(data):
-    """Acknowledge a customer data request; the delivery stays listed for the team to answer."""
-    log.warning("customer data request for customer %s (orders %s): send their data to the merchant",
-                data["customer"]["id"], data["orders_requested"])
-    return False

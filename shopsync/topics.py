@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from shopsync import schemas, sync
+from shopsync import privacy, schemas, sync
 from shopsync.models import Customer, Order, Product
 
 
@@ -48,10 +48,10 @@ TOPICS = {
 # configured in the app's settings, not subscribed through the API.
 PRIVACY_TOPICS = {
     "customers/redact": Topic("customer", "customers", schemas.CustomerRedactSchema,
-                              sync.redact_customer, is_privacy=True),
+                              privacy.redact_customer, is_privacy=True),
     "customers/data_request": Topic("customer", "customers", schemas.DataRequestSchema,
-                                    sync.record_data_request, is_privacy=True),
-    "shop/redact": Topic("shop", "shop", schemas.ShopRedactSchema, sync.redact_shop,
+                                    privacy.record_data_request, is_privacy=True),
+    "shop/redact": Topic("shop", "shop", schemas.ShopRedactSchema, privacy.redact_shop,
                          is_privacy=True),
 }
 

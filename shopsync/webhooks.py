@@ -7,6 +7,7 @@ import logging
 
 import peewee as pw
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shopsync import outbox, queue
 from shopsync.db import db, utcnow
@@ -87,14 +88,53 @@ def _insert(row):
     return db.execute_sql(_insert_sql(db.obj), params).rowcount == 1
 
 
+def _read_body():
+    """Return the whole body; raise 413 past MAX_CONTENT_LENGTH, whatever the transfer encoding.
+
+    Werkzeug stops a chunked body at the limit without a word: a body that filled it is
+    checked for one byte more.
+    """
+    body = request.get_data(cache=False)  # 413 past a declared Content-Length, before reading
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is not None and len(body) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return body
+
+
+def _payload_shop(body):
+    """Return the payload's `shop_domain` when it has a string one, else None."""
+    try:
+        value = json.loads(body).get("shop_domain")
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _names_another_shop(headers, body):
+    """Tell whether the delivery's shop header or payload names a shop other than SHOPIFY_SHOP.
+
+    Shopify signs the body only, with a secret an app shares across shops: a genuine delivery
+    for another shop must not act on this one.
+    """
+    shop = (current_app.config["SHOPIFY_SHOP"] or "").strip().lower()
+    if not shop:
+        return False
+    named = [headers.get("X-Shopify-Shop-Domain", "")]
+    if b'"shop_domain"' in body:
+        named.append(_payload_shop(body) or "")
+    return any(name.strip() and name.strip().lower() != shop for name in named)
+
+
 @bp.post("/shopify")
 def receive():
     """Accept one Shopify webhook delivery: 200 once stored, 401 if not signed by Shopify."""
-    body = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH, before reading it all
+    body = _read_body()
     secrets = (current_app.config["SHOPIFY_WEBHOOK_SECRET"],
                current_app.config["SHOPIFY_PREVIOUS_WEBHOOK_SECRET"])
     if not is_authentic(body, request.headers.get("X-Shopify-Hmac-Sha256"), secrets):
         return jsonify(error="invalid or missing X-Shopify-Hmac-Sha256"), 401
+    if _names_another_shop(request.headers, body):
+        return jsonify(error="this delivery is for another shop than SHOPIFY_SHOP"), 401
     try:
         webhook_id, status = _store(body, request.headers)
     except pw.DatabaseError as exc:

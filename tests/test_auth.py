@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from werkzeug.security import check_password_hash
 
-from shopsync import auth
+from shopsync import auth, login_guard
 from shopsync.db import utcnow
 from shopsync.models import FailedSyncItem, User
 from tests.conftest import DASHBOARD_PASSWORD, csrf_token_in
@@ -59,13 +59,18 @@ def test_wrong_password_and_unknown_user_are_refused_alike(app, client):
     assert client.get("/").status_code == 302
 
 
+def lock(client, username):
+    """Make MAX_FAILED_LOGINS wrong guesses at `username` from `client`."""
+    for _ in range(login_guard.MAX_FAILED_LOGINS):
+        assert sign_in(client, username, "guess").status_code == 401
+
+
 def test_repeated_wrong_passwords_lock_the_account_for_a_while(app, client):
     auth.save_user("ann", DASHBOARD_PASSWORD)
-    for _ in range(auth.MAX_FAILED_LOGINS):
-        assert sign_in(client, "ann", "guess").status_code == 401
+    lock(client, "ann")
     user = User.get(User.username == "ann")
-    assert user.failed_logins == auth.MAX_FAILED_LOGINS
-    assert user.locked_until > utcnow() + auth.LOCKOUT - dt.timedelta(minutes=1)
+    assert user.failed_logins == login_guard.MAX_FAILED_LOGINS
+    assert user.locked_until > utcnow() + login_guard.LOCKOUT - dt.timedelta(minutes=1)
     # Locked: even the right password is refused.
     assert sign_in(client, "ann", DASHBOARD_PASSWORD).status_code == 401
     # Once the lock has passed, the right password works and the count starts again.
@@ -73,6 +78,88 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_while(app, client):
     assert sign_in(client, "ann", DASHBOARD_PASSWORD).status_code == 302
     user = User.get(User.username == "ann")
     assert (user.failed_logins, user.locked_until) == (0, None)
+
+
+def test_a_wrong_guess_after_a_lock_expired_starts_the_count_afresh(app, client):
+    auth.save_user("ann", DASHBOARD_PASSWORD)
+    lock(client, "ann")
+    User.update(locked_until=utcnow() - dt.timedelta(seconds=1)).execute()
+    assert sign_in(client, "ann", "one more guess").status_code == 401
+    user = User.get(User.username == "ann")
+    assert user.failed_logins == 1 and user.locked_until is None  # not locked again at once
+    assert sign_in(app.test_client(), "ann", DASHBOARD_PASSWORD).status_code == 302
+
+
+def sign_out(client):
+    token = csrf_token_in(client.get("/failed-items").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+
+
+def test_a_stranger_who_locks_an_account_does_not_lock_out_the_users_own_browser(app, client):
+    auth.save_user("ann", DASHBOARD_PASSWORD)
+    own = app.test_client()
+    assert sign_in(own, "ann", DASHBOARD_PASSWORD).status_code == 302
+    sign_out(own)
+    lock(client, "ann")
+    assert sign_in(client, "ann", DASHBOARD_PASSWORD).status_code == 401  # the stranger's
+    assert sign_in(app.test_client(), "ann", DASHBOARD_PASSWORD).status_code == 401  # a new one
+    assert sign_in(own, "ann", "still wrong").status_code == 401  # the device lifts no password
+    assert sign_in(own, "ann", DASHBOARD_PASSWORD).status_code == 302
+    assert own.get("/").status_code == 200
+
+
+def test_a_known_device_is_forgotten_when_the_password_changes(app, client):
+    auth.save_user("ann", DASHBOARD_PASSWORD)
+    own = app.test_client()
+    assert sign_in(own, "ann", DASHBOARD_PASSWORD).status_code == 302
+    auth.save_user("ann", "a brand new password")
+    lock(client, "ann")
+    assert sign_in(own, "ann", "a brand new password").status_code == 401
+    forged = app.test_client()
+    forged.set_cookie(login_guard.DEVICE_COOKIE, own.get_cookie(login_guard.DEVICE_COOKIE).value + "x")
+    assert sign_in(forged, "ann", "a brand new password").status_code == 401
+
+
+def test_a_client_guessing_many_accounts_is_throttled_alone(app, client, monkeypatch):
+    monkeypatch.setattr(login_guard, "CLIENT_MAX_FAILURES", 3)
+    auth.save_user("ann", DASHBOARD_PASSWORD)
+    for name in ("bob", "carol", "dave"):
+        assert sign_in(client, name, "guess").status_code == 401
+    assert sign_in(client, "ann", DASHBOARD_PASSWORD).status_code == 401
+    assert User.get(User.username == "ann").failed_logins == 0  # the account is not to blame
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert sign_in(other, "ann", DASHBOARD_PASSWORD).status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_address_it_saw(app, client, monkeypatch):
+    monkeypatch.setattr(login_guard, "CLIENT_MAX_FAILURES", 2)
+    app.config["SHOPSYNC_TRUSTED_PROXIES"] = 1
+    auth.save_user("ann", DASHBOARD_PASSWORD)
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, 198.51.100.9"  # first hop forged
+    for _ in range(2):
+        assert sign_in(client, "bob", "guess").status_code == 401
+    assert sign_in(client, "ann", DASHBOARD_PASSWORD).status_code == 401
+    other = app.test_client()  # same proxy, another client behind it
+    other.environ_base["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, 198.51.100.10"
+    assert sign_in(other, "ann", DASHBOARD_PASSWORD).status_code == 302
+
+
+def test_every_failed_login_costs_one_password_hash(app, client, monkeypatch):
+    monkeypatch.setattr(login_guard, "CLIENT_MAX_FAILURES", 8)
+    hashes = []
+    real = auth.check_password_hash
+    monkeypatch.setattr(auth, "check_password_hash", lambda h, p: hashes.append(h) or real(h, p))
+    auth.save_user("ann", DASHBOARD_PASSWORD)
+    auth.save_user("bob", DASHBOARD_PASSWORD)
+    attempts = [("nobody", DASHBOARD_PASSWORD), ("ann", "wrong"), ("ann", "")]
+    lock(app.test_client(), "bob")
+    attempts += [("bob", DASHBOARD_PASSWORD), ("bob", "wrong")]  # locked
+    attempts += [("ann", "wrong")] * 3 + [("ann", DASHBOARD_PASSWORD)]  # the client is throttled
+    for username, password in attempts:
+        hashes.clear()
+        assert sign_in(client, username, password).status_code == 401
+        assert len(hashes) == 1, (username, password)
 
 
 def test_passwords_are_stored_hashed(app):
@@ -88,6 +175,29 @@ def test_logout_is_a_post_and_ends_the_session(admin_client):
     response = admin_client.post("/logout", data={"csrf_token": admin_client.csrf_token})
     assert response.headers["Location"] == "/login"
     assert admin_client.get("/").status_code == 302
+
+
+def copy_of(app, client):
+    """Return a new client holding `client`'s session cookie, as a thief would."""
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    assert thief.get("/").status_code == 200
+    return thief
+
+
+def test_logout_ends_the_users_sessions_everywhere(app, admin_client, login):
+    thief = copy_of(app, admin_client)
+    elsewhere = copy_of(app, admin_client)
+    assert admin_client.post("/logout", data={"csrf_token": admin_client.csrf_token}).status_code == 302
+    assert thief.get("/").status_code == 302 and elsewhere.get("/failed-items").status_code == 302
+
+
+@pytest.mark.parametrize("password, is_admin", [("a brand new password", True),
+                                                (DASHBOARD_PASSWORD, False)])
+def test_a_password_or_role_change_ends_the_users_sessions(app, admin_client, password, is_admin):
+    thief = copy_of(app, admin_client)
+    auth.save_user("admin", password, is_admin=is_admin)
+    assert thief.get("/").status_code == 302 and admin_client.get("/").status_code == 302
 
 
 def test_session_cookie_is_http_only_lax_and_secure_when_asked(app, client):

@@ -1,6 +1,7 @@
 """GET /metrics serves the latest health readings and the sync counts in Prometheus format."""
 
 import datetime as dt
+import logging
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -80,6 +81,39 @@ def test_an_unknown_reading_has_a_status_but_no_value(client):
 
 def test_metrics_answer_before_any_reading_and_need_no_login(client):
     samples = scrape(client)
-    assert samples[("shopsync_webhooks_received", ())] == 0
+    assert ("shopsync_webhooks_received", ()) not in samples  # nothing counted yet
     assert not any(name.startswith("shopsync_health_") and name not in (
         "shopsync_health_status", "shopsync_health_threshold") for name, _ in samples)
+
+
+@pytest.mark.usefixtures("no_store")
+def test_a_scrape_counts_nothing_and_serves_the_counts_of_the_last_health_run(client, caplog):
+    webhook(1, WebhookStatus.PROCESSED, NOW - dt.timedelta(seconds=30), NOW)
+    health.compute_health(now=NOW)
+    webhook(2, WebhookStatus.PROCESSED, NOW - dt.timedelta(seconds=20), NOW)
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        samples = scrape(client)
+    queries = [str(record.msg) for record in caplog.records if record.name == "peewee"]
+    assert queries and not [q for q in queries if "webhook_log" in q or "COUNT" in q.upper()]
+    assert samples[("shopsync_webhooks_received", ())] == 1
+    assert samples[("shopsync_counts_timestamp_seconds", ())] == NOW.timestamp()
+    health.compute_health(now=NOW)
+    assert scrape(client)[("shopsync_webhooks_received", ())] == 2
+
+
+def test_metrics_want_the_token_when_one_is_set(app, client):
+    app.config["SHOPSYNC_METRICS_TOKEN"] = "scrape-token"
+    for given in (None, "Bearer nope", "scrape-token"):
+        response = client.get("/metrics", headers={"Authorization": given} if given else {})
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    response = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
+    assert response.status_code == 200
+    assert client.get("/healthz").status_code == 200  # liveness stays public
+
+
+def test_hsts_is_sent_only_when_cookies_are_https_only(app, client):
+    for path in ("/login", "/healthz", "/metrics"):
+        assert "Strict-Transport-Security" not in client.get(path).headers
+    app.config["SESSION_COOKIE_SECURE"] = True
+    for path in ("/login", "/healthz", "/metrics"):
+        assert client.get(path).headers["Strict-Transport-Security"].startswith("max-age=31536000")

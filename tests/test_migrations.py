@@ -49,3 +49,18 @@ def test_database_from_the_first_release_gains_the_creation_index(app):
         assert migrations.upgrade() == ["0002_index_live_records_by_creation"]
         for table in ("customer", "product", "order"):
             assert f"{table}_deleted_at_created_at" in {i.name for i in db.get_indexes(table)}
+
+
+def test_database_before_session_versions_gains_the_column_keeping_its_users(app):
+    from shopsync.db import utcnow
+    from shopsync.models import User
+
+    with db.connection_context():  # as a 0002-era database was, with a user in it
+        migrate(migrations.migrator().drop_column("user", "session_version"))
+        migrations.SchemaMigration.delete().where(
+            migrations.SchemaMigration.name == "0003_user_session_version").execute()
+        db.execute_sql('INSERT INTO "user" (username, password_hash, is_admin, failed_logins, '
+                       'created_at) VALUES (%s, %s, %s, %s, %s)'.replace("%s", db.param),
+                       ("ann", "hash", True, 0, User.created_at.db_value(utcnow())))
+        assert migrations.upgrade() == ["0003_user_session_version"]
+        assert User.get(User.username == "ann").session_version == 0

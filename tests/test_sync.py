@@ -183,7 +183,8 @@ def test_shop_redact_erases_everyones_personal_data(client, api, run_jobs):
 def test_data_request_is_acknowledged_and_kept(client, run_jobs):
     response = deliver(client, "customers/data_request", {
         "shop_id": 954889, "shop_domain": "sim-shop.myshopify.com",
-        "customer": {"id": 207119551}, "orders_requested": [450789469]}, webhook_id="dr")
+        "customer": {"id": 207119551, "email": "bob.norman@hostmail.com", "phone": None},
+        "orders_requested": [450789469], "data_request": {"id": 9999}}, webhook_id="dr")
     run_jobs()
     assert response.status_code == 200
     assert WebhookLog.get_by_id("dr").status is WebhookStatus.PROCESSED

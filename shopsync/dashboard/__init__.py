@@ -5,6 +5,7 @@ import datetime as dt
 from flask import Blueprint, abort, render_template, request
 
 from shopsync.auth import is_htmx
+from shopsync.schemas import MAX_BIGINT
 
 bp = Blueprint("dashboard", __name__)
 
@@ -20,7 +21,7 @@ def render(page, partial, **context):
 def int_arg(name):
     """Return a positive integer query argument, or None when absent or malformed."""
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_BIGINT else None
 
 
 def newest_first(query, model):
@@ -39,7 +40,7 @@ def newest_first(query, model):
 
 def get_or_404(model, row_id, what):
     """Return the `model` row with id `row_id`, or answer 404 naming `what` that was not found."""
-    row = model.get_or_none(model.id == row_id)
+    row = model.get_or_none(model.id == row_id) if row_id <= MAX_BIGINT else None
     if row is None:
         abort(404, f"{what} {row_id} not found")
     return row
