@@ -2,29 +2,29 @@
 
 import datetime as dt
 
-from shopsync import scheduler as periodic
+from shopsync import periodic, scheduler
 from shopsync.models import Order, WebhookLog
 from shopsync.queue import get_queue
 from tests.helpers import deliver, order
 
 
 def _scheduler():
-    return periodic.make_scheduler(get_queue(), periodic.ThreadScheduler)
+    return scheduler.make_scheduler(get_queue(), scheduler.ThreadScheduler)
 
 
 def test_registering_twice_keeps_one_schedule_per_job(app):
     sched = _scheduler()
-    periodic.register(sched)
-    periodic.register(_scheduler())
+    scheduler.register(sched)
+    scheduler.register(_scheduler())
     ids = sorted(job.id for job in sched.get_jobs())
-    assert ids == sorted(job_id for job_id, _, _ in periodic.PERIODIC_JOBS)
+    assert ids == sorted(job.id for job in periodic.JOBS)
 
 
 def test_retired_periodic_jobs_are_dropped(app):
     sched = _scheduler()
     sched.schedule(scheduled_time=dt.datetime.now(dt.UTC), func="shopsync.outbox.sweep",
                    interval=60, id="periodic-retired")
-    periodic.register(sched)
+    scheduler.register(sched)
     assert "periodic-retired" not in {job.id for job in sched.get_jobs()}
 
 
@@ -43,7 +43,7 @@ def test_scheduled_sweep_runs_through_the_worker(client, run_jobs, monkeypatch):
         patch.setattr("rq.Queue.enqueue", lambda *a, **k: None)  # the delivery's enqueue is lost
         deliver(client, "orders/create", order())
     sched = _scheduler()
-    periodic.register(sched)
+    scheduler.register(sched)
     sched.run(burst=True)  # enqueues the due periodic jobs
     run_jobs()  # the sweep queues the webhook...
     run_jobs()  # ...and the worker applies it
