@@ -75,8 +75,9 @@ def beating(role, name=None):
         stop.set()
         thread.join()
         try:
+            now = utcnow()
             with db.connection_context():
-                Heartbeat.touch(role, name, seen_at=utcnow(), stopped_at=utcnow())
+                Heartbeat.touch(role, name, seen_at=now, stopped_at=now)
         except INFRASTRUCTURE_ERRORS as exc:
             log.warning("stop of %s %s not recorded: %s", role, name, exc)
 
@@ -99,9 +100,9 @@ class Sign:
         """Tell whether the sign is missing or older than the allowance."""
         return self.seen_at is None or self.age > self.allowance
 
-    def json(self):
-        """Serialise the sign for the API."""
-        return {"last_seen": self.seen_at.isoformat() if self.seen_at else None,
+    def json(self, moment="last_seen"):
+        """Serialise the sign for the API, its time under the key `moment`."""
+        return {moment: self.seen_at.isoformat() if self.seen_at else None,
                 "age_seconds": None if self.age is None else round(self.age, 1),
                 "allowance_seconds": self.allowance, "late": self.late}
 
@@ -170,7 +171,7 @@ class Report:
             "status": "late" if late else "ok", "late": late,
             **{role: {**sign.json(), "processes": [p.json() for p in self.processes if p.role == role]}
                for role, sign in self.roles.items()},
-            "periodic_jobs": {name: {**sign.json(), "every_seconds": periodic.JOBS_BY_NAME[name].every()}
+            "periodic_jobs": {name: {**sign.json("last_run"), "every_seconds": periodic.JOBS_BY_NAME[name].every()}
                               for name, sign in self.jobs.items()},
         }
 

@@ -86,33 +86,36 @@ class PeriodicScheduler(Scheduler):
     _registered = False
 
     def run(self, burst=False):
-        """Poll until stopped (once with `burst`); after a Redis error, log, back off, go on."""
+        """Poll until stopped (with `burst`, until a poll held the lock); log and wait out Redis errors."""
         self._install_signal_handlers()
         backoff = self._interval
         try:
             while True:
                 began = time.monotonic()
                 try:
-                    self.poll()
+                    acted = self.poll()
                 except RedisError as exc:
                     log.warning("scheduler cannot reach Redis (%s); next try in %.1f s", exc, backoff)
                     time.sleep(backoff)
                     backoff = min(backoff * 2, periodic.scaled(MAX_BACKOFF))
                     continue
                 backoff = self._interval
-                if burst:
+                if burst and acted:
                     return
                 time.sleep(max(0.0, self._interval - (time.monotonic() - began)))
         finally:
             self.leave()
 
     def poll(self):
-        """Renew this scheduler's key; under the lock, heal the schedule and queue what is due."""
+        """Renew this scheduler's key; under the lock, heal the schedule and queue what is due.
+
+        Return whether this scheduler held the lock.
+        """
         if not self.connection.expire(self.key, int(self._interval) + 10):
             self.register_birth()  # first poll, or Redis lost the key
         if not self.acquire_lock():
             log.debug("another scheduler holds the lock")
-            return
+            return False
         try:
             if self._registered:
                 heal(self)
@@ -122,6 +125,7 @@ class PeriodicScheduler(Scheduler):
             self.enqueue_jobs()
         finally:
             self.remove_lock()
+        return True
 
     def leave(self):
         """Release the lock and register death, if Redis can be reached."""

@@ -1,9 +1,13 @@
-"""Periodic jobs: registered idempotently, run by one scheduler, executed by the worker."""
+"""Periodic jobs: registered idempotently, healed when Redis loses them, run by one scheduler."""
 
 import datetime as dt
 
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq.job import Job
+
 from shopsync import periodic, scheduler
-from shopsync.models import Order, WebhookLog
+from shopsync.models import Heartbeat, Order, WebhookLog
 from shopsync.queue import get_queue
 from tests.helpers import deliver, order
 
@@ -49,3 +53,38 @@ def test_scheduled_sweep_runs_through_the_worker(client, run_jobs, monkeypatch):
     run_jobs()  # ...and the worker applies it
     assert WebhookLog.get().status.value == "processed"
     assert Order.select().count() == 1
+
+
+def test_lost_registrations_come_back_at_the_next_poll(app):
+    sched = _scheduler()
+    sched.run(burst=True)  # the first poll registers every job
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    Heartbeat.touch(periodic.ROLE, "reconcile-full", started_at=an_hour_ago)
+    connection = sched.connection
+    connection.zrem(sched.scheduled_jobs_key, "periodic-reconcile-full", "periodic-compute-health")
+    connection.delete(Job.key_for("periodic-sweep-outbox"))  # an evicted job, still scheduled
+    assert {job.name for job in scheduler.missing(sched)} == {
+        "reconcile-full", "compute-health", "sweep-outbox"}
+
+    sched.run(burst=True)
+    assert scheduler.missing(sched) == []
+    due = dict(connection.zrange(sched.scheduled_jobs_key, 0, -1, withscores=True))
+    in_23_hours = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)).timestamp()
+    assert due[b"periodic-reconcile-full"] == pytest.approx(in_23_hours, abs=60)  # not run again at once
+
+
+def test_scheduler_waits_out_redis_errors_and_goes_on(app, monkeypatch):
+    sched = _scheduler()
+    answers = iter([RedisConnectionError("gone"), RedisConnectionError("still gone"), True])
+
+    def poll():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    sleeps = []
+    monkeypatch.setattr(sched, "poll", poll)
+    monkeypatch.setattr("shopsync.scheduler.time.sleep", sleeps.append)
+    sched.run(burst=True)
+    assert sleeps == [scheduler.POLL_INTERVAL, 2 * scheduler.POLL_INTERVAL]
