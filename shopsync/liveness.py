@@ -171,7 +171,8 @@ class Report:
             "status": "late" if late else "ok", "late": late,
             **{role: {**sign.json(), "processes": [p.json() for p in self.processes if p.role == role]}
                for role, sign in self.roles.items()},
-            "periodic_jobs": {name: {**sign.json("last_run"), "every_seconds": periodic.JOBS_BY_NAME[name].every()}
+            "periodic_jobs": {name: {**sign.json("last_run"),
+                                     "every_seconds": periodic.JOBS_BY_NAME[name].every()}
                               for name, sign in self.jobs.items()},
         }
 

@@ -115,9 +115,11 @@ class DatabaseCollector:
             if process.role == "worker" and process.stopped_at is None:
                 workers.add_metric([process.name], process.sign.seen_at.timestamp())
         yield workers
+        # Not "job": Prometheus gives every scraped series a `job` label of its own.
         runs = _gauge("periodic_job_last_run_timestamp_seconds",
-                      "When the last successful run of each periodic job started", ["job"])
-        every = _gauge("periodic_job_interval_seconds", "How often each periodic job runs", ["job"])
+                      "When the last successful run of each periodic job started", ["periodic_job"])
+        every = _gauge("periodic_job_interval_seconds", "How often each periodic job runs",
+                       ["periodic_job"])
         for job in periodic.JOBS:
             sign = report.jobs[job.name]
             if sign.seen_at is not None:

@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 EMBEDDED_SERVER = fakeredis.FakeServer()
 # Seconds a failed RQ job is kept in its registry for inspection.
 FAILURE_TTL = 24 * 3600
-# A worker that lost Redis tries again after 1 s, then 2, 4... up to this many seconds.
-RECONNECT_MAX_SECONDS = 30
+# A worker that lost Redis tries again after 1 s, then 2, 4, then every this many seconds: an
+# attempt costs little, and the worker is back within seconds of Redis.
+RECONNECT_MAX_SECONDS = 5
 
 
 class TLSVerificationError(RedisError):

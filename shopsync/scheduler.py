@@ -5,7 +5,7 @@ instead of adding a copy; rq-scheduler's Redis lock lets only one running schedu
 At every poll the scheduler holding the lock checks that every periodic job is still
 registered and registers again what Redis lost (a restart without persistence, a failover,
 an eviction), due an interval after its last run as the database knows it. Redis outages
-are logged and waited out: the scheduler never exits on its own.
+are logged and retried every poll: the scheduler never exits on its own.
 """
 
 import logging
@@ -22,11 +22,9 @@ from shopsync.ingest import INFRASTRUCTURE_ERRORS
 
 log = logging.getLogger(__name__)
 
-# How often the scheduler looks for due jobs and lost registrations (seconds, times
-# SHOPSYNC_SCHEDULE_SCALE).
+# How often the scheduler looks for due jobs and lost registrations, and tries again while Redis
+# is unreachable (seconds, times SHOPSYNC_SCHEDULE_SCALE).
 POLL_INTERVAL = 5
-# While Redis is unreachable the scheduler tries again after a poll interval, doubling up to this.
-MAX_BACKOFF = 30
 
 
 def _last_runs():
@@ -86,20 +84,24 @@ class PeriodicScheduler(Scheduler):
     _registered = False
 
     def run(self, burst=False):
-        """Poll until stopped (with `burst`, until a poll held the lock); log and wait out Redis errors."""
+        """Poll until stopped (with `burst`, until a poll held the lock), through Redis outages."""
         self._install_signal_handlers()
-        backoff = self._interval
+        down_since = None
         try:
             while True:
                 began = time.monotonic()
                 try:
                     acted = self.poll()
-                except RedisError as exc:
-                    log.warning("scheduler cannot reach Redis (%s); next try in %.1f s", exc, backoff)
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, periodic.scaled(MAX_BACKOFF))
-                    continue
-                backoff = self._interval
+                except RedisError as exc:  # retried every poll: registrations come back a poll after Redis
+                    acted = False
+                    if down_since is None:
+                        down_since = began
+                        log.warning("scheduler cannot reach Redis, trying every %.1f s: %s",
+                                    self._interval, exc)
+                else:
+                    if down_since is not None:
+                        log.warning("scheduler reached Redis again after %.0f s", began - down_since)
+                        down_since = None
                 if burst and acted:
                     return
                 time.sleep(max(0.0, self._interval - (time.monotonic() - began)))

@@ -126,7 +126,7 @@ def test_metrics_expose_when_each_process_and_job_was_last_seen(app, client):
     samples = scrape(client)
     assert ("shopsync_scheduler_last_seen_timestamp_seconds", ()) not in samples
     assert samples[("shopsync_liveness_late", ())] == len(ALL_LATE)
-    assert samples[("shopsync_periodic_job_interval_seconds", (("job", "reconcile-full"),))] == 86400
+    assert samples[("shopsync_periodic_job_interval_seconds", (("periodic_job", "reconcile-full"),))] == 86400
 
     all_alive()
     seen("worker", "worker.2", ago(minutes=5))
@@ -139,8 +139,8 @@ def test_metrics_expose_when_each_process_and_job_was_last_seen(app, client):
         ago(minutes=5).timestamp())
     assert ("shopsync_worker_last_seen_timestamp_seconds", (("worker", "worker.3"),)) not in samples
     for job in periodic.JOBS:
-        assert samples[("shopsync_periodic_job_last_run_timestamp_seconds", (("job", job.name),))] == (
-            NOW.timestamp())
+        key = ("shopsync_periodic_job_last_run_timestamp_seconds", (("periodic_job", job.name),))
+        assert samples[key] == NOW.timestamp()
     assert samples[("shopsync_liveness_late", ())] == 1  # worker.2
 
 
