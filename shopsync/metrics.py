@@ -120,13 +120,17 @@ class DatabaseCollector:
                       "When the last successful run of each periodic job started", ["periodic_job"])
         every = _gauge("periodic_job_interval_seconds", "How often each periodic job runs",
                        ["periodic_job"])
+        late_after = _gauge("periodic_job_late_after_seconds",
+                            "How long after its last run a periodic job is late", ["periodic_job"])
         for job in periodic.JOBS:
             sign = report.jobs[job.name]
             if sign.seen_at is not None:
                 runs.add_metric([job.name], sign.seen_at.timestamp())
             every.add_metric([job.name], job.every())
+            late_after.add_metric([job.name], sign.allowance)
         yield runs
         yield every
+        yield late_after
         late = _gauge("liveness_late", "Processes and periodic jobs late now, as on the Health page")
         late.add_metric([], len(report.late()))
         yield late

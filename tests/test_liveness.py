@@ -126,7 +126,9 @@ def test_metrics_expose_when_each_process_and_job_was_last_seen(app, client):
     samples = scrape(client)
     assert ("shopsync_scheduler_last_seen_timestamp_seconds", ()) not in samples
     assert samples[("shopsync_liveness_late", ())] == len(ALL_LATE)
-    assert samples[("shopsync_periodic_job_interval_seconds", (("periodic_job", "reconcile-full"),))] == 86400
+    full = (("periodic_job", "reconcile-full"),)
+    assert samples[("shopsync_periodic_job_interval_seconds", full)] == 86400
+    assert samples[("shopsync_periodic_job_late_after_seconds", full)] == 1.5 * 86400
 
     all_alive()
     seen("worker", "worker.2", ago(minutes=5))
