@@ -102,14 +102,18 @@ class Worker(SimpleWorker):
                 began = time.monotonic()
                 try:
                     super().work(**options)
+                except StopRequested:
+                    return True
                 except RedisError as exc:
                     self.log.warning("Worker %s: lost Redis: %s", self.name, exc)
+                except Exception:  # RQ logs and returns on most errors; this catches the rest
+                    self.log.exception("Worker %s: stopped on an error", self.name)
                 if self._shutdown_requested_date is not None:
                     return True
                 if time.monotonic() - began > RECONNECT_MAX_SECONDS:
                     delay = 1.0  # a long run since the last failure: start the backoff afresh
                 delay = self._wait_for_redis(delay)
-        except StopRequested:  # asked to stop while waiting
+        except StopRequested:  # asked to stop while waiting for Redis
             return True
 
     def _wait_for_redis(self, delay):

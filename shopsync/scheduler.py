@@ -98,6 +98,9 @@ class PeriodicScheduler(Scheduler):
                         down_since = began
                         log.warning("scheduler cannot reach Redis, trying every %.1f s: %s",
                                     self._interval, exc)
+                except Exception:  # a bug must not stop the schedule: it shows in the log and as late jobs
+                    acted = False
+                    log.exception("scheduler poll failed, trying again in %.1f s", self._interval)
                 else:
                     if down_since is not None:
                         log.warning("scheduler reached Redis again after %.0f s", began - down_since)

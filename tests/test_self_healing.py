@@ -88,6 +88,10 @@ def test_redis_restarted_empty_loses_no_periodic_job_and_no_webhook(own_redis, p
                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()["liveness"]
     assert liveness["late"] == [] and liveness["status"] == "ok"
 
+    processes.stop()  # SIGTERM: each process notes that it stopped, so none shows as late
+    rows = Heartbeat.select().where(Heartbeat.role.in_(["scheduler", "worker"]))
+    assert sorted(row.role for row in rows if row.stopped_at) == ["scheduler", "worker"]
+
 
 def test_scheduler_and_worker_ride_out_a_database_cut(own_redis, processes, services, shop):
     parts = urlsplit(services[0])
