@@ -15,7 +15,8 @@ NOW = None  # when the running test started: the API, metrics and pages judge at
 ALL_LATE = ["scheduler never seen", "no worker ever seen",
             "sweep-outbox never run (every 60 s)", "process-dlq never run (every 5 min)",
             "compute-health never run (every 60 s)", "reconcile-catchup never run (every 5 min)",
-            "reconcile-full never run (every 24 h)", "reconcile-deep never run (every 7 d)"]
+            "reconcile-full never run (every 24 h)", "reconcile-deep never run (every 7 d)",
+            "drop-expired-bodies never run (every 60 min)"]
 
 
 @pytest.fixture(autouse=True)
