@@ -5,7 +5,7 @@ import hmac
 from flask import Blueprint, abort, current_app, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
-from shopsync import dlq, health, reconciliation, stats
+from shopsync import dlq, health, liveness, reconciliation, stats
 from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
 from shopsync.schemas import MAX_BIGINT
 from shopsync.serializers import customer_json, failed_item_json, order_json, product_json
@@ -146,5 +146,5 @@ def start_reconciliation():
 
 @bp.get("/health")
 def get_health():
-    """Return the latest reading of every health metric and the worst status among them."""
-    return jsonify(health.summary())
+    """Return the latest health readings, their worst status, and what is late among processes and jobs."""
+    return jsonify({**health.summary(), "liveness": liveness.report().json()})

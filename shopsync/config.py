@@ -13,6 +13,9 @@ DEFAULT_MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 DEFAULT_WEBHOOK_RETENTION_DAYS = 30
 # Session cookies are signed with SECRET_KEY: a shorter key is refused, as it could be guessed.
 MIN_SECRET_KEY_LENGTH = 32
+# SHOPSYNC_SCHEDULE_SCALE multiplies every periodic interval (and the allowances judged from
+# them); tests run the minute jobs every 3 s with 0.05.
+DEFAULT_SCHEDULE_SCALE = 1.0
 SECRET_KEY_HELP = ("set SECRET_KEY to a long random value, e.g. "
                    "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
 
@@ -53,6 +56,17 @@ def flag(name, value, default):
     raise ConfigError(f"{name}={value!r} is neither 1 nor 0 (or true/false, yes/no, on/off)")
 
 
+def schedule_scale(text):
+    """Read SHOPSYNC_SCHEDULE_SCALE: a positive number."""
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0.0
+    if not 0 < scale < float("inf"):
+        raise ConfigError(f"SHOPSYNC_SCHEDULE_SCALE must be a positive number, not {text!r}")
+    return scale
+
+
 def from_environment():
     """Return the settings mapping built from environment variables."""
     load_dotenv(os.environ.get("SHOPSYNC_ENV_FILE", ".env"))
@@ -90,6 +104,7 @@ def from_environment():
         "SHOPSYNC_WEBHOOK_ADDRESS": env("SHOPSYNC_WEBHOOK_ADDRESS") or None,
         # The sender of alert emails.
         "ALERT_EMAIL_FROM": env("ALERT_EMAIL_FROM", DEFAULT_EMAIL_FROM),
+        "SCHEDULE_SCALE": schedule_scale(env("SHOPSYNC_SCHEDULE_SCALE") or DEFAULT_SCHEDULE_SCALE),
     }
 
 

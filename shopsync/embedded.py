@@ -11,7 +11,7 @@ import threading
 
 from werkzeug.serving import make_server
 
-from shopsync import backfill, create_app, migrations, queue, scheduler
+from shopsync import backfill, create_app, liveness, migrations, queue, scheduler
 from shopsync.auth import demo_admin
 from shopsync.db import db
 
@@ -40,16 +40,14 @@ def _start_simulator(webhook_url):
 
 
 def _run_worker(app):
-    with app.app_context():
+    with app.app_context(), liveness.beating("worker"):
         rq_queue = queue.get_queue()
         queue.ThreadWorker([rq_queue], connection=rq_queue.connection).work(logging_level="WARNING")
 
 
 def _run_scheduler(app):
-    with app.app_context():
-        periodic = scheduler.make_scheduler(queue.get_queue(), scheduler.ThreadScheduler)
-        scheduler.register(periodic)
-        periodic.run()
+    with app.app_context(), liveness.beating("scheduler"):
+        scheduler.make_scheduler(queue.get_queue(), scheduler.ThreadScheduler).run()
 
 
 def main():

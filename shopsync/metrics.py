@@ -1,10 +1,12 @@
-"""GET /metrics: health readings and sync counts in Prometheus text format.
+"""GET /metrics: health readings, sync counts and signs of life in Prometheus text format.
 
 Every scrape builds a fresh registry from the database (the latest health readings, the
-counts the health job took last and the latest reconciliation per entity), so every gunicorn
-process answers the same. A scrape reads a few indexed rows and counts nothing: counting
-webhook_log on each scrape would cost as much as the table is large. With
-SHOPSYNC_METRICS_TOKEN set, a scrape needs `Authorization: Bearer <token>`.
+counts the health job took last, the latest reconciliation per entity, the heartbeats of the
+scheduler and workers and the last run of each periodic job), so every gunicorn process
+answers the same, and an alert on the timestamps fires even when no worker runs. A scrape
+reads a few indexed rows and counts nothing: counting webhook_log on each scrape would cost
+as much as the table is large. With SHOPSYNC_METRICS_TOKEN set, a scrape needs
+`Authorization: Bearer <token>`.
 """
 
 import hmac
@@ -13,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from shopsync import health, stats
+from shopsync import health, liveness, periodic, stats
 from shopsync.models import ReconciliationReport
 from shopsync.reconciliation import ENTITIES
 
@@ -33,6 +35,7 @@ class DatabaseCollector:
         yield from self._health()
         yield from self._counts()
         yield from self._reconciliation()
+        yield from self._liveness()
 
     def _health(self):
         readings = health.latest_metrics()
@@ -98,6 +101,39 @@ class DatabaseCollector:
                 when.add_metric([entity], report.created_at.timestamp())
         yield discrepancy
         yield when
+
+    def _liveness(self):
+        report = liveness.report()
+        scheduler = _gauge("scheduler_last_seen_timestamp_seconds",
+                           "Latest heartbeat of any scheduler process")
+        if report.roles["scheduler"].seen_at is not None:
+            scheduler.add_metric([], report.roles["scheduler"].seen_at.timestamp())
+        yield scheduler
+        workers = _gauge("worker_last_seen_timestamp_seconds",
+                         "Latest heartbeat of each worker process not stopped on request", ["worker"])
+        for process in report.processes:
+            if process.role == "worker" and process.stopped_at is None:
+                workers.add_metric([process.name], process.sign.seen_at.timestamp())
+        yield workers
+        # Not "job": Prometheus gives every scraped series a `job` label of its own.
+        runs = _gauge("periodic_job_last_run_timestamp_seconds",
+                      "When the last successful run of each periodic job started", ["periodic_job"])
+        every = _gauge("periodic_job_interval_seconds", "How often each periodic job runs",
+                       ["periodic_job"])
+        late_after = _gauge("periodic_job_late_after_seconds",
+                            "How long after its last run a periodic job is late", ["periodic_job"])
+        for job in periodic.JOBS:
+            sign = report.jobs[job.name]
+            if sign.seen_at is not None:
+                runs.add_metric([job.name], sign.seen_at.timestamp())
+            every.add_metric([job.name], job.every())
+            late_after.add_metric([job.name], sign.allowance)
+        yield runs
+        yield every
+        yield late_after
+        late = _gauge("liveness_late", "Processes and periodic jobs late now, as on the Health page")
+        late.add_metric([], len(report.late()))
+        yield late
 
 
 def _authorised():

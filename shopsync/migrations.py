@@ -9,7 +9,7 @@ import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from shopsync.db import UTCDateTimeField, db, is_sqlite, utcnow
-from shopsync.models import ALL_MODELS
+from shopsync.models import ALL_MODELS, Heartbeat
 
 
 class SchemaMigration(pw.Model):
@@ -36,11 +36,16 @@ def _user_session_version(migrator):
     migrate(migrator.add_column("user", "session_version", pw.IntegerField(default=0)))
 
 
+def _heartbeats(migrator):
+    db.create_tables([Heartbeat], safe=True)
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
     ("0002_index_live_records_by_creation", _index_live_records_by_creation),
     ("0003_user_session_version", _user_session_version),
+    ("0004_heartbeats", _heartbeats),
 ]
 
 

@@ -4,7 +4,7 @@ from enum import Enum
 
 import peewee as pw
 
-from shopsync.db import EnumField, JSONField, MoneyField, UTCDateTimeField, db, utcnow
+from shopsync.db import EnumField, JSONField, MoneyField, UTCDateTimeField, db, incoming_values, utcnow
 
 
 class BaseModel(pw.Model):
@@ -260,5 +260,28 @@ class SyncState(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow)
 
 
+class Heartbeat(BaseModel):
+    """The last sign of life of a process (scheduler, worker), or a periodic job's last run.
+
+    Kept in the database, not in Redis, so that losing Redis cannot erase it.
+    """
+
+    role = pw.CharField(max_length=16)  # scheduler, worker, or job
+    name = pw.CharField(max_length=255)  # a process: DYNO or host:pid; a job: its name
+    started_at = UTCDateTimeField(default=utcnow)  # process start, or the start of the job's run
+    seen_at = UTCDateTimeField(default=utcnow)  # the latest beat, or the end of the job's run
+    stopped_at = UTCDateTimeField(null=True)  # a process that stopped when asked to
+
+    class Meta:
+        indexes = ((("role", "name"), True),)
+
+    @classmethod
+    def touch(cls, role, name, **fields):
+        """Insert or update the row of (role, name) with `fields`."""
+        row = {"role": role, "name": name, **fields}
+        cls.insert(row).on_conflict(conflict_target=[cls.role, cls.name],
+                                    update=incoming_values(cls, row, keys=("role", "name"))).execute()
+
+
 ALL_MODELS = [Customer, Product, ProductVariant, Order, OrderLineItem, WebhookLog, FailedSyncItem,
-              User, BackfillRun, ReconciliationReport, SyncHealthMetric, Alert, SyncState]
+              User, BackfillRun, ReconciliationReport, SyncHealthMetric, Alert, SyncState, Heartbeat]

@@ -17,13 +17,14 @@ import uuid
 
 from redis.exceptions import RedisError
 
-from shopsync import jobs, queue
+from shopsync import jobs, periodic, queue
 from shopsync.db import db, utcnow
 from shopsync.ingest import INFRASTRUCTURE_ERRORS
 from shopsync.models import WebhookLog, WebhookStatus
 
 log = logging.getLogger(__name__)
-# A pending webhook younger than this is left to the drain its delivery queued.
+# A pending webhook younger than this (times SHOPSYNC_SCHEDULE_SCALE) is left to the drain its
+# delivery queued.
 GRACE = dt.timedelta(minutes=1)
 # A drain hands over to a fresh job after this many seconds, well inside its RQ timeout.
 DRAIN_SECONDS = 10
@@ -104,7 +105,7 @@ def _apply_batch(batch_size):
 
 def sweep():
     """Queue a drain if webhooks wait past the grace period and none is queued; return how many wait."""
-    cutoff = utcnow() - GRACE
+    cutoff = utcnow() - periodic.scaled(GRACE)
     with db.connection_context():
         waiting = WebhookLog.select().where(
             (WebhookLog.status == WebhookStatus.PENDING) & (WebhookLog.received_at < cutoff)

@@ -2,6 +2,7 @@
 
 import logging
 import ssl
+import time
 from urllib.parse import urlsplit
 
 import fakeredis
@@ -10,6 +11,7 @@ from redis import Redis
 from redis.connection import SSLConnection
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,9 @@ log = logging.getLogger(__name__)
 EMBEDDED_SERVER = fakeredis.FakeServer()
 # Seconds a failed RQ job is kept in its registry for inspection.
 FAILURE_TTL = 24 * 3600
+# A worker that lost Redis tries again after 1 s, then 2, 4, then every this many seconds: an
+# attempt costs little, and the worker is back within seconds of Redis.
+RECONNECT_MAX_SECONDS = 5
 
 
 class TLSVerificationError(RedisError):
@@ -77,8 +82,64 @@ def enqueue(queue, func, *args, **options):
     return True
 
 
-class ThreadWorker(SimpleWorker):
-    """A SimpleWorker that can run outside the main thread (embedded mode, tests)."""
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker that never quits on its own.
+
+    RQ waits out a Redis outage only while it waits for a job; one that strikes anywhere else
+    (finishing a job, a maintenance task, registering at start) ends `work()`. This worker
+    then waits for Redis and starts over, however long that takes, until asked to stop.
+    """
+
+    max_connection_wait_time = RECONNECT_MAX_SECONDS  # RQ's backoff while waiting for a job
+
+    def work(self, burst=False, **options):
+        """Work until asked to stop (or, with `burst`, until the queue is empty)."""
+        if burst:
+            return super().work(burst=True, **options)
+        delay = 1.0
+        try:
+            while True:
+                began = time.monotonic()
+                try:
+                    super().work(**options)
+                except StopRequested:
+                    return True
+                except RedisError as exc:
+                    self.log.warning("Worker %s: lost Redis: %s", self.name, exc)
+                except Exception:  # RQ logs and returns on most errors; this catches the rest
+                    self.log.exception("Worker %s: stopped on an error", self.name)
+                if self._shutdown_requested_date is not None:
+                    return True
+                if time.monotonic() - began > RECONNECT_MAX_SECONDS:
+                    delay = 1.0  # a long run since the last failure: start the backoff afresh
+                delay = self._wait_for_redis(delay)
+        except StopRequested:  # asked to stop while waiting for Redis
+            return True
+
+    def _wait_for_redis(self, delay):
+        """Sleep, doubling `delay`, until Redis takes this worker's death; return the next delay."""
+        while True:
+            self.log.warning("Worker %s: starting over in %.0f s", self.name, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+            try:
+                self.register_death()  # so that the next run may register its birth
+                return delay
+            except RedisError as exc:
+                self.log.warning("Worker %s: Redis still unreachable: %s", self.name, exc)
+
+    def teardown(self):
+        """Let go of Redis without raising when it is gone, and stop listening for commands."""
+        try:
+            super().teardown()
+        except RedisError as exc:
+            self.log.warning("Worker %s: could not register its death: %s", self.name, exc)
+            if self.pubsub_thread:
+                self.pubsub_thread.stop()
+
+
+class ThreadWorker(Worker):
+    """A Worker that can run outside the main thread (embedded mode, tests)."""
 
     death_penalty_class = TimerDeathPenalty
 

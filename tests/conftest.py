@@ -215,12 +215,13 @@ def dashboard_data(app):
     import datetime as dt
     import json
 
-    from shopsync import dlq
+    from shopsync import dlq, periodic
     from shopsync.db import utcnow
     from shopsync.models import (
         Alert,
         BackfillRun,
         FailedSyncItem,
+        Heartbeat,
         ReconciliationReport,
         RunStatus,
         Severity,
@@ -288,4 +289,9 @@ def dashboard_data(app):
             started_at=now - dt.timedelta(hours=2), finished_at=now - dt.timedelta(hours=1, minutes=50)).id
         made["running_run"] = BackfillRun.create(entity_type="orders", status=RunStatus.RUNNING,
                                                  expected=1200, fetched=450, stored=450).id
+
+        for role, name in (("scheduler", "scheduler.1"), ("worker", "worker.1"), ("worker", "worker.2")):
+            Heartbeat.touch(role, name, started_at=now - dt.timedelta(hours=3), seen_at=now)
+        for job in periodic.JOBS:
+            Heartbeat.touch(periodic.ROLE, job.name, started_at=now - dt.timedelta(seconds=30), seen_at=now)
     return made

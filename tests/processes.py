@@ -1,9 +1,10 @@
-"""Start the real web and worker processes for end-to-end tests."""
+"""Start the real web, worker and scheduler processes (and a Redis of a test's own) for end-to-end tests."""
 
 import os
 import subprocess
 import sys
 
+import redis
 import requests
 
 from bench.common import free_port, wait_until
@@ -48,6 +49,10 @@ class Processes:
         """Start `python worker.py`."""
         return self.spawn("worker.py", **env)
 
+    def scheduler(self, **env):
+        """Start `python -m shopsync.scheduler`."""
+        return self.spawn("-m", "shopsync.scheduler", **env)
+
     def stop(self):
         """Terminate every child, killing those that linger."""
         for child in self.children:
@@ -59,3 +64,37 @@ class Processes:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free port, without persistence: a restart empties it."""
+
+    def __init__(self, log_dir):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_dir = log_dir
+        self.client = redis.Redis(port=self.port, socket_timeout=5)
+        self.process = None
+
+    def start(self):
+        """Start the server; return self once it answers."""
+        with open(os.path.join(self.log_dir, f"redis-{self.port}.log"), "ab") as log:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--daemonize", "no", "--dir", str(self.log_dir)],
+                stdout=log, stderr=subprocess.STDOUT)
+
+        def answers():
+            try:
+                return self.client.ping()
+            except redis.RedisError:
+                return False
+
+        wait_until(answers, message="redis-server to answer")
+        return self
+
+    def kill(self):
+        """Kill the server as a crash would: nothing is saved."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

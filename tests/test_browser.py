@@ -3,6 +3,7 @@
 Set SHOPSYNC_SCREENSHOTS=docs/screenshots to save the screenshots the README shows.
 """
 
+import datetime as dt
 import os
 import pathlib
 
@@ -230,3 +231,30 @@ def test_everything_works_without_javascript(live_server, dashboard_data, browse
         expect(page.locator("#webhook-table tbody tr")).to_have_count(10)
     finally:
         context.close()
+
+
+def test_the_liveness_banner_names_what_is_late_and_clears_itself(live_server, dashboard_data, admin):
+    from playwright.sync_api import expect
+
+    from shopsync.db import utcnow
+    from shopsync.models import Heartbeat
+
+    def beat(role, name, minutes_ago=0):
+        with db.connection_context():
+            Heartbeat.touch(role, name, seen_at=utcnow() - dt.timedelta(minutes=minutes_ago))
+
+    beat("scheduler", "scheduler.1", minutes_ago=3)  # every other process and job is alive
+    page = admin
+    page.clock.install()
+    page.goto(live_server + "/")
+    banner = page.locator("#liveness [role=alert]")
+    expect(banner).to_contain_text("scheduler not seen for 3 min")
+    expect(page.locator("#liveness details")).to_have_attribute("open", "")
+    shoot(page, "health-late", full_page=False)
+
+    beat("scheduler", "scheduler.1")  # the scheduler is back: the next refresh clears the banner
+    mark_page(page)
+    page.clock.run_for(10_500)
+    expect(banner).to_have_count(0)
+    expect(page.locator("#liveness summary")).to_have_text("Processes and periodic jobs: all seen lately")
+    assert_not_reloaded(page)

@@ -164,7 +164,9 @@ def test_latest_readings_and_retention(app):
 
 def test_api_health_returns_the_latest_readings(app, api):
     app.config.update(SHOPIFY_SHOP=None, SHOPIFY_API_BASE_URL=None)
-    assert api("health").json == {"status": "unknown", "checked_at": None, "metrics": {}}
+    first = api("health").json
+    assert {k: first[k] for k in ("status", "checked_at", "metrics")} == {
+        "status": "unknown", "checked_at": None, "metrics": {}}
     webhook(1, WebhookStatus.PROCESSED, NOW - dt.timedelta(seconds=10), NOW - dt.timedelta(seconds=8))
     failed_items(101)
     health.compute_health(now=NOW)

@@ -88,6 +88,6 @@ def test_processed_bodies_are_dropped_after_the_retention_period(app, client, ru
 
 
 def test_the_scheduler_drops_expired_bodies():
-    from shopsync.scheduler import PERIODIC_JOBS
+    from shopsync.periodic import JOBS
 
-    assert "shopsync.privacy.drop_expired_bodies" in {func for _, _, func in PERIODIC_JOBS}
+    assert "shopsync.privacy.drop_expired_bodies" in {job.func for job in JOBS}

@@ -1,10 +1,11 @@
-"""Health page: the latest reading of every metric, its thresholds and a 24-hour chart."""
+"""Health page: signs of life, the latest reading of every metric, its thresholds and a 24-hour chart."""
 
 import datetime as dt
 
+from flask import render_template
 from peewee import SQL, fn
 
-from shopsync import charts
+from shopsync import charts, liveness
 from shopsync.auth import is_htmx, login_required
 from shopsync.dashboard import bp, render
 from shopsync.db import is_sqlite, utcnow
@@ -88,6 +89,17 @@ def health():
     now = utcnow()
     context = {"rows": metric_rows(now), "now": now}
     if not is_htmx():
+        context["liveness"] = liveness.report(now)
         context["alerts"] = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))
         context["counts"] = counts(now)
     return render("dashboard/health.html", "dashboard/_metrics.html", **context)
+
+
+bp.app_template_filter("brief")(liveness.brief)
+
+
+@bp.get("/liveness", endpoint="liveness")
+@login_required
+def liveness_widget():
+    """Show what is late among processes and periodic jobs (the widget alone, for htmx's refresh)."""
+    return render_template("dashboard/_liveness.html", liveness=liveness.report())
