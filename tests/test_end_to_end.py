@@ -21,13 +21,22 @@ def _post(url, topic, payload, webhook_id=None):
                          headers=headers(body, topic, webhook_id), timeout=10)
 
 
-def _processed(url, n):
-    def check():
-        stats = requests.get(f"{url}/api/admin/stats", headers=AUTH, timeout=5).json()
-        done = stats["webhooks"]["processed"] + stats["webhooks"]["failed"]
-        return stats if done >= n else None
+def _stats(url):
+    return requests.get(f"{url}/api/admin/stats", headers=AUTH, timeout=5).json()
 
-    return wait_until(check, message=f"{n} webhooks processed")
+
+def _processed(url, n):
+    """Wait until `n` webhooks are done; return the stats read after that.
+
+    The stats' counts are separate queries, so a drain committing between them can show the
+    webhooks done before the records they made: the figures are read again once all are done.
+    """
+    def done():
+        webhooks = _stats(url)["webhooks"]
+        return webhooks["processed"] + webhooks["failed"] >= n
+
+    wait_until(done, message=f"{n} webhooks processed")
+    return _stats(url)
 
 
 def test_signed_fixture_webhooks_become_erp_rows(processes):
