@@ -63,6 +63,7 @@ class Refund(BaseModel):
     order_shopify_id = pw.BigIntegerField(index=True)
     note = pw.TextField(null=True)
     restock = pw.BooleanField(null=True)
+    shipping_refunded = MoneyField(null=True)  # from its shipping_refund adjustments
     created_at = UTCDateTimeField(null=True)
     processed_at = UTCDateTimeField(null=True)
     synced_at = UTCDateTimeField(default=utcnow)
@@ -130,6 +131,25 @@ class FulfillmentLineItem(BaseModel):
 
     class Meta:
         indexes = ((("fulfillment", "line_item_shopify_id"), True),)
+
+
+def books_of(order):
+    """Return an order's parts, refunds (with lines and transactions), transactions and fulfillments."""
+    books = {name: list(model.select().where(model.order == order).order_by(model.position))
+             for name, model in (("tax_lines", OrderTaxLine), ("shipping_lines", OrderShippingLine),
+                                 ("discount_codes", OrderDiscountCode),
+                                 ("discount_applications", OrderDiscountApplication))}
+    transactions = list(OrderTransaction.select().where(
+        OrderTransaction.order_shopify_id == order.shopify_id).order_by(OrderTransaction.shopify_id))
+    refunds = pw.prefetch(Refund.select().where(Refund.order_shopify_id == order.shopify_id)
+                          .order_by(Refund.shopify_id),
+                          RefundLineItem.select().order_by(RefundLineItem.shopify_id))
+    for refund in refunds:
+        refund.transactions = [t for t in transactions if t.refund_shopify_id == refund.shopify_id]
+    fulfillments = pw.prefetch(Fulfillment.select().where(
+        Fulfillment.order_shopify_id == order.shopify_id).order_by(Fulfillment.shopify_id),
+        FulfillmentLineItem.select().order_by(FulfillmentLineItem.id))
+    return {**books, "refunds": refunds, "transactions": transactions, "fulfillments": fulfillments}
 
 
 ORDER_PARTS = [OrderTaxLine, OrderShippingLine, OrderDiscountCode, OrderDiscountApplication]

@@ -1,0 +1,73 @@
+"""Shopify's sample refund, transaction and fulfillment on top of its sample order, to the cent."""
+
+import pytest
+
+from shopsync.models import FailedSyncItem
+from tests.helpers import deliver, fixture, order
+
+# The sample order's three lines of 199.00 add up to 597.00, but Shopify's sample says 398.00.
+SAMPLE_LINES = "line items 597.00 - discounts 0.00 = 597.00, not the subtotal 398.00"
+
+
+def sample_books(client, run_jobs):
+    """Deliver the sample order, refund, transaction and fulfillment, and apply them."""
+    for topic, payload in (("orders/create", order()), ("refunds/create", fixture("refund")),
+                           ("order_transactions/create", fixture("transaction")),
+                           ("fulfillments/create", fixture("fulfillment"))):
+        assert deliver(client, topic, payload).status_code == 200
+    run_jobs()
+
+
+def test_sample_books_land_to_the_cent(client, api, run_jobs):
+    sample_books(client, run_jobs)
+    erp = api("orders/450789469").json
+    assert {name: erp[name] for name in (
+        "total_price", "subtotal_price", "total_tax", "total_discounts", "total_line_items_price",
+        "current_total_price", "total_refunded", "total_outstanding")} == {
+        "total_price": "409.94", "subtotal_price": "398.00", "total_tax": "11.94",
+        "total_discounts": "0.00", "total_line_items_price": "398.00",
+        "current_total_price": None, "total_refunded": "209.00", "total_outstanding": None}
+    assert erp["tax_lines"] == [{"title": "State Tax", "rate": "0.06", "price": "11.94",
+                                 "price_presentment": None}]
+    assert erp["shipping_lines"] == [{
+        "title": "Free Shipping", "code": "Free Shipping", "source": "shopify", "price": "0.00",
+        "price_presentment": None, "discounted_price": None,
+        "discounted_price_presentment": None}]
+    assert erp["discount_codes"] == [{"code": "TENOFF", "type": None, "amount": "10.00"}]
+    [refund] = erp["refunds"]
+    assert (refund["id"], refund["note"], refund["restock"]) == (
+        509562969, "it broke during shipping", True)
+    assert [(line["id"], line["line_item_shopify_id"], line["quantity"])
+            for line in refund["refund_line_items"]] == [(104689539, 703073504, 1),
+                                                         (709875399, 466157049, 1)]
+    assert [(t["id"], t["kind"], t["status"], t["amount"], t["currency"])
+            for t in refund["transactions"]] == [(179259969, "refund", "success", "209.00", "USD")]
+    assert [(t["id"], t["kind"], t["status"], t["gateway"], t["amount"], t["refund_shopify_id"])
+            for t in erp["transactions"]] == [
+        (179259969, "refund", "success", "bogus", "209.00", 509562969),
+        (389404469, "authorization", "success", "bogus", "409.94", None)]
+    [fulfillment] = erp["fulfillments"]
+    # The order carries this fulfillment updated in 2014; the sample's 2013 copy is older.
+    assert (fulfillment["id"], fulfillment["status"], fulfillment["tracking_number"],
+            fulfillment["line_items"]) == (255858046, "failure", "1Z2345",
+                                           [{"line_item_shopify_id": 466157049, "quantity": 1}])
+
+
+def test_sample_books_that_do_not_add_up_are_a_money_failed_item(client, api, run_jobs):
+    sample_books(client, run_jobs)
+    [item] = FailedSyncItem.select().where(FailedSyncItem.entity_type == "money")
+    assert item.shopify_id == 450789469 and not item.retryable
+    assert item.error_message == ("money does not add up: " + SAMPLE_LINES +
+                                  "; financial status authorized, but 209.00 was refunded")
+
+
+@pytest.mark.parametrize("topic", ["orders/updated", "orders/paid", "orders/cancelled",
+                                   "orders/fulfilled", "orders/partially_fulfilled"])
+def test_order_topics_carry_refunds_and_fulfillments(client, api, run_jobs, topic):
+    refund = fixture("refund")
+    del refund["order_id"]  # inside its order a refund may leave it out
+    deliver(client, topic, order(refunds=[refund], financial_status="partially_refunded"))
+    run_jobs()
+    erp = api("orders/450789469").json
+    assert [r["id"] for r in erp["refunds"]] == [509562969]
+    assert erp["total_refunded"] == "209.00" and len(erp["fulfillments"]) == 1
