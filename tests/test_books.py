@@ -1,8 +1,15 @@
 """Shopify's sample refund, transaction and fulfillment on top of its sample order, to the cent."""
 
+import random
+from collections import Counter
+from decimal import Decimal
+
 import pytest
 
-from shopsync.models import FailedSyncItem
+from shopsync import ingest
+from shopsync.db import db
+from shopsync.models import FailedSyncItem, Order
+from shopsync.simulator import Store, random_change
 from tests.helpers import deliver, fixture, order
 
 # The sample order's three lines of 199.00 add up to 597.00, but Shopify's sample says 398.00.
@@ -71,3 +78,29 @@ def test_order_topics_carry_refunds_and_fulfillments(client, api, run_jobs, topi
     erp = api("orders/450789469").json
     assert [r["id"] for r in erp["refunds"]] == [509562969]
     assert erp["total_refunded"] == "209.00" and len(erp["fulfillments"]) == 1
+
+
+def test_the_simulators_orders_add_up_after_refunds_cancellations_and_payments(app):
+    store = Store.generate(seed=8, orders=300, products=20, customers=30)
+    rng = random.Random(8)
+    for _ in range(40):
+        store.create_order()
+    changes = Counter(random_change(store, rng) for _ in range(600))
+    assert changes["refund_order"] and changes["cancel_order"] and changes["pay_order"]
+    orders = list(store.orders)
+    transactions = [t for made in store.transactions.values() for t in made]
+    with db.connection_context():
+        assert None not in ingest.apply_records("order", orders)
+        assert None not in ingest.apply_records("transaction", transactions)
+        problems = [item.error_message for item in FailedSyncItem.select()]
+        assert problems == [], "\n".join(problems)
+        refunded = {o["id"]: sum(Decimal(t["amount_set"]["shop_money"]["amount"])
+                                 for r in o["refunds"] for t in r["transactions"]) for o in orders}
+        stored = dict(Order.select(Order.shopify_id, Order.total_refunded).tuples())
+        assert stored == refunded
+    currencies = Counter(o["presentment_currency"] for o in orders)
+    assert currencies["JPY"] and currencies["EUR"] and currencies["USD"] > len(orders) // 2
+    assert any(len(o["tax_lines"]) > 1 for o in orders)
+    assert any(o["discount_codes"] for o in orders)
+    statuses = Counter(o["financial_status"] for o in orders)
+    assert statuses["partially_refunded"] and statuses["refunded"] and statuses["voided"]
