@@ -36,8 +36,9 @@ def random_change(store: Store, rng: random.Random):
         elif change == "refund_order" and order and order["financial_status"] in (
                 "paid", "partially_refunded"):
             _refund(store, order, rng)
-        elif change == "track_shipment" and order and order["fulfillments"]:
-            store.update_fulfillment(order["id"], order["fulfillments"][-1]["id"],
+        elif change == "track_shipment" and (shipped := [o for o in recent if o["fulfillments"]]):
+            shipment = rng.choice(shipped)
+            store.update_fulfillment(shipment["id"], shipment["fulfillments"][-1]["id"],
                                      shipment_status=rng.choice(["in_transit", "delivered"]))
         elif change == "cancel_order" and order:
             store.cancel_order(order["id"], reason=rng.choice(["customer", "inventory"]))
