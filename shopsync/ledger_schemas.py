@@ -6,8 +6,6 @@ Amounts Shopify gives in both currencies come as `X` (shop money) and `X_set`
 `X_presentment`, `X` taken from the set when only the set is given (as GraphQL gives it).
 """
 
-from decimal import Decimal
-
 from marshmallow import fields, post_load, validate
 
 from shopsync import schemas
@@ -155,10 +153,9 @@ class RefundSchema(ShopifySchema):
 
     @post_load
     def _own_transactions(self, data, **kwargs):
-        adjustments = data.pop("order_adjustments") or []
-        data["shipping_refunded"] = -sum((a["amount"] for a in adjustments
-                                          if a["kind"] == "shipping_refund" and a["amount"]),
-                                         Decimal(0))
+        shipping = [-a["amount"] for a in data.pop("order_adjustments") or []
+                    if a["kind"] == "shipping_refund" and a["amount"] is not None]
+        data["shipping_refunded"] = sum(shipping[1:], shipping[0]) if shipping else None
         for transaction in data["transactions"]:
             transaction["order_id"] = data.get("order_id")
         return data
