@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from shopsync import dlq, ingest
 from shopsync.ledger import OrderShippingLine, OrderTaxLine, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import FailedSyncItem, Order, OrderLineItem, Resolution
 
@@ -194,14 +193,20 @@ def _fmt(value, unit):
 
 def settle(order_ids):
     """Sum the refunds of these orders and check their money, opening or resolving failed items."""
-    passing = []
-    for books in load(order_ids).values():
+    from shopsync import dlq  # dlq imports topics, which imports this module
+    passing, changed = [], {}
+    everything = load(order_ids).values()
+    for books in everything:
         order = books.order
-        shop, presentment = refunded(books)
-        if (shop, presentment) != (order.total_refunded, order.total_refunded_presentment):
-            Order.update(total_refunded=shop, total_refunded_presentment=presentment).where(
-                Order.id == order.id).execute()
-            order.total_refunded, order.total_refunded_presentment = shop, presentment
+        totals = refunded(books)
+        if totals != (order.total_refunded, order.total_refunded_presentment):
+            order.total_refunded, order.total_refunded_presentment = totals
+            changed.setdefault(tuple(map(str, totals)), (totals, []))[1].append(order.id)
+    for (shop, presentment), ids in changed.values():  # most share one total: 0.00
+        Order.update(total_refunded=shop, total_refunded_presentment=presentment).where(
+            Order.id.in_(ids)).execute()
+    for books in everything:
+        order = books.order
         found = problems(books)
         if found:
             _report(order, found)
@@ -213,6 +218,7 @@ def settle(order_ids):
 
 def _report(order, found):
     """Open (or keep) the order's money failed item, unless a person already closed this one."""
+    from shopsync import dlq  # dlq imports topics, which imports this module
     message = MESSAGE + "; ".join(found)
     known = FailedSyncItem.select().where(
         (FailedSyncItem.entity_type == ENTITY) & (FailedSyncItem.shopify_id == order.shopify_id)
@@ -232,5 +238,6 @@ def recheck(data):
     books = load({data["id"]}).get(data["id"])
     found = problems(books) if books else []
     if found:
-        raise ingest.InvalidPayload(MESSAGE + "; ".join(found))
+        from shopsync.ingest import InvalidPayload  # ingest imports topics, which imports this
+        raise InvalidPayload(MESSAGE + "; ".join(found))
     return False
