@@ -5,29 +5,62 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+import requests
 
 from shopsync import ingest
 from shopsync.db import db
 from shopsync.models import FailedSyncItem, Order
 from shopsync.simulator import Store, random_change
-from tests.helpers import deliver, fixture, order
+from tests.helpers import ADMIN_TOKEN, deliver, encode, fixture, headers, order
+from tests.processes import wait_until
 
 # The sample order's three lines of 199.00 add up to 597.00, but Shopify's sample says 398.00.
 SAMPLE_LINES = "line items 597.00 - discounts 0.00 = 597.00, not the subtotal 398.00"
 
 
+def sample_deliveries():
+    """Return (topic, body) of the sample order, refund, transaction and fulfillment."""
+    return [("orders/create", order()), ("refunds/create", fixture("refund")),
+            ("order_transactions/create", fixture("transaction")),
+            ("fulfillments/create", fixture("fulfillment"))]
+
+
 def sample_books(client, run_jobs):
     """Deliver the sample order, refund, transaction and fulfillment, and apply them."""
-    for topic, payload in (("orders/create", order()), ("refunds/create", fixture("refund")),
-                           ("order_transactions/create", fixture("transaction")),
-                           ("fulfillments/create", fixture("fulfillment"))):
+    for topic, payload in sample_deliveries():
         assert deliver(client, topic, payload).status_code == 200
     run_jobs()
 
 
 def test_sample_books_land_to_the_cent(client, api, run_jobs):
     sample_books(client, run_jobs)
-    erp = api("orders/450789469").json
+    assert_sample_books(api("orders/450789469").json)
+
+
+@pytest.mark.services
+def test_sample_books_land_to_the_cent_through_real_processes(processes):
+    url = processes.web()
+    processes.worker()
+    for topic, payload in sample_deliveries():
+        body = encode(payload)
+        response = requests.post(f"{url}/webhooks/shopify", data=body,
+                                 headers=headers(body, topic), timeout=10)
+        assert response.status_code == 200
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def applied():
+        stats = requests.get(f"{url}/api/admin/stats", headers=auth, timeout=5).json()
+        return stats["webhooks"]["processed"] == 4
+
+    wait_until(applied, message="the four sample webhooks applied")
+    erp = requests.get(f"{url}/api/admin/orders/450789469", headers=auth, timeout=5).json()
+    assert_sample_books(erp)
+
+
+def assert_sample_books(erp):
+    """Compare every amount of the sample books, as the admin API serves them, to the cent."""
+    assert [(line["id"], line["price"], line["quantity"]) for line in erp["line_items"]] == [
+        (466157049, "199.00", 1), (518995019, "199.00", 1), (703073504, "199.00", 1)]
     assert {name: erp[name] for name in (
         "total_price", "subtotal_price", "total_tax", "total_discounts", "total_line_items_price",
         "current_total_price", "total_refunded", "total_outstanding")} == {
