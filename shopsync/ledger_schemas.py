@@ -31,6 +31,11 @@ def MoneySet():
     return fields.Nested(MoneySetSchema, allow_none=True, load_default=None)
 
 
+def Word(max_length):
+    """A short code Shopify may send as null (a status, a kind, a currency), at most `max_length`."""
+    return Text(validate=validate.Length(max=max_length))
+
+
 def Quantity(**kwargs):
     """A count of items, never negative."""
     return fields.Integer(strict=True, validate=validate.Range(min=0, max=2**31 - 1), **kwargs)
@@ -79,34 +84,34 @@ class ShippingLineSchema(SetsSchema):
 
 class DiscountCodeSchema(ShopifySchema):
     code = Text()
-    type = Text()
+    type = Word(32)
     amount = _optional(Money)
 
 
 class DiscountApplicationSchema(ShopifySchema):
-    type = Text()
+    type = Word(32)
     title = Text()
     code = Text()
     value = _optional(Money)
-    value_type = Text()
-    allocation_method = Text()
-    target_selection = Text()
-    target_type = Text()
+    value_type = Word(32)
+    allocation_method = Word(32)
+    target_selection = Word(32)
+    target_type = Word(32)
 
 
-class TransactionSchema(SetsSchema):
+class TransactionSchema(ShopifySchema):
     """A transaction (`order_transactions/create`); `amount` is in its `currency`."""
 
     id = ShopifyId(required=True)
     order_id = ShopifyId(required=True)
     parent_id = _optional(ShopifyId)
     kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    status = Text()
+    status = Word(32)
     gateway = Text()
     amount = Money(required=True)
-    currency = Text()
+    currency = Word(8)
     amount_set = MoneySet()
-    error_code = Text()
+    error_code = Word(64)
     processed_at = _optional(Time)
     created_at = _optional(Time)
 
@@ -122,7 +127,7 @@ class RefundLineItemSchema(SetsSchema):
     id = ShopifyId(required=True)
     line_item_id = ShopifyId(required=True)
     quantity = Quantity(required=True)
-    restock_type = Text()
+    restock_type = Word(32)
     location_id = _optional(ShopifyId)
     subtotal = _optional(Money)
     subtotal_set = MoneySet()
@@ -172,8 +177,8 @@ class FulfillmentSchema(ShopifySchema):
     id = ShopifyId(required=True)
     order_id = ShopifyId(required=True)
     name = Text()
-    status = Text()
-    shipment_status = Text()
+    status = Word(32)
+    shipment_status = Word(32)
     service = Text()
     location_id = _optional(ShopifyId)
     tracking_company = Text()
@@ -199,7 +204,7 @@ class OrderSchema(schemas.OrderSchema, SetsSchema):
 
     SETS = ORDER_SETS
     line_items = fields.List(fields.Nested(LineItemSchema), load_default=list)
-    presentment_currency = Text()
+    presentment_currency = Word(8)
     taxes_included = _optional(fields.Boolean)
     total_line_items_price = _optional(Money)
     total_shipping_price_set = MoneySet()

@@ -10,7 +10,7 @@ a failed item of the `money` kind, resolved by itself once a later version adds 
 
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from shopsync.ledger import OrderShippingLine, OrderTaxLine, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import FailedSyncItem, Order, OrderLineItem, Resolution
@@ -22,6 +22,8 @@ DIGITS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, 
           "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
           "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3}
 PAID = ("paid", "partially_refunded", "refunded")
+# Digits kept while checking: enough for any amount a payload can carry, so none is rounded.
+PRECISION = 80
 ZERO = Decimal(0)
 
 
@@ -193,7 +195,13 @@ def _fmt(value, unit):
 
 def settle(order_ids):
     """Sum the refunds of these orders and check their money, opening or resolving failed items."""
+    with localcontext(prec=PRECISION):
+        _settle(order_ids)
+
+
+def _settle(order_ids):
     from shopsync import dlq  # dlq imports topics, which imports this module
+
     passing, changed = [], {}
     everything = load(order_ids).values()
     for books in everything:
@@ -236,7 +244,8 @@ def _report(order, found):
 def recheck(data):
     """Check one order's money again (a retry of its failed item); raise if it still does not add up."""
     books = load({data["id"]}).get(data["id"])
-    found = problems(books) if books else []
+    with localcontext(prec=PRECISION):
+        found = problems(books) if books else []
     if found:
         from shopsync.ingest import InvalidPayload  # ingest imports topics, which imports this
         raise InvalidPayload(MESSAGE + "; ".join(found))

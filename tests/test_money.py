@@ -109,6 +109,8 @@ def test_a_late_pending_copy_does_not_undo_a_successful_transaction(client, run_
     ("order_transactions/create", {"id": 1, "order_id": 2, "amount": "1.00"},
      "invalid transaction payload"),
     ("fulfillments/create", {"id": 1, "order_id": 2}, "invalid fulfillment payload"),
+    ("fulfillments/update", {"id": 1, "order_id": 2, "updated_at": "2026-01-01T00:00:00Z",
+                             "status": "x" * 33}, "invalid fulfillment payload"),
 ])
 def test_broken_books_payloads_are_failed_items_with_the_reason(client, run_jobs, topic, payload,
                                                                  reason):
@@ -117,3 +119,13 @@ def test_broken_books_payloads_are_failed_items_with_the_reason(client, run_jobs
     [item] = FailedSyncItem.select()
     assert item.error_message.startswith(reason) and not item.retryable
     assert Order.select().count() == 0
+
+
+def test_an_amount_past_28_digits_is_checked_without_rounding(client, run_jobs, store):
+    order = store.create_order(financial_status="paid")
+    huge = "1234567890123456789012345678901234.56"
+    deliver(client, "orders/create", {**order, "total_price": huge})
+    run_jobs()
+    [item] = money_items()
+    assert item.error_message.endswith(f", not the total {huge}")
+    assert Order.get(Order.shopify_id == order["id"]).total_price == Decimal(huge)
