@@ -135,8 +135,8 @@ def _presentment_problems(books):
     shipping = [line.price_presentment for line in books.shipping_lines]
     amounts = (order.subtotal_price_presentment, order.total_tax_presentment,
                order.total_price_presentment)
-    if not order.presentment_currency or None in amounts or None in shipping:
-        return []
+    if not (order.presentment_currency and shipping) or None in amounts or None in shipping:
+        return []  # no shipping lines: the shipping in that currency is unknown
     unit = precision(order.presentment_currency)
     subtotal, tax, total = amounts
     expected = subtotal + _total(shipping) + (ZERO if order.taxes_included else tax)
