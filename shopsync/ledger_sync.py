@@ -4,7 +4,8 @@ Refunds and transactions never change once made, and fulfillments carry their ow
 `updated_at`, so each is applied wherever it comes from (its own webhook, or inside any
 version of its order, even one too old to change the order row). The parts of an order
 (tax, shipping and discount lines) belong to one version of it and are replaced with it.
-After each write the orders touched are settled: refunded totals summed, money checked.
+After each write the orders touched are settled: refunded totals summed, money checked, with
+their rows locked so that the checks of one order run one at a time.
 """
 
 from peewee import EXCLUDED
@@ -72,6 +73,8 @@ def upsert_orders(loaded):
 
 def upsert_refunds(loaded):
     """Apply loaded refunds with their lines and transactions; return their ids."""
+    # The order first: an apply of the order holds its row, then writes these same refunds.
+    moneycheck.lock({refund["order_id"] for refund in loaded})
     _write_refunds(loaded)
     moneycheck.settle({refund["order_id"] for refund in loaded})
     return {refund["id"] for refund in loaded}
@@ -79,6 +82,7 @@ def upsert_refunds(loaded):
 
 def upsert_transactions(loaded):
     """Apply loaded transactions; return the ids written."""
+    moneycheck.lock({transaction["order_id"] for transaction in loaded})
     written = _write_transactions(loaded)
     moneycheck.settle({transaction["order_id"] for transaction in loaded})
     return written

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
+from shopsync.db import is_sqlite
 from shopsync.ledger import OrderShippingLine, OrderTaxLine, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import FailedSyncItem, Order, OrderLineItem, Resolution
 
@@ -45,10 +46,16 @@ class Books:
     transactions: list = field(default_factory=list)
 
 
+def lock(order_ids):
+    """Hold these orders' rows to the end of the transaction, so that the checks of one order
+    run one at a time, each seeing what the one before committed (SQLite has one writer)."""
+    query = Order.select().where(Order.shopify_id.in_(list(order_ids))).order_by(Order.id)
+    return list(query if is_sqlite() else query.for_update())
+
+
 def load(order_ids):
     """Return {shopify_id: Books} of the live orders among `order_ids` (a query per table)."""
-    orders = {order.id: order for order in Order.select().where(
-        Order.shopify_id.in_(list(order_ids)) & Order.deleted_at.is_null())}
+    orders = {order.id: order for order in lock(order_ids) if order.deleted_at is None}
     books = {order.shopify_id: Books(order) for order in orders.values()}
     if not books:
         return books
