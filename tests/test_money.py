@@ -1,13 +1,17 @@
 """The money check: what adds up passes, what does not is a `money` failed item until it does."""
 
 import copy
+import threading
 from decimal import Decimal
 
 import pytest
 
+from shopsync import moneycheck
+from shopsync.db import db, write_transaction
 from shopsync.ledger import OrderTransaction
 from shopsync.models import FailedSyncItem, Order
 from shopsync.simulator import Store
+from shopsync.topics import ORDER, TRANSACTION
 from tests.helpers import deliver
 
 
@@ -138,3 +142,35 @@ def test_figures_an_order_does_not_carry_are_not_checked(client, run_jobs, store
     deliver(client, "orders/create", bare)
     run_jobs()
     assert [item.error_message for item in money_items()] == []
+
+
+@pytest.mark.services
+def test_a_check_waits_for_a_concurrent_apply_of_its_order(app, services, store, monkeypatch):
+    """A payment applied while the paid order is being applied sees it once committed."""
+    order = store.create_order(financial_status="pending")
+    paid = store.pay_order(order["id"])
+    [sale] = store.transactions[order["id"]]
+    with db.connection_context(), write_transaction():
+        ORDER.apply_many([ORDER.schema().load(order)])
+    checked, check = threading.Event(), moneycheck.problems
+
+    def check_then_tell(books):
+        found = check(books)
+        if threading.current_thread() is not threading.main_thread():
+            checked.set()
+        return found
+
+    monkeypatch.setattr(moneycheck, "problems", check_then_tell)
+
+    def apply_the_payment():
+        with db.connection_context(), write_transaction():
+            TRANSACTION.apply_many([TRANSACTION.schema().load(sale)])
+
+    with db.connection_context():
+        with write_transaction():
+            ORDER.apply_many([ORDER.schema().load(paid)])
+            payment = threading.Thread(target=apply_the_payment)
+            payment.start()
+            checked.wait(timeout=2)  # without the lock, the payment's check runs now
+        payment.join()
+        assert [item.error_message for item in money_items()] == []
