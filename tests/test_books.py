@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 import requests
 
-from shopsync import ingest
+from shopsync import backfill, ingest
 from shopsync.db import db
-from shopsync.models import FailedSyncItem, Order
-from shopsync.simulator import Store, random_change
+from shopsync.ledger import OrderTaxLine, Refund
+from shopsync.models import FailedSyncItem, Order, RunStatus
+from shopsync.shopify import ShopifyClient
+from shopsync.simulator import SimulatorServer, Store, random_change
 from tests.helpers import ADMIN_TOKEN, deliver, encode, fixture, headers, order
 from tests.processes import wait_until
 
@@ -137,3 +139,17 @@ def test_the_simulators_orders_add_up_after_refunds_cancellations_and_payments(a
     assert any(o["discount_codes"] for o in orders)
     statuses = Counter(o["financial_status"] for o in orders)
     assert statuses["partially_refunded"] and statuses["refunded"] and statuses["voided"]
+
+
+def test_a_backfill_brings_the_books_of_every_order(app):
+    store = Store.generate(seed=9, orders=300, products=20, customers=30)
+    with SimulatorServer(store, bucket_size=1000, leak_rate=10_000.0) as shop:
+        client = ShopifyClient(shop.base_url, shop.access_token, leak_rate=0)
+        run = backfill.run_backfill(backfill.prepare_run("orders").id, client=client)
+    assert run.status is RunStatus.COMPLETED and run.failed == 0
+    orders = list(store.orders)
+    refunds = [refund for order in orders for refund in order["refunds"]]
+    assert refunds and Refund.select().count() == len(refunds)
+    assert OrderTaxLine.select().count() == sum(len(order["tax_lines"]) for order in orders)
+    with db.connection_context():
+        assert FailedSyncItem.select().count() == 0
