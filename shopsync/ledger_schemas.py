@@ -9,7 +9,19 @@ Amounts Shopify gives in both currencies come as `X` (shop money) and `X_set`
 from marshmallow import fields, post_load, validate
 
 from shopsync import schemas
-from shopsync.schemas import Money, ShopifyId, ShopifySchema, Text, Time
+from shopsync.ledger import (
+    Fulfillment,
+    FulfillmentLineItem,
+    OrderDiscountApplication,
+    OrderDiscountCode,
+    OrderShippingLine,
+    OrderTaxLine,
+    OrderTransaction,
+    Refund,
+    RefundLineItem,
+)
+from shopsync.models import Order
+from shopsync.schemas import Integer, Money, ShopifyId, ShopifySchema, Text, Time
 
 
 def _optional(field_factory, **kwargs):
@@ -29,16 +41,6 @@ class MoneySetSchema(ShopifySchema):
 def MoneySet():
     """An amount in shop and presentment money."""
     return fields.Nested(MoneySetSchema, allow_none=True, load_default=None)
-
-
-def Word(max_length):
-    """A short code Shopify may send as null (a status, a kind, a currency), at most `max_length`."""
-    return Text(validate=validate.Length(max=max_length))
-
-
-def Quantity(**kwargs):
-    """A count of items, never negative."""
-    return fields.Integer(strict=True, validate=validate.Range(min=0, max=2**31 - 1), **kwargs)
 
 
 def split_sets(data, names):
@@ -64,8 +66,8 @@ class SetsSchema(ShopifySchema):
 
 class TaxLineSchema(SetsSchema):
     SETS = ("price",)
-    title = Text()
-    rate = _optional(fields.Decimal, allow_nan=False)
+    title = Text(OrderTaxLine.title)
+    rate = _optional(Money)
     price = Money(required=True)
     price_set = MoneySet()
 
@@ -73,9 +75,9 @@ class TaxLineSchema(SetsSchema):
 class ShippingLineSchema(SetsSchema):
     SETS = ("price", "discounted_price")
     id = _optional(ShopifyId)
-    title = Text()
-    code = Text()
-    source = Text()
+    title = Text(OrderShippingLine.title)
+    code = Text(OrderShippingLine.code)
+    source = Text(OrderShippingLine.source)
     price = Money(required=True)
     price_set = MoneySet()
     discounted_price = _optional(Money)
@@ -83,20 +85,20 @@ class ShippingLineSchema(SetsSchema):
 
 
 class DiscountCodeSchema(ShopifySchema):
-    code = Text()
-    type = Word(32)
+    code = Text(OrderDiscountCode.code)
+    type = Text(OrderDiscountCode.type)
     amount = _optional(Money)
 
 
 class DiscountApplicationSchema(ShopifySchema):
-    type = Word(32)
-    title = Text()
-    code = Text()
+    type = Text(OrderDiscountApplication.type)
+    title = Text(OrderDiscountApplication.title)
+    code = Text(OrderDiscountApplication.code)
     value = _optional(Money)
-    value_type = Word(32)
-    allocation_method = Word(32)
-    target_selection = Word(32)
-    target_type = Word(32)
+    value_type = Text(OrderDiscountApplication.value_type)
+    allocation_method = Text(OrderDiscountApplication.allocation_method)
+    target_selection = Text(OrderDiscountApplication.target_selection)
+    target_type = Text(OrderDiscountApplication.target_type)
 
 
 class TransactionSchema(ShopifySchema):
@@ -105,13 +107,14 @@ class TransactionSchema(ShopifySchema):
     id = ShopifyId(required=True)
     order_id = ShopifyId(required=True)
     parent_id = _optional(ShopifyId)
-    kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    status = Word(32)
-    gateway = Text()
+    kind = fields.String(required=True, validate=validate.Length(
+        min=1, max=OrderTransaction.kind.max_length))
+    status = Text(OrderTransaction.status)
+    gateway = Text(OrderTransaction.gateway)
     amount = Money(required=True)
-    currency = Word(8)
+    currency = Text(OrderTransaction.currency)
     amount_set = MoneySet()
-    error_code = Word(64)
+    error_code = Text(OrderTransaction.error_code)
     processed_at = _optional(Time)
     created_at = _optional(Time)
 
@@ -126,8 +129,8 @@ class RefundLineItemSchema(SetsSchema):
     SETS = ("subtotal", "total_tax")
     id = ShopifyId(required=True)
     line_item_id = ShopifyId(required=True)
-    quantity = Quantity(required=True)
-    restock_type = Word(32)
+    quantity = Integer(RefundLineItem.quantity, minimum=0, required=True)
+    restock_type = Text(RefundLineItem.restock_type)
     location_id = _optional(ShopifyId)
     subtotal = _optional(Money)
     subtotal_set = MoneySet()
@@ -136,7 +139,7 @@ class RefundLineItemSchema(SetsSchema):
 
 
 class OrderAdjustmentSchema(ShopifySchema):
-    kind = Text()  # shipping_refund, refund_discrepancy
+    kind = Text()  # shipping_refund, refund_discrepancy (not stored)
     amount = _optional(Money)  # negative when money goes back to the buyer
     tax_amount = _optional(Money)
 
@@ -146,7 +149,7 @@ class RefundSchema(ShopifySchema):
 
     id = ShopifyId(required=True)
     order_id = ShopifyId(required=True)
-    note = Text()
+    note = Text(Refund.note)
     restock = _optional(fields.Boolean)
     created_at = _optional(Time)
     processed_at = _optional(Time)
@@ -168,7 +171,7 @@ class RefundSchema(ShopifySchema):
 
 class FulfillmentLineSchema(ShopifySchema):
     id = ShopifyId(required=True)  # the order line's id
-    quantity = Quantity(required=True)
+    quantity = Integer(FulfillmentLineItem.quantity, minimum=0, required=True)
 
 
 class FulfillmentSchema(ShopifySchema):
@@ -176,18 +179,24 @@ class FulfillmentSchema(ShopifySchema):
 
     id = ShopifyId(required=True)
     order_id = ShopifyId(required=True)
-    name = Text()
-    status = Word(32)
-    shipment_status = Word(32)
-    service = Text()
+    name = Text(Fulfillment.name)
+    status = Text(Fulfillment.status)
+    shipment_status = Text(Fulfillment.shipment_status)
+    service = Text(Fulfillment.service)
     location_id = _optional(ShopifyId)
-    tracking_company = Text()
-    tracking_number = Text()
-    tracking_numbers = fields.List(fields.String(), allow_none=True, load_default=list)
-    tracking_urls = fields.List(fields.String(), allow_none=True, load_default=list)
+    tracking_company = Text(Fulfillment.tracking_company)
+    tracking_number = Text(Fulfillment.tracking_number)
+    tracking_numbers = fields.List(Text(), allow_none=True, load_default=list)
+    tracking_urls = fields.List(Text(), allow_none=True, load_default=list)
     line_items = fields.List(fields.Nested(FulfillmentLineSchema), load_default=list)
     created_at = _optional(Time)
     updated_at = Time(required=True)
+
+
+class MoneyCheckSchema(ShopifySchema):
+    """A money failed item's data: the order to check again (its figures are for reading)."""
+
+    id = ShopifyId(required=True)
 
 
 class LineItemSchema(schemas.LineItemSchema):
@@ -204,7 +213,7 @@ class OrderSchema(schemas.OrderSchema, SetsSchema):
 
     SETS = ORDER_SETS
     line_items = fields.List(fields.Nested(LineItemSchema), load_default=list)
-    presentment_currency = Word(8)
+    presentment_currency = Text(Order.presentment_currency)
     taxes_included = _optional(fields.Boolean)
     total_line_items_price = _optional(Money)
     total_shipping_price_set = MoneySet()

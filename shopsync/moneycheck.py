@@ -23,7 +23,8 @@ DIGITS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, 
           "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
           "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3}
 PAID = ("paid", "partially_refunded", "refunded")
-# Digits kept while checking: enough for any amount a payload can carry, so none is rounded.
+# Digits kept while checking: a price of 28 digits times a quantity of 10, summed, is never
+# rounded (Python's default of 28 would round it, and refuse to quantize it).
 PRECISION = 80
 ZERO = Decimal(0)
 

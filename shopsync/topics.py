@@ -39,7 +39,7 @@ FULFILLMENT = Topic("fulfillment", "fulfillments", ledger_schemas.FulfillmentSch
                     _one(ledger_sync.upsert_fulfillments),
                     apply_many=ledger_sync.upsert_fulfillments)
 # A failed money check of an order: retrying it checks the stored order again.
-MONEY = Topic(moneycheck.ENTITY, "orders", schemas.DeletionSchema, moneycheck.recheck)
+MONEY = Topic(moneycheck.ENTITY, "orders", ledger_schemas.MoneyCheckSchema, moneycheck.recheck)
 
 TOPICS = {
     "orders/create": ORDER,
