@@ -9,13 +9,15 @@ a failed item of the `money` kind, resolved by itself once a later version adds 
 """
 
 import json
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
-from shopsync.db import is_sqlite
+from shopsync.db import db, is_sqlite
 from shopsync.ledger import OrderShippingLine, OrderTaxLine, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import FailedSyncItem, Order, OrderLineItem, Resolution
 
+log = logging.getLogger(__name__)
 ENTITY = "money"
 MESSAGE = "money does not add up: "
 # Digits after the point of currencies that do not use two (ISO 4217).
@@ -241,20 +243,33 @@ def _settle(order_ids):
 
 
 def _report(order, found):
-    """Open (or keep) the order's money failed item, unless a person already closed this one."""
+    """Open (or keep) the order's money failed item, unless a person already closed this one.
+
+    The order stays applied whatever happens here: an item the database refuses is logged.
+    """
     from shopsync import dlq  # dlq imports topics, which imports this module
+    from shopsync.ingest import INFRASTRUCTURE_ERRORS
+
     message = MESSAGE + "; ".join(found)
     known = FailedSyncItem.select().where(
         (FailedSyncItem.entity_type == ENTITY) & (FailedSyncItem.shopify_id == order.shopify_id)
         & (FailedSyncItem.error_message == message)
         & (FailedSyncItem.resolved_at.is_null() | (FailedSyncItem.resolution == Resolution.ABANDONED))
     ).exists()
-    if not known:
-        dlq.add_to_dead_letter(
-            ENTITY, order.shopify_id,
-            json.dumps({"id": order.shopify_id, "name": order.name, "problems": found},
-                       ensure_ascii=False),
-            message, retryable=False, data_updated_at=order.updated_at)
+    if known:
+        return
+    try:
+        with db.atomic():
+            dlq.add_to_dead_letter(
+                ENTITY, order.shopify_id,
+                json.dumps({"id": order.shopify_id, "name": order.name, "problems": found},
+                           ensure_ascii=False),
+                message, retryable=False, data_updated_at=order.updated_at)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception:
+        log.exception("could not open the money failed item of order %s: %s",
+                      order.shopify_id, message)
 
 
 def recheck(data):
