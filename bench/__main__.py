@@ -25,7 +25,7 @@ from redis import Redis
 
 from bench.common import Context, own_database
 
-NAMES = ("ingest", "processing", "backfill", "reconciliation", "dashboard")
+NAMES = ("ingest", "processing", "backfill", "reconciliation", "dashboard", "books")
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "BENCHMARKS.md")
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"

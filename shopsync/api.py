@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from shopsync import dlq, health, liveness, reconciliation, stats
+from shopsync.ledger import books_of
 from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
 from shopsync.schemas import MAX_BIGINT
 from shopsync.serializers import customer_json, failed_item_json, order_json, product_json
@@ -64,10 +65,10 @@ def get_stats():
 
 @bp.get("/orders/<int:shopify_id>")
 def get_order(shopify_id):
-    """Return one ERP order with its line items."""
+    """Return one ERP order with its line items and books."""
     order = _get_or_404(Order.shopify_id, shopify_id, "order")
     lines = order.line_items.order_by(OrderLineItem.id)
-    return jsonify(order_json(order, lines))
+    return jsonify(order_json(order, lines, books_of(order)))
 
 
 @bp.get("/products/<int:shopify_id>")

@@ -9,7 +9,8 @@ import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from shopsync.db import UTCDateTimeField, db, is_sqlite, utcnow
-from shopsync.models import ALL_MODELS, Heartbeat
+from shopsync.ledger import LEDGER_MODELS
+from shopsync.models import ALL_MODELS, Heartbeat, Order, OrderLineItem
 
 
 class SchemaMigration(pw.Model):
@@ -40,12 +41,31 @@ def _heartbeats(migrator):
     db.create_tables([Heartbeat], safe=True)
 
 
+# Order columns added with the books, in the order they were added.
+BOOK_ORDER_COLUMNS = (
+    "presentment_currency", "taxes_included", "total_line_items_price", "total_shipping_price",
+    "subtotal_price_presentment", "total_tax_presentment", "total_discounts_presentment",
+    "total_price_presentment", "current_subtotal_price", "current_total_tax",
+    "current_total_discounts", "current_total_price", "current_total_price_presentment",
+    "total_outstanding", "total_refunded", "total_refunded_presentment")
+
+
+def _books(migrator):
+    fields = Order._meta.fields
+    migrate(*(migrator.add_column("order", fields[name].column_name, fields[name])
+              for name in BOOK_ORDER_COLUMNS),
+            migrator.add_column("order_line_item", "total_discount",
+                                OrderLineItem._meta.fields["total_discount"]))
+    db.create_tables(LEDGER_MODELS, safe=True)
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
     ("0002_index_live_records_by_creation", _index_live_records_by_creation),
     ("0003_user_session_version", _user_session_version),
     ("0004_heartbeats", _heartbeats),
+    ("0005_books", _books),
 ]
 
 

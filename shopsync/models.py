@@ -79,6 +79,23 @@ class Order(ShopifyRecord):
     cancelled_at = UTCDateTimeField(null=True)
     cancel_reason = pw.CharField(max_length=64, null=True)
     closed_at = UTCDateTimeField(null=True)
+    # The books (see shopsync.ledger): what the total is made of, what is left after refunds.
+    presentment_currency = pw.CharField(max_length=8, null=True)
+    taxes_included = pw.BooleanField(null=True)
+    total_line_items_price = MoneyField(null=True)
+    total_shipping_price = MoneyField(null=True)
+    subtotal_price_presentment = MoneyField(null=True)
+    total_tax_presentment = MoneyField(null=True)
+    total_discounts_presentment = MoneyField(null=True)
+    total_price_presentment = MoneyField(null=True)
+    current_subtotal_price = MoneyField(null=True)
+    current_total_tax = MoneyField(null=True)
+    current_total_discounts = MoneyField(null=True)
+    current_total_price = MoneyField(null=True)
+    current_total_price_presentment = MoneyField(null=True)
+    total_outstanding = MoneyField(null=True)
+    total_refunded = MoneyField(null=True)  # successful refund transactions, in shop money
+    total_refunded_presentment = MoneyField(null=True)
 
 
 class OrderLineItem(BaseModel):
@@ -93,6 +110,7 @@ class OrderLineItem(BaseModel):
     sku = pw.TextField(null=True)
     quantity = pw.IntegerField()
     price = MoneyField()
+    total_discount = MoneyField(null=True)
 
 
 class WebhookStatus(str, Enum):
@@ -285,3 +303,5 @@ class Heartbeat(BaseModel):
 
 ALL_MODELS = [Customer, Product, ProductVariant, Order, OrderLineItem, WebhookLog, FailedSyncItem,
               User, BackfillRun, ReconciliationReport, SyncHealthMetric, Alert, SyncState, Heartbeat]
+
+import shopsync.ledger  # noqa: E402, F401  (the books' tables build on Order and join ALL_MODELS)

@@ -18,8 +18,12 @@ VARIANT_FIELDS = ("title", "sku", "price", "inventory_quantity", "position", "up
 ORDER_FIELDS = ("name", "order_number", "email", "currency", "subtotal_price", "total_tax",
                 "total_discounts", "total_price", "financial_status", "fulfillment_status",
                 "shipping_address", "cancelled_at", "cancel_reason", "closed_at",
-                "created_at", "updated_at")
-LINE_ITEM_FIELDS = ("title", "variant_title", "sku", "quantity", "price")
+                "created_at", "updated_at", "presentment_currency", "taxes_included",
+                "total_line_items_price", "total_shipping_price", "subtotal_price_presentment",
+                "total_tax_presentment", "total_discounts_presentment", "total_price_presentment",
+                "current_subtotal_price", "current_total_tax", "current_total_discounts",
+                "current_total_price", "current_total_price_presentment", "total_outstanding")
+LINE_ITEM_FIELDS = ("title", "variant_title", "sku", "quantity", "price", "total_discount")
 
 
 def _last_of_each(rows):
@@ -27,21 +31,28 @@ def _last_of_each(rows):
     return list({row["shopify_id"]: row for row in rows}.values())
 
 
-def _upsert_newer(model, rows):
-    """Upsert `rows` unless the stored ones are newer or deleted; return {shopify_id: id} written."""
+def upsert(model, rows, where=None):
+    """Upsert `rows` by shopify_id, updating only stored rows `where` allows; return
+    {shopify_id: id} of the rows written."""
     now = utcnow()
     rows = [{**row, "synced_at": now} for row in _last_of_each(rows)]
     if not rows:
         return {}
     query = model.insert_many(rows).on_conflict(
-        conflict_target=[model.shopify_id],
-        update=incoming_values(model, rows[0]),
-        where=(model.updated_at <= EXCLUDED.updated_at) & model.deleted_at.is_null(),
+        conflict_target=[model.shopify_id], update=incoming_values(model, rows[0]), where=where,
     ).returning(model.shopify_id, model.id)
     return dict(query.tuples().execute())
 
 
-def _replace_children(model, parent_field, parent_ids, rows):
+def upsert_newer(model, rows):
+    """Upsert `rows` unless the stored ones are newer or deleted; return {shopify_id: id} written."""
+    guard = model.updated_at <= EXCLUDED.updated_at
+    if "deleted_at" in model._meta.fields:
+        guard &= model.deleted_at.is_null()
+    return upsert(model, rows, guard)
+
+
+def replace_children(model, parent_field, parent_ids, rows):
     """Make `rows` (keyed by shopify_id) the only children of the parents `parent_ids`."""
     rows = _last_of_each(rows)
     if not parent_ids:
@@ -60,30 +71,30 @@ def _pick(data, names):
 
 def upsert_customers(loaded):
     """Apply loaded customer payloads; return the ids of those that changed the ERP."""
-    return set(_upsert_newer(Customer, [{"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)}
+    return set(upsert_newer(Customer, [{"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)}
                                         for data in loaded]))
 
 
 def upsert_products(loaded):
     """Apply loaded product payloads and their variants; return the ids that changed the ERP."""
-    written = set(_upsert_newer(Product, [{"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}
+    written = set(upsert_newer(Product, [{"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}
                                           for data in loaded]))
     variants = [{"shopify_id": v["id"], "product_shopify_id": data["id"], **_pick(v, VARIANT_FIELDS)}
                 for data in loaded if data["id"] in written for v in data["variants"]]
-    _replace_children(ProductVariant, ProductVariant.product_shopify_id, list(written), variants)
+    replace_children(ProductVariant, ProductVariant.product_shopify_id, list(written), variants)
     return written
 
 
 def upsert_orders(loaded):
     """Apply loaded order payloads and their line items; return the ids that changed the ERP."""
-    written = _upsert_newer(Order, [
+    written = upsert_newer(Order, [
         {"shopify_id": data["id"], "customer_shopify_id": data["customer"] and data["customer"]["id"],
          **_pick(data, ORDER_FIELDS)} for data in loaded])
     lines = [{"shopify_id": item["id"], "order": written[data["id"]],
               "product_shopify_id": item["product_id"], "variant_shopify_id": item["variant_id"],
               **_pick(item, LINE_ITEM_FIELDS)}
              for data in loaded if data["id"] in written for item in data["line_items"]]
-    _replace_children(OrderLineItem, OrderLineItem.order, list(written.values()), lines)
+    replace_children(OrderLineItem, OrderLineItem.order, list(written.values()), lines)
     return set(written)
 
 

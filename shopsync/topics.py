@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from shopsync import privacy, schemas, sync
+from shopsync import ledger_schemas, ledger_sync, moneycheck, privacy, schemas, sync
 from shopsync.models import Customer, Order, Product
 
 
@@ -19,12 +19,27 @@ class Topic:
     apply_many: object = None  # callable(list of loaded data) -> set of ids that changed
 
 
-ORDER = Topic("order", "orders", schemas.OrderSchema, sync.upsert_order, model=Order,
-              apply_many=sync.upsert_orders)
+def _one(apply_many):
+    """Return the single-record form of an `apply_many`: True when the record changed the ERP."""
+    return lambda data: bool(apply_many([data]))
+
+
+ORDER = Topic("order", "orders", ledger_schemas.OrderSchema, _one(ledger_sync.upsert_orders),
+              model=Order, apply_many=ledger_sync.upsert_orders)
 PRODUCT = Topic("product", "products", schemas.ProductSchema, sync.upsert_product, model=Product,
                 apply_many=sync.upsert_products)
 CUSTOMER = Topic("customer", "customers", schemas.CustomerSchema, sync.upsert_customer,
                  model=Customer, apply_many=sync.upsert_customers)
+REFUND = Topic("refund", "refunds", ledger_schemas.RefundSchema, _one(ledger_sync.upsert_refunds),
+               apply_many=ledger_sync.upsert_refunds)
+TRANSACTION = Topic("transaction", "transactions", ledger_schemas.TransactionSchema,
+                    _one(ledger_sync.upsert_transactions),
+                    apply_many=ledger_sync.upsert_transactions)
+FULFILLMENT = Topic("fulfillment", "fulfillments", ledger_schemas.FulfillmentSchema,
+                    _one(ledger_sync.upsert_fulfillments),
+                    apply_many=ledger_sync.upsert_fulfillments)
+# A failed money check of an order: retrying it checks the stored order again.
+MONEY = Topic(moneycheck.ENTITY, "orders", ledger_schemas.MoneyCheckSchema, moneycheck.recheck)
 
 TOPICS = {
     "orders/create": ORDER,
@@ -34,6 +49,10 @@ TOPICS = {
     "orders/fulfilled": ORDER,
     "orders/partially_fulfilled": ORDER,
     "orders/delete": Topic("order", "orders", schemas.DeletionSchema, sync.delete_order),
+    "refunds/create": REFUND,
+    "order_transactions/create": TRANSACTION,
+    "fulfillments/create": FULFILLMENT,
+    "fulfillments/update": FULFILLMENT,
     "products/create": PRODUCT,
     "products/update": PRODUCT,
     "products/delete": Topic("product", "products", schemas.DeletionSchema, sync.delete_product),
@@ -59,6 +78,8 @@ PRIVACY_TOPICS = {
 REQUIRED_TOPICS = tuple(TOPICS)
 TOPICS.update(PRIVACY_TOPICS)
 
-# How a record pulled from the API is applied, by entity type and by API resource name.
-ENTITIES = {"order": ORDER, "product": PRODUCT, "customer": CUSTOMER}
-RESOURCES = {topic.resource: topic for topic in ENTITIES.values()}
+# How a record is applied by entity type (a pulled record, a failed item's retry), and how a
+# record pulled from the API is applied by resource name.
+ENTITIES = {topic.entity_type: topic for topic in (
+    ORDER, PRODUCT, CUSTOMER, REFUND, TRANSACTION, FULFILLMENT, MONEY)}
+RESOURCES = {topic.resource: topic for topic in (ORDER, PRODUCT, CUSTOMER)}

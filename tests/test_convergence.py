@@ -2,11 +2,13 @@
 
 import datetime as dt
 import random
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 
-from shopsync.models import Order, WebhookLog, WebhookStatus
+from shopsync.ledger import Fulfillment, OrderTransaction, Refund, RefundLineItem
+from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.simulator import SimulatorServer, Store, WebhookOptions, random_change
 from tests.helpers import SECRET
 from tests.processes import wait_until
@@ -26,8 +28,7 @@ def test_erp_converges_to_the_store_under_duplicates_and_reordering(processes):
         rng = random.Random(3)
         for _ in range(40):
             store.create_order()
-        for _ in range(260):
-            random_change(store, rng)
+        changes = Counter(random_change(store, rng) for _ in range(260))
         for order_id in store.orders.created_ids[:3]:
             store.delete_order(order_id)
         assert shop.wait_for_webhooks(timeout=120)
@@ -39,6 +40,10 @@ def test_erp_converges_to_the_store_under_duplicates_and_reordering(processes):
     wait_until(all_done, timeout=120, message="every delivery processed")
     assert WebhookLog.select().where(WebhookLog.status == WebhookStatus.FAILED).count() == 0
     assert WebhookLog.select().where(WebhookLog.duplicates > 0).exists()
+    assert changes["refund_order"] and changes["cancel_order"] and changes["fulfill_order"]
+    money_items = FailedSyncItem.select().where((FailedSyncItem.entity_type == "money")
+                                                & FailedSyncItem.resolved_at.is_null())
+    assert [item.error_message for item in money_items] == []
     created = store.orders.created_ids
     assert len(delivered) > len(created)
     for order_id in created:
@@ -55,3 +60,26 @@ def test_erp_converges_to_the_store_under_duplicates_and_reordering(processes):
         assert (stored.cancelled_at is None) == (truth["cancelled_at"] is None)
         assert sorted(i.shopify_id for i in stored.line_items) == sorted(
             i["id"] for i in truth["line_items"])
+        assert_same_books(stored, truth, store.transactions.get(order_id, []))
+
+
+def assert_same_books(stored, truth, transactions):
+    """Check an ERP order's current totals, refunds, transactions and fulfillments to the cent."""
+    for name in ("current_total_price", "current_subtotal_price", "current_total_tax",
+                 "total_outstanding", "total_tax"):
+        assert getattr(stored, name) == Decimal(truth[name]), (stored.shopify_id, name)
+    assert stored.total_refunded == sum(Decimal(t["amount_set"]["shop_money"]["amount"])
+                                        for r in truth["refunds"] for t in r["transactions"])
+    refunds = Refund.select().where(Refund.order_shopify_id == stored.shopify_id)
+    assert sorted(r.shopify_id for r in refunds) == sorted(r["id"] for r in truth["refunds"])
+    lines = RefundLineItem.select().join(Refund).where(Refund.order_shopify_id == stored.shopify_id)
+    assert sorted((line.shopify_id, line.quantity, line.restock_type, line.subtotal, line.total_tax)
+                  for line in lines) == sorted(
+        (line["id"], line["quantity"], line["restock_type"], Decimal(line["subtotal"]),
+         Decimal(line["total_tax"])) for r in truth["refunds"] for line in r["refund_line_items"])
+    kept = OrderTransaction.select().where(OrderTransaction.order_shopify_id == stored.shopify_id)
+    assert sorted((t.shopify_id, t.kind, t.amount, t.currency) for t in kept) == sorted(
+        (t["id"], t["kind"], Decimal(t["amount"]), t["currency"]) for t in transactions)
+    shipments = Fulfillment.select().where(Fulfillment.order_shopify_id == stored.shopify_id)
+    assert {f.shopify_id: (f.status, f.shipment_status) for f in shipments} == {
+        f["id"]: (f["status"], f["shipment_status"]) for f in truth["fulfillments"]}

@@ -49,7 +49,7 @@ def test_one_item_per_record_updated_in_place():
     first = _transient_failure()
     dlq.add_to_dead_letter("order", first.shopify_id, "{}", "second error")
     assert FailedSyncItem.select().count() == 1
-    assert FailedSyncItem.get().error_message == "second error"
+    assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").error_message == "second error"
 
 
 def test_due_item_is_retried_and_resolved():
@@ -116,7 +116,7 @@ def test_newer_webhook_success_resolves_the_open_item(client, run_jobs):
     _transient_failure(updated_at="2024-01-01T00:00:00Z")
     deliver(client, "orders/updated", order(updated_at="2024-01-02T00:00:00Z"))
     run_jobs()
-    item = FailedSyncItem.get()
+    item = FailedSyncItem.get(FailedSyncItem.entity_type == "order")
     assert item.resolution is Resolution.SUCCESS
 
 
@@ -124,13 +124,13 @@ def test_older_webhook_does_not_resolve_newer_failed_data(client, run_jobs):
     _transient_failure(updated_at="2024-01-03T00:00:00Z")
     deliver(client, "orders/updated", order(updated_at="2024-01-02T00:00:00Z"))
     run_jobs()
-    assert FailedSyncItem.get().resolved_at is None
+    assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").resolved_at is None
 
 
 def test_manual_retry_of_fixed_webhook_item_marks_webhook_processed(client, run_jobs):
     deliver(client, "orders/updated", order(total_price=None), webhook_id="w1")
     run_jobs()
-    item = FailedSyncItem.get()
+    item = FailedSyncItem.get(FailedSyncItem.entity_type == "order")
     assert item.retryable is False and WebhookLog.get_by_id("w1").status is WebhookStatus.FAILED
     # Someone repairs the stored data (e.g. after a schema fix), then presses Retry.
     FailedSyncItem.update(raw_data=json.dumps(order())).execute()

@@ -36,7 +36,7 @@ def test_invalid_records_fail_alone():
     page = _page(3)
     page[1]["total_price"] = "a lot"
     assert ingest.apply_records("order", page) == [True, None, True]
-    item = FailedSyncItem.get()
+    item = FailedSyncItem.get(FailedSyncItem.entity_type == "order")
     assert item.shopify_id == 1001 and not item.retryable
 
 
@@ -45,7 +45,7 @@ def test_a_page_resolves_the_failed_items_it_supersedes():
     dlq.add_to_dead_letter("order", 1000, json.dumps(stale), "boom",
                            data_updated_at=dlq.payload_updated_at(stale))
     ingest.apply_records("order", _page(2))
-    assert FailedSyncItem.get().resolution is Resolution.SUCCESS
+    assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").resolution is Resolution.SUCCESS
 
 
 def test_a_page_leaves_open_the_failed_items_of_newer_data():
@@ -53,7 +53,7 @@ def test_a_page_leaves_open_the_failed_items_of_newer_data():
     dlq.add_to_dead_letter("order", 1000, json.dumps(newer), "boom",
                            data_updated_at=dlq.payload_updated_at(newer))
     ingest.apply_records("order", _page(2))
-    assert FailedSyncItem.get().resolved_at is None
+    assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").resolved_at is None
 
 
 def test_when_the_bulk_statement_fails_each_record_is_tried_alone(monkeypatch):
@@ -69,5 +69,5 @@ def test_when_the_bulk_statement_fails_each_record_is_tried_alone(monkeypatch):
     monkeypatch.setitem(ingest.ENTITIES, "order", flaky)
     assert ingest.apply_records("order", _page(3)) == [True, None, True]
     assert sorted(o.shopify_id for o in Order.select()) == [1000, 1002]
-    item = FailedSyncItem.get()
+    item = FailedSyncItem.get(FailedSyncItem.entity_type == "order")
     assert item.shopify_id == 1001 and item.retryable and "breaks the ERP" in item.error_message

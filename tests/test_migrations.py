@@ -64,3 +64,19 @@ def test_database_before_session_versions_gains_the_column_keeping_its_users(app
                        ("ann", "hash", True, 0, User.created_at.db_value(utcnow())))
         assert migrations.upgrade() == ["0003_user_session_version"]
         assert User.get(User.username == "ann").session_version == 0
+
+
+def test_database_without_the_books_gains_their_tables_and_columns(app):
+    from shopsync.ledger import LEDGER_MODELS
+    from shopsync.migrations import BOOK_ORDER_COLUMNS
+
+    with db.connection_context():
+        db.drop_tables(LEDGER_MODELS)  # as a 0004-era database was
+        migrate(*(migrations.migrator().drop_column("order", name) for name in BOOK_ORDER_COLUMNS),
+                migrations.migrator().drop_column("order_line_item", "total_discount"))
+        migrations.SchemaMigration.delete().where(
+            migrations.SchemaMigration.name == "0005_books").execute()
+        assert migrations.upgrade() == ["0005_books"]
+        assert all(db.table_exists(m._meta.table_name) for m in LEDGER_MODELS)
+        assert set(BOOK_ORDER_COLUMNS) <= {c.name for c in db.get_columns("order")}
+        assert "total_discount" in {c.name for c in db.get_columns("order_line_item")}

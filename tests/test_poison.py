@@ -161,7 +161,8 @@ def test_pulled_poison_records_fail_alone():
     documents = [order(id=2**64), order(id=POISON_ID, updated_at=OVERFLOWING_TIME),
                  order(id=GOOD_IDS[0])]
     assert ingest.apply_records("order", documents) == [None, None, True]
-    items = {item.shopify_id: item for item in FailedSyncItem.select()}
+    items = {item.shopify_id: item
+             for item in FailedSyncItem.select().where(FailedSyncItem.entity_type == "order")}
     assert set(items) == {None, POISON_ID}
     assert all(not item.retryable and item.next_retry_at is None for item in items.values())
     assert items[POISON_ID].data_updated_at is None

@@ -50,7 +50,8 @@ def test_customer_redact_erases_the_customer_from_bodies_items_and_errors(client
     for hook in ("c1", "o1", "o3", "redact"):
         assert bytes(WebhookLog.get_by_id(hook).raw_body) == b""
     assert WebhookLog.get_by_id("redact").status is WebhookStatus.PROCESSED
-    for item in FailedSyncItem.select():  # nothing left to retry
+    # Nothing left to retry but the money checks, which hold only an order's id, name and figures.
+    for item in FailedSyncItem.select().where(FailedSyncItem.entity_type != "money"):
         assert item.resolution is Resolution.ABANDONED and not item.retryable
         assert utcnow() - item.resolved_at < dt.timedelta(minutes=1)
 

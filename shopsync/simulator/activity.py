@@ -3,10 +3,12 @@
 import random
 import threading
 
+from shopsync.simulator import books
 from shopsync.simulator.store import Store
 
 CHANGES = {"create_order": 40, "pay_order": 15, "fulfill_order": 15, "cancel_order": 5,
-           "update_product": 10, "update_customer": 10, "create_customer": 5}
+           "refund_order": 8, "track_shipment": 4, "update_product": 10, "update_customer": 10,
+           "create_customer": 5}
 
 
 def _pick(collection, rng):
@@ -26,11 +28,18 @@ def random_change(store: Store, rng: random.Random):
         recent = [store.orders.get(i) for i in store.orders.created_ids[-20:]]
         open_orders = [order for order in recent if not order["closed_at"]]
         order = rng.choice(open_orders) if open_orders else None
-        if change == "pay_order" and order and order["financial_status"] != "paid":
-            store.update_order(order["id"], financial_status="paid")
+        if change == "pay_order" and order and order["financial_status"] in ("pending",
+                                                                               "authorized"):
+            store.pay_order(order["id"])
         elif change == "fulfill_order" and order and order["financial_status"] == "paid":
-            store.update_order(order["id"], fulfillment_status="fulfilled")
-            store.close_order(order["id"])
+            _fulfill(store, order, rng)
+        elif change == "refund_order" and order and order["financial_status"] in (
+                "paid", "partially_refunded"):
+            _refund(store, order, rng)
+        elif change == "track_shipment" and (shipped := [o for o in recent if o["fulfillments"]]):
+            shipment = rng.choice(shipped)
+            store.update_fulfillment(shipment["id"], shipment["fulfillments"][-1]["id"],
+                                     shipment_status=rng.choice(["in_transit", "delivered"]))
         elif change == "cancel_order" and order:
             store.cancel_order(order["id"], reason=rng.choice(["customer", "inventory"]))
         elif change == "update_product" and (product_id := _pick(store.products, rng)):
@@ -45,6 +54,26 @@ def random_change(store: Store, rng: random.Random):
             store.create_order()
             change = "create_order"
         return change
+
+
+def _fulfill(store, order, rng):
+    """Ship an order: all of it, then close it, or its first line alone."""
+    lines = order["line_items"]
+    if len(lines) > 1 and not order["fulfillments"] and rng.random() < 0.3:
+        store.fulfill_order(order["id"], {lines[0]["id"]: lines[0]["quantity"]})
+        return
+    store.fulfill_order(order["id"])
+    store.close_order(order["id"])
+
+
+def _refund(store, order, rng):
+    """Refund one unit of a line not yet refunded in full, with the shipping now and then."""
+    done = books.refunded_quantities(order)
+    left = [line for line in order["line_items"] if line["quantity"] > done.get(line["id"], 0)]
+    if left:
+        line = rng.choice(left)
+        store.refund_order(order["id"], {line["id"]: 1}, shipping=rng.random() < 0.3,
+                           restock_type=rng.choice(["return", "no_restock"]))
 
 
 class Activity:

@@ -72,8 +72,9 @@ def parse_time(value):
 
 
 def money(cents):
-    """Format integer cents as Shopify does: "409.94"."""
-    return f"{cents // 100}.{cents % 100:02d}"
+    """Format integer cents as Shopify does: "409.94", "-5.99"."""
+    sign, cents = ("-" if cents < 0 else ""), abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
 def to_cents(value):

@@ -1,32 +1,18 @@
-"""Generated orders: multi-line, some guest, some cancelled or closed, with totals that add up."""
+"""Generated orders: multi-line, some guest, some cancelled or closed, some in another
+currency, with discounts, tax lines and shipping that add up."""
 
-from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
+from shopsync.simulator import books
 from shopsync.simulator.data import PLACES, Factory, address, iso, money, to_cents
 
 LINE_BASE = 13_000_000_000_000  # line item ids: LINE_BASE + order index * 10 + line
 CANCEL_REASONS = ["customer", "fraud", "inventory", "declined", "other"]
 GUEST_SHARE = 0.1
+FOREIGN_SHARE = 0.15  # orders whose buyer pays in another currency
+REFUND_BASE = 7_700_000_000_000  # refunds of generated orders: REFUND_BASE + index * 10
+TRANSACTION_BASE = 8_800_000_000_000  # and their transactions: TRANSACTION_BASE + index * 10
 CACHE_SIZE = 4096  # customers and product outlines kept built
-
-
-def apply_totals(order):
-    """Recompute an order's money fields from its lines, discounts, shipping and tax rate."""
-    items = sum(to_cents(line["price"]) * line["quantity"] for line in order["line_items"])
-    discount = min(items, sum(to_cents(code["amount"]) for code in order["discount_codes"]))
-    subtotal = items - discount
-    shipping = sum(to_cents(line["price"]) for line in order["shipping_lines"])
-    rate = Decimal(str(order["tax_lines"][0]["rate"])) if order["tax_lines"] else Decimal(0)
-    tax = int((subtotal * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    order.update(
-        total_line_items_price=money(items), total_discounts=money(discount),
-        subtotal_price=money(subtotal), total_tax=money(tax),
-        total_price=money(subtotal + shipping + tax),
-        total_weight=sum(line["grams"] * line["quantity"] for line in order["line_items"]),
-        tax_lines=[{"price": money(tax), "rate": float(rate), "title": "Tax"}],
-    )
-    return order
 
 
 class OrderFactory(Factory):
@@ -84,22 +70,26 @@ class OrderFactory(Factory):
         ship_to = address(rng, first, last, place)
         lines = [self.line(rng, i, j) for j in range(rng.choice([1, 1, 1, 2, 2, 3, 4]))]
         items = sum(to_cents(line["price"]) * line["quantity"] for line in lines)
+        discounted = rng.random() < 0.2
         discounts = ([{"code": "WELCOME10", "amount": money(items // 10), "type": "percentage"}]
-                     if rng.random() < 0.2 else [])
+                     if discounted else [])
         postage = "0.00" if items >= 5000 else "5.99"
         financial, fulfillment = rng.choice(
             [("paid", None), ("paid", "partial"), ("pending", None), ("authorized", None),
              ("partially_paid", None), ("paid", None)])
         cancel_reason = rng.choice(CANCEL_REASONS) if row.cancelled else None
-        if row.cancelled:
-            financial, fulfillment = rng.choice(["voided", "refunded"]), None
+        cancelled_as = rng.choice(["voided", "refunded"]) if row.cancelled else None
+        if row.cancelled:  # cancelled from pending (voided) or from paid (refunded), below
+            financial, fulfillment = ("paid" if cancelled_as == "refunded" else "pending"), None
         elif row.closed:
             financial, fulfillment = "paid", "fulfilled"
         order = {
             "id": row.id, "email": email, "contact_email": email,
             "created_at": iso(row.created), "updated_at": iso(row.updated),
             "processed_at": iso(row.created), "name": f"#{1001 + i}", "number": i + 1,
-            "order_number": 1001 + i, "currency": "USD", "presentment_currency": "USD",
+            "order_number": 1001 + i, "currency": books.SHOP_CURRENCY,
+            "presentment_currency": (rng.choice(["EUR", "CAD", "JPY"])
+                                     if rng.random() < FOREIGN_SHARE else books.SHOP_CURRENCY),
             "financial_status": financial, "fulfillment_status": fulfillment,
             "cancelled_at": iso(row.updated) if row.cancelled else None,
             "cancel_reason": cancel_reason,
@@ -109,7 +99,12 @@ class OrderFactory(Factory):
             "source_name": "web", "note": None, "tags": "", "phone": None,
             "token": f"{rng.getrandbits(128):032x}", "browser_ip": None,
             "discount_codes": discounts, "note_attributes": [],
-            "tax_lines": [{"price": "0.00", "rate": float(PLACES[place][7]), "title": "Tax"}],
+            "discount_applications": [{
+                "type": "discount_code", "code": "WELCOME10", "value": "10.0",
+                "value_type": "percentage", "allocation_method": "across",
+                "target_selection": "all", "target_type": "line_item"}] if discounted else [],
+            "tax_lines": [{"price": "0.00", "rate": float(rate), "title": title}
+                          for title, rate in books.split_rate(PLACES[place][7], PLACES[place][5])],
             "shipping_lines": [{"code": "Standard", "price": postage, "source": "shopify",
                                 "title": "Standard Shipping"}],
             "line_items": lines, "customer": customer,
@@ -117,4 +112,11 @@ class OrderFactory(Factory):
             "fulfillments": [], "refunds": [],
             "admin_graphql_api_id": f"gid://shopify/Order/{row.id}",
         }
-        return apply_totals(order)
+        books.apply_totals(order)
+        if row.cancelled:
+            when = iso(row.updated)
+            order["refunds"] = [books.refund(order, REFUND_BASE + i * 10, TRANSACTION_BASE + i * 10,
+                                             when, shipping=True, restock_type="cancel")]
+            order["financial_status"] = cancelled_as
+            books.apply_totals(order)
+        return order

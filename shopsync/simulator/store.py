@@ -1,6 +1,7 @@
 """A simulated Shopify store: lazily generated data plus the changes made since, with events."""
 
 import copy
+import itertools
 import random
 import threading
 import time
@@ -8,11 +9,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shopsync.simulator import data, query
+from shopsync.simulator import books, data, query
+from shopsync.simulator.books import apply_totals
 from shopsync.simulator.collection import Collection
-from shopsync.simulator.data import CustomerFactory, ProductFactory, Row, iso, parse_time
-from shopsync.simulator.orders import OrderFactory, apply_totals
+from shopsync.simulator.data import CustomerFactory, ProductFactory, Row, iso, parse_time, to_cents
+from shopsync.simulator.orders import OrderFactory
 
+# Ids of refunds, transactions and fulfillments made in the store (generated ones lie below).
+CREATED_REFUNDS, CREATED_TRANSACTIONS, CREATED_FULFILLMENTS = (
+    7_900_000_000_000, 8_900_000_000_000, 4_100_000_000_000)
+# Order fields whose change recomputes the order's totals.
+MONEY_FIELDS = {"line_items", "refunds", "financial_status"}
 UPDATE_TOPIC = {"orders": "orders/updated", "products": "products/update",
                 "customers": "customers/update"}
 
@@ -42,6 +49,8 @@ class Store:
         self.orders = Collection(OrderFactory(seed, orders, self.customers.factory,
                                               self.products.factory))
         self._listeners = []
+        self._made = itertools.count(1)  # refunds, transactions and fulfillments made here
+        self.transactions = {}  # order id: transactions made here, in order
 
     @classmethod
     def generate(cls, seed=1, orders=1000, products=50, customers=200):
@@ -95,14 +104,96 @@ class Store:
         return self._update("orders", order_id, changes)
 
     def cancel_order(self, order_id, reason="customer"):
-        """Cancel and close an order; emit orders/cancelled and orders/updated."""
+        """Cancel and close an order, refunding and restocking what is left of it; emit
+        refunds/create (and its transaction) and orders/cancelled with orders/updated."""
         with self.lock:
             order = self._live("orders", order_id)
             now = iso(self._tick(order))
-            status = "refunded" if order["financial_status"] == "paid" else "voided"
+            refund = self._refund(order, now, None, True, "cancel")
+            status = "refunded" if order["financial_status"] in books.PAID else "voided"
             return self._update("orders", order_id, {
                 "cancelled_at": now, "cancel_reason": reason, "closed_at": now,
-                "financial_status": status, "updated_at": now})
+                "financial_status": status, "refunds": [*order["refunds"], refund],
+                "updated_at": now})
+
+    def pay_order(self, order_id):
+        """Take a pending order's payment or capture an authorized one; emit
+        order_transactions/create, orders/paid and orders/updated."""
+        with self.lock:
+            order = self._live("orders", order_id)
+            if order["financial_status"] not in ("pending", "authorized"):
+                raise ValueError(f"order {order_id} is {order['financial_status']}, not payable")
+            now = iso(self._tick(order))
+            kind = "capture" if order["financial_status"] == "authorized" else "sale"
+            self._transact(order, kind, to_cents(order["total_price"]), now)
+            return self._update("orders", order_id, {"financial_status": "paid", "updated_at": now})
+
+    def refund_order(self, order_id, quantities=None, shipping=False, restock_type="return"):
+        """Refund `quantities` ({line id: n}, default all that is left) of a paid order, and
+        its shipping if asked; emit refunds/create, its transaction and orders/updated."""
+        with self.lock:
+            order = self._live("orders", order_id)
+            if order["financial_status"] not in ("paid", "partially_refunded"):
+                raise ValueError(f"order {order_id} is {order['financial_status']}, not refundable")
+            now = iso(self._tick(order))
+            refund = self._refund(order, now, quantities, shipping, restock_type)
+            refunds = [*order["refunds"], refund]
+            back = sum(to_cents(t["amount_set"]["shop_money"]["amount"])
+                       for r in refunds for t in r["transactions"])
+            status = "refunded" if back >= to_cents(order["total_price"]) else "partially_refunded"
+            return self._update("orders", order_id, {"refunds": refunds, "financial_status": status,
+                                                     "updated_at": now})
+
+    def fulfill_order(self, order_id, quantities=None):
+        """Ship `quantities` ({line id: n}, default all that is left) of an order; emit
+        fulfillments/create and orders/fulfilled or orders/partially_fulfilled."""
+        with self.lock:
+            order = self._live("orders", order_id)
+            now = iso(self._tick(order))
+            done = books.fulfilled_quantities(order)
+            left = {line["id"]: line["quantity"] - done.get(line["id"], 0)
+                    for line in order["line_items"]}
+            quantities = quantities or {k: n for k, n in left.items() if n > 0}
+            shipment = books.fulfillment(order, CREATED_FULFILLMENTS + next(self._made), now,
+                                         quantities)
+            self._emit(("fulfillments/create",), shipment)
+            complete = all(quantities.get(k, 0) >= n for k, n in left.items())
+            return self._update("orders", order_id, {
+                "fulfillments": [*order["fulfillments"], shipment], "updated_at": now,
+                "fulfillment_status": "fulfilled" if complete else "partial"})
+
+    def update_fulfillment(self, order_id, fulfillment_id, **changes):
+        """Change a fulfillment (e.g. its shipment_status); emit fulfillments/update and
+        orders/updated."""
+        with self.lock:
+            order = self._live("orders", order_id)
+            now = iso(self._tick(order))
+            shipments = [{**f, **changes, "updated_at": now} if f["id"] == fulfillment_id else f
+                         for f in order["fulfillments"]]
+            self._emit(("fulfillments/update",),
+                       next(f for f in shipments if f["id"] == fulfillment_id))
+            return self._update("orders", order_id, {"fulfillments": shipments, "updated_at": now})
+
+    def _refund(self, order, now, quantities, shipping, restock_type):
+        """Make a refund of an order and emit it and its transactions; return it."""
+        made = next(self._made)
+        refund = books.refund(order, CREATED_REFUNDS + made * 10,
+                              CREATED_TRANSACTIONS + made * 10, now, quantities, shipping,
+                              restock_type)
+        self._emit(("refunds/create",), refund)
+        for transaction in refund["transactions"]:
+            self._record_transaction(transaction)
+        return refund
+
+    def _transact(self, order, kind, cents, now):
+        """Make a successful transaction of an order and emit it."""
+        made = next(self._made)
+        self._record_transaction(books.transaction(order, CREATED_TRANSACTIONS + made * 10, kind,
+                                                   cents, now))
+
+    def _record_transaction(self, transaction):
+        self.transactions.setdefault(transaction["order_id"], []).append(transaction)
+        self._emit(("order_transactions/create",), transaction)
 
     def close_order(self, order_id):
         """Close (archive) an order; emit orders/updated."""
@@ -161,11 +252,14 @@ class Store:
             index, collection.next_index = collection.next_index, collection.next_index + 1
             record = collection.factory.build(index, Row(record_id, now, now))
             record.update(copy.deepcopy(fields))
-            if kind == "orders" and "line_items" in fields and "total_price" not in fields:
+            if kind == "orders" and "total_price" not in fields:
                 apply_totals(record)
             collection.put(record)
             paid = kind == "orders" and record["financial_status"] == "paid"
             self._emit((f"{kind}/create", "orders/paid") if paid else (f"{kind}/create",), record)
+            if kind == "orders" and record["financial_status"] in ("paid", "authorized"):
+                self._transact(record, "sale" if paid else "authorization",
+                               to_cents(record["total_price"]), record["created_at"])
             return copy.deepcopy(record)
 
     def _update(self, kind, record_id, changes):
@@ -177,7 +271,7 @@ class Store:
             record.update(copy.deepcopy(changes))
             if "updated_at" not in changes:
                 record["updated_at"] = iso(self._tick(old))
-            if kind == "orders" and "line_items" in changes and "total_price" not in changes:
+            if kind == "orders" and MONEY_FIELDS & changes.keys() and "total_price" not in changes:
                 apply_totals(record)
             self.collection(kind).put(record)
             self._emit(self._update_topics(kind, old, record), record)
@@ -188,8 +282,10 @@ class Store:
         """Return the topics a change triggers: */update(d), plus order state topics."""
         topics = [UPDATE_TOPIC[kind]]
         if kind == "orders":
-            for field, value, topic in (("financial_status", "paid", "orders/paid"),
-                                        ("fulfillment_status", "fulfilled", "orders/fulfilled")):
+            for field, value, topic in (
+                    ("financial_status", "paid", "orders/paid"),
+                    ("fulfillment_status", "fulfilled", "orders/fulfilled"),
+                    ("fulfillment_status", "partial", "orders/partially_fulfilled")):
                 if new.get(field) == value != old.get(field):
                     topics.append(topic)
             if new.get("cancelled_at") and not old.get("cancelled_at"):

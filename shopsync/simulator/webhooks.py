@@ -20,7 +20,8 @@ TOPICS = (
     "orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
     "orders/partially_fulfilled", "orders/delete", "products/create", "products/update",
     "products/delete", "customers/create", "customers/update", "customers/enable",
-    "customers/disable", "customers/delete", "app/uninstalled",
+    "customers/disable", "customers/delete", "app/uninstalled", "refunds/create",
+    "order_transactions/create", "fulfillments/create", "fulfillments/update",
 )
 FIRST_SUBSCRIPTION_ID = 1_047_000_000_000
 
