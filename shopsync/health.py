@@ -154,9 +154,9 @@ def _shopify_client():
     config = current_app.config
     if not (config.get("SHOPIFY_SHOP") or config.get("SHOPIFY_API_BASE_URL")):
         return None
-    from shopsync.shopify import ShopifyClient
+    from shopsync.shopify import connect
 
-    return ShopifyClient.from_config(config)
+    return connect(config)
 
 
 def applies(metric, client):

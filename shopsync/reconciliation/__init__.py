@@ -83,9 +83,9 @@ def severity(entity, discrepancy):
 
 def shopify_client():
     """Return a Shopify client built from the app's settings."""
-    from shopsync.shopify import ShopifyClient
+    from shopsync.shopify import connect
 
-    return ShopifyClient.from_config(current_app.config)
+    return connect(current_app.config)
 
 
 def id_count(details, kind):
