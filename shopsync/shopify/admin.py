@@ -168,13 +168,14 @@ class AdminClient(GraphQLClient):
         self._resource(resource)
         out = []
         for start in range(0, len(windows), WINDOWS_PER_QUERY):
-            parts = []
-            for i, (lo, hi) in enumerate(windows[start:start + WINDOWS_PER_QUERY]):
-                text = window_search(lo, hi).replace("'", "\\'")
-                parts.append(f"c{i}: {resource}Count(query: \"{text}\", limit: null) {{ count }} "
-                             f"u{i}: {resource}(first: 1, sortKey: UPDATED_AT, reverse: true, "
-                             f"query: \"{text}\") {{ nodes {{ updatedAt }} }}")
-            data = self.execute("{ " + " ".join(parts) + " }")
+            chunk = windows[start:start + WINDOWS_PER_QUERY]
+            # The searches go in variables: one query text for every full chunk.
+            parts = [f"c{i}: {resource}Count(query: $q{i}, limit: null) {{ count }} "
+                     f"u{i}: {resource}(first: 1, sortKey: UPDATED_AT, reverse: true, "
+                     f"query: $q{i}) {{ nodes {{ updatedAt }} }}" for i in range(len(chunk))]
+            declared = ", ".join(f"$q{i}: String!" for i in range(len(chunk)))
+            data = self.execute(f"query({declared}) {{ {' '.join(parts)} }}",
+                                {f"q{i}": window_search(lo, hi) for i, (lo, hi) in enumerate(chunk)})
             for i in range(len(parts)):
                 newest = data[f"u{i}"]["nodes"]
                 out.append((data[f"c{i}"]["count"], newest[0]["updatedAt"] if newest else None))

@@ -5,7 +5,7 @@ own responses, so clients sharing a store's bucket may still meet (and survive) 
 """
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 from shopsync.shopify.errors import ShopifyRequestError
@@ -45,6 +45,7 @@ class ShopifyClient(Transport):
     """A REST Admin API client for one shop: one session, timeouts, retries, rate limiting."""
 
     api = "rest"
+    windows_per_call = 1  # count_windows counts one window a call
 
     def __init__(self, base_url, access_token, *, leak_rate=2.0, **options):
         super().__init__(base_url, access_token, **options)
@@ -80,6 +81,12 @@ class ShopifyClient(Transport):
             filters.setdefault("status", "any")
         params = {k: _param(v) for k, v in filters.items() if v is not None}
         return json_body(self.request("GET", f"{resource}/count.json", params))["count"]
+
+    def count_windows(self, resource, windows):
+        """Return (count, None) of records created in each [lo, hi) window: a call each."""
+        return [(self.count(resource, created_at_min=lo,
+                            created_at_max=hi - timedelta(seconds=1)), None)
+                for lo, hi in windows]
 
     def get(self, resource, record_id, fields=None):
         """Return one record, or None when Shopify does not know it."""

@@ -85,6 +85,8 @@ class Collection:
         hi = bisect.bisect_left(self._created, high)
         extra = self._created[lo:hi]
         stored = (self._rows[i] for i in (reversed(extra) if reverse else extra))
+        if created is not None:
+            stored = (row for row in stored if created[0] <= row.created <= created[1])
         return heapq.merge(self._generated(low, high, reverse, created), stored,
                            key=attrgetter("id"), reverse=reverse)
 

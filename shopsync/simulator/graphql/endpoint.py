@@ -4,6 +4,8 @@ As Shopify: every answer to an authenticated, well-formed request is HTTP 200, e
 included. Over the limit the error's `extensions.code` is THROTTLED and nothing runs.
 """
 
+from functools import lru_cache
+
 from flask import request
 from graphql import (
     ExecutionResult,
@@ -31,16 +33,22 @@ def _errors(errors):
     return [error.formatted for error in errors]
 
 
+@lru_cache(maxsize=128)
+def checked(text):
+    """Return (document, errors) of a query text, parsed and validated once per text."""
+    try:
+        document = parse(text)
+    except GraphQLError as exc:
+        return None, [exc]
+    return document, validate(SCHEMA, document)
+
+
 def run(sim, body):
     """Answer one GraphQL request body; return the response body (for HTTP 200)."""
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return None
     variables = body.get("variables") or {}
-    try:
-        document = parse(body["query"])
-    except GraphQLError as exc:
-        return {"errors": _errors([exc])}
-    problems = validate(SCHEMA, document)
+    document, problems = checked(body["query"])
     if problems:
         return {"errors": _errors(problems)}
     operation = get_operation_ast(document, body.get("operationName"))
