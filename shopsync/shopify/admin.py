@@ -45,8 +45,8 @@ RESOURCES = {r.name: r for r in (
         "currencyCode displayFinancialStatus displayFulfillmentStatus "
         f"subtotalPriceSet {MONEY} totalTaxSet {MONEY} totalDiscountsSet {MONEY} "
         f"totalPriceSet {MONEY} customer {{ legacyResourceId }} shippingAddress {ADDRESS} "
-        f"lineItems(first: 10) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM} }} }}"),
-        15, "lineItems", LINE_ITEM),
+        f"lineItems(first: 5) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM} }} }}"),
+        26, "lineItems", LINE_ITEM),
     Resource("products", "Product", (
         "id legacyResourceId title handle vendor productType status tags createdAt updatedAt "
         f"variants(first: 50) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {VARIANT} }} }}"),
