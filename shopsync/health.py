@@ -27,7 +27,7 @@ from shopsync.models import (
     WebhookLog,
     WebhookStatus,
 )
-from shopsync.shopify.admin import SCOPES
+from shopsync.shopify.scopes import SCOPES
 from shopsync.shopify.errors import ShopifyAccessError
 from shopsync.topics import REQUIRED_TOPICS
 

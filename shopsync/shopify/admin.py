@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from shopsync.shopify import mapping
 from shopsync.shopify.errors import ShopifyRequestError
 from shopsync.shopify.graphql import GraphQLClient
+from shopsync.shopify.scopes import SCOPES
 
 BRIEF = {"id", "created_at", "updated_at"}  # fields a comparison lists: no record is built
 BRIEF_PAGE = 250  # ids per listing query (cost 2 + 250)
 WINDOWS_PER_QUERY = 200  # aliased windows per counting query (4 points each)
-SCOPES = {"orders": "read_orders", "products": "read_products", "customers": "read_customers"}
 LINE_ITEM = ("id title variantTitle sku quantity originalUnitPriceSet { shopMoney { amount } } "
              "product { legacyResourceId } variant { legacyResourceId }")
 VARIANT = "id legacyResourceId title sku price inventoryQuantity position updatedAt"

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 from shopsync.shopify.errors import ShopifyRequestError
+from shopsync.shopify.scopes import SCOPES
 from shopsync.shopify.transport import Transport, json_body
 
 BUCKET_MARGIN = 1  # requests left free at the top of the bucket, for other callers
@@ -58,6 +59,7 @@ class ShopifyClient(Transport):
         Filters go on the first request only; later ones carry page_info, limit and fields.
         Orders default to status=any.
         """
+        self._require(resource)
         if resource == "orders":
             filters.setdefault("status", "any")
         paging = {"limit": limit} if fields is None else {"limit": limit, "fields": _param(fields)}
@@ -77,6 +79,7 @@ class ShopifyClient(Transport):
 
     def count(self, resource, **filters):
         """Count matching records (orders default to status=any)."""
+        self._require(resource)
         if resource == "orders":
             filters.setdefault("status", "any")
         params = {k: _param(v) for k, v in filters.items() if v is not None}
@@ -117,6 +120,11 @@ class ShopifyClient(Transport):
                 return False
             raise
         return True
+
+    def _require(self, resource):
+        """Raise ShopifyAccessError unless the scope reading `resource` was granted."""
+        if resource in SCOPES:
+            self.require_scope(SCOPES[resource])
 
     def request(self, method, path, params=None, json=None):
         """Send one call, pacing, waiting out 429s and retrying failures; return the response.

@@ -18,6 +18,7 @@ class Tokens:
         self.client_id, self.client_secret = client_id, client_secret
         self.lifetime, self.scopes, self.clock = lifetime, tuple(scopes), clock
         self.issued = 0  # tokens handed out
+        self.delay = 0.0  # seconds each grant takes (to make concurrent requests overlap)
         self._expiry = {}  # token -> clock value it expires at
         self._lock = threading.Lock()
 
@@ -33,6 +34,7 @@ class Tokens:
         if not (good_id and good_secret and self.client_secret):
             return 401, {"error": "invalid_client",
                          "error_description": "Client authentication failed"}
+        time.sleep(self.delay)
         token = f"shpca_{secrets.token_hex(16)}"
         with self._lock:
             now = self.clock()
