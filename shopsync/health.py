@@ -27,8 +27,8 @@ from shopsync.models import (
     WebhookLog,
     WebhookStatus,
 )
-from shopsync.shopify.scopes import SCOPES
 from shopsync.shopify.errors import ShopifyAccessError
+from shopsync.shopify.scopes import SCOPES
 from shopsync.topics import REQUIRED_TOPICS
 
 log = logging.getLogger(__name__)
