@@ -11,16 +11,17 @@ Both write a ReconciliationReport per entity; `start_reconciliation` queues full
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import current_app
 from redis.exceptions import RedisError
 
 from shopsync import alerts, queue, topics
-from shopsync.db import db, utcnow, write_transaction
+from shopsync.db import db, utcnow
 from shopsync.dlq import payload_updated_at
-from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_document, apply_records
+from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_records
 from shopsync.models import ReconciliationReport, Severity, SyncState
+from shopsync.reconciliation.heal import Healing, heal
 from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
 from shopsync.schemas import record_id
 
@@ -105,45 +106,6 @@ def _ids(values):
     return sorted(values)[:MAX_IDS]
 
 
-@dataclass
-class Healing:
-    """What healing did, by id."""
-
-    healed: list = field(default_factory=list)  # applied: the ERP changed
-    unchanged: list = field(default_factory=list)  # applied: the ERP held it already
-    failed: list = field(default_factory=list)  # sent to failed items
-    vanished: list = field(default_factory=list)  # missing or stale, deleted from Shopify since
-    deleted: list = field(default_factory=list)  # extra, confirmed gone: marked deleted
-
-
-def heal(entity, client, ids, gone=()):
-    """Fetch records by id and apply them; mark deleted the ids of `gone` Shopify lacks.
-
-    `gone` are the ERP's extra ids: one Shopify still returns (created at another time than
-    the ERP says) is applied like the rest; the others get their `*/delete` topic applied.
-    """
-    done, seen = Healing(), set()
-    ids = sorted(set(ids) | set(gone))
-    for start in range(0, len(ids), PAGE):
-        records = list(client.iter_records(entity.name, ids=ids[start:start + PAGE], limit=PAGE))
-        seen.update(record.get("id") for record in records)
-        for record, result in zip(records, apply_records(entity.topic.entity_type, records),
-                                  strict=True):
-            (done.healed if result else done.unchanged if result is False
-             else done.failed).append(record["id"])
-    deletion = topics.TOPICS[f"{entity.name}/delete"]
-    for record_id in ids:
-        if record_id in seen:
-            continue
-        if record_id in gone:
-            with write_transaction():
-                apply_document(deletion, {"id": record_id})
-            done.deleted.append(record_id)
-        else:
-            done.vanished.append(record_id)
-    return done
-
-
 def reconcile(entity, client, until=None, deep=False):
     """Compare one entity, heal what differs, write and return its report."""
     start, cost = client.request_count, getattr(client, "actual_cost", None)
@@ -177,8 +139,8 @@ def reconcile(entity, client, until=None, deep=False):
              len(done.healed), len(done.deleted), len(done.failed), report.api_calls)
     alerts.notify(f"reconciliation_{entity.name}", status,
                   f"reconciliation of {entity.name}: {len(found.missing)} missing, "
-                  f"{len(found.stale)} stale, {len(found.extra)} extra ({len(done.healed)} "
-                  f"healed, {len(done.deleted)} deleted, {len(done.failed)} failed) "
+                  f"{len(found.stale)} stale, {len(found.extra)} extra; {len(done.healed)} "
+                  f"healed, {len(done.deleted)} deleted, {len(done.failed)} failed "
                   f"(Shopify {found.shopify_count}, ERP {found.erp_count})")
     return report
 
