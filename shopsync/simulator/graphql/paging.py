@@ -35,8 +35,8 @@ def page_size(args):
     return size, last is not None
 
 
-def build(items, size, keys, has_previous, more):
-    """Return a connection of `items` (already cut to `size`) with its pageInfo."""
+def build(items, keys, has_previous, more):
+    """Return a connection of one page of `items` (with their sort keys) and its pageInfo."""
     cursors = [encode_cursor(key) for key in keys]
     return {"edges": [{"cursor": c, "node": n} for c, n in zip(cursors, items, strict=True)],
             "nodes": items,
@@ -53,17 +53,18 @@ def connection(items, args, key):
         items, keys = items[::-1], keys[::-1]
     start, stop = 0, len(items)
     if args.get("after") is not None:
-        start = keys.index(decode_cursor(args["after"])) + 1 if decode_cursor(
-            args["after"]) in keys else len(items)
+        after = decode_cursor(args["after"])
+        start = keys.index(after) + 1 if after in keys else len(items)
     if args.get("before") is not None:
-        position = decode_cursor(args["before"])
-        stop = keys.index(position) if position in keys else 0
-    window = list(range(start, stop))
+        before = decode_cursor(args["before"])
+        stop = keys.index(before) if before in keys else 0
+    window = range(start, max(start, stop))
     chosen = window[-size:] if backwards else window[:size]
-    picked = [items[i] for i in chosen]
-    more_after = bool(chosen) and chosen[-1] < stop - 1 if not backwards else stop < len(items)
-    more_before = start > 0 if not backwards else bool(chosen) and chosen[0] > start
-    return build(picked, size, [keys[i] for i in chosen], more_before, more_after)
+    if backwards:
+        more_before, more_after = bool(chosen) and chosen[0] > start, stop < len(items)
+    else:
+        more_before, more_after = start > 0, bool(chosen) and chosen[-1] < stop - 1
+    return build([items[i] for i in chosen], [keys[i] for i in chosen], more_before, more_after)
 
 
 def stream(rows, args, key):

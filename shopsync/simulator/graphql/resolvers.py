@@ -80,14 +80,15 @@ class Root:
                 rows = self._rows(collection, parsed, None if reverse else after,
                                   after if reverse else None, reverse)
                 taken, keys, previous, more = stream(rows, args, lambda row: [row.id])
-                return build([self._node(collection, row) for row in taken], len(taken), keys,
-                             previous, more)
+                return build([self._node(collection, row) for row in taken], keys, previous, more)
             field = SORT_FIELDS.get(sort)
-            rows = sorted(self._rows(collection, parsed),
-                          key=lambda row: (getattr(row, field) if field else 0, row.id))
-            nodes = [self._node(collection, row) for row in rows]
-        return connection(nodes, args, lambda n: [getattr(n.row, field) if field else 0, n.row.id]
-                          if field else [n.row.id])
+
+            def key(row):
+                return [getattr(row, field), row.id] if field else [row.id]
+
+            nodes = [self._node(collection, row)
+                     for row in sorted(self._rows(collection, parsed), key=key)]
+        return connection(nodes, args, lambda node: key(node.row))
 
     def _count(self, kind, info, query=None, limit=10000):
         parsed = self._search(kind, query)
