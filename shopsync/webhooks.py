@@ -64,9 +64,10 @@ def _store(body, headers):
         "processed_at": None if known else now,
     }
     if not _insert(row):  # this delivery, or this event's for this topic, is stored
-        same_event = (WebhookLog.event_id == row["event_id"]) & (WebhookLog.topic == row["topic"])
-        WebhookLog.update(duplicates=WebhookLog.duplicates + 1).where(
-            (WebhookLog.id == row["id"]) | same_event).execute()
+        stored = WebhookLog.id == row["id"]
+        if row["event_id"]:
+            stored |= (WebhookLog.event_id == row["event_id"]) & (WebhookLog.topic == row["topic"])
+        WebhookLog.update(duplicates=WebhookLog.duplicates + 1).where(stored).execute()
         return row["id"], None
     return row["id"], row["status"]
 

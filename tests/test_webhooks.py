@@ -98,6 +98,11 @@ def test_a_second_delivery_of_one_event_and_topic_is_a_duplicate(client, run_job
     assert other_topic.json["status"] == "accepted"  # the same event under another topic
     run_jobs()
     assert WebhookLog.select().count() == 2 and WebhookLog.get_by_id("via-a").duplicates == 1
+    # Deliveries without an event id are told apart by their webhook id alone.
+    no_event = {"X-Shopify-Event-Id": ""}
+    for webhook_id in ("plain-1", "plain-2", "plain-1"):
+        deliver(client, "orders/updated", order(), webhook_id=webhook_id, **no_event)
+    assert [WebhookLog.get_by_id(i).duplicates for i in ("plain-1", "plain-2")] == [1, 0]
 
 
 def test_header_names_are_case_insensitive(client, run_jobs):
