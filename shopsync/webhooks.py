@@ -49,7 +49,8 @@ def _webhook_id(headers, topic, body):
 
 
 def _store(body, headers):
-    """Insert the delivery's row; return (webhook_id, status) or (id, None) for a duplicate."""
+    """Insert the delivery's row; return (webhook_id, status), or (the stored row's id, None)
+    for a duplicate."""
     topic = _text(headers, "X-Shopify-Topic")
     known = topic in TOPICS
     now = utcnow()
@@ -68,7 +69,7 @@ def _store(body, headers):
         if row["event_id"]:
             stored |= (WebhookLog.event_id == row["event_id"]) & (WebhookLog.topic == row["topic"])
         WebhookLog.update(duplicates=WebhookLog.duplicates + 1).where(stored).execute()
-        return row["id"], None
+        return WebhookLog.select(WebhookLog.id).where(stored).scalar() or row["id"], None
     return row["id"], row["status"]
 
 

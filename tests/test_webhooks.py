@@ -95,6 +95,7 @@ def test_a_second_delivery_of_one_event_and_topic_is_a_duplicate(client, run_job
     second = deliver(client, "orders/create", order(), webhook_id="via-b", **event)
     other_topic = deliver(client, "orders/paid", order(), webhook_id="via-c", **event)
     assert first.json["status"] == "accepted" and second.json["status"] == "duplicate"
+    assert second.json["id"] == "via-a"  # the delivery that was stored
     assert other_topic.json["status"] == "accepted"  # the same event under another topic
     run_jobs()
     assert WebhookLog.select().count() == 2 and WebhookLog.get_by_id("via-a").duplicates == 1

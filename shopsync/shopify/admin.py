@@ -113,7 +113,8 @@ class AdminClient(GraphQLClient):
         `fields` of only id and times lists without building records.
         """
         spec = self._resource(resource)
-        brief = fields is not None and set(str(fields).split(",")) <= BRIEF
+        names = fields.split(",") if isinstance(fields, str) else fields
+        brief = names is not None and set(names) <= BRIEF
         selection = "legacyResourceId createdAt updatedAt" if brief else spec.fields
         record = mapping.brief if brief else mapping.RECORDS[resource]
         size = min(limit, BRIEF_PAGE if brief else spec.page)
