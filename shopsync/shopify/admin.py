@@ -191,7 +191,10 @@ class AdminClient(GraphQLClient):
 
     @staticmethod
     def _webhook(node):
-        topic = node["topic"].lower().replace("_", "/", 1)
+        from shopsync.topics import TOPICS
+
+        known = {name.upper().replace("/", "_"): name for name in TOPICS}
+        topic = known.get(node["topic"]) or node["topic"].lower().replace("_", "/", 1)
         return {"id": int(node["legacyResourceId"]), "admin_graphql_api_id": node["id"],
                 "topic": topic, "address": node["uri"], "format": node["format"].lower()}
 

@@ -8,20 +8,16 @@ from graphql import GraphQLError
 from shopsync.simulator.graphql import search
 from shopsync.simulator.graphql.nodes import KINDS, NODE_TYPES, gid, utc
 from shopsync.simulator.graphql.paging import build, connection, decode_cursor, stream
-from shopsync.simulator.webhooks import SubscriptionError
+from shopsync.simulator.graphql.schema import topic_enum
+from shopsync.simulator.webhooks import TOPICS, SubscriptionError
 
 GID = re.compile(r"gid://shopify/(\w+)/(\d+)")
 SORT_FIELDS = {"CREATED_AT": "created", "UPDATED_AT": "updated", "PROCESSED_AT": "created"}
 
 
-def topic_enum(topic):
-    """Return the GraphQL enum value of a REST topic: orders/create -> ORDERS_CREATE."""
-    return topic.upper().replace("/", "_")
-
-
 def rest_topic(value):
     """Return the REST topic of a GraphQL enum value."""
-    return value.lower().replace("_", "/", 1)
+    return {topic_enum(topic): topic for topic in TOPICS}[value]
 
 
 def parse_gid(value, typename=None):

@@ -2,6 +2,13 @@
 
 from graphql import build_schema
 
+from shopsync.simulator.webhooks import TOPICS
+
+
+def topic_enum(topic):
+    """Return the GraphQL enum value of a REST topic: orders/create -> ORDERS_CREATE."""
+    return topic.upper().replace("/", "_")
+
 SDL = """
 scalar DateTime
 scalar Decimal
@@ -155,12 +162,7 @@ type Customer implements Node {
 type CustomerEdge { cursor: String! node: Customer! }
 type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: PageInfo! }
 
-enum WebhookSubscriptionTopic {
-  ORDERS_CREATE ORDERS_UPDATED ORDERS_PAID ORDERS_CANCELLED ORDERS_FULFILLED
-  ORDERS_PARTIALLY_FULFILLED ORDERS_DELETE PRODUCTS_CREATE PRODUCTS_UPDATE PRODUCTS_DELETE
-  CUSTOMERS_CREATE CUSTOMERS_UPDATE CUSTOMERS_ENABLE CUSTOMERS_DISABLE CUSTOMERS_DELETE
-  APP_UNINSTALLED
-}
+enum WebhookSubscriptionTopic { %s }
 enum WebhookSubscriptionFormat { JSON XML }
 type WebhookSubscription implements Node {
   id: ID!
@@ -250,4 +252,4 @@ type Mutation {
 schema { query: QueryRoot mutation: Mutation }
 """
 
-SCHEMA = build_schema(SDL)
+SCHEMA = build_schema(SDL % " ".join(topic_enum(topic) for topic in TOPICS))
