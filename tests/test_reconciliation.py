@@ -361,7 +361,7 @@ def test_cli_reconcile_prints_each_report(app, serve):
     ids = sorted(store.ids("orders", status="any"))
     load_erp(store, skip=ids[-3:])
     server = serve(store)
-    app.config.update(SHOPIFY_API_BASE_URL=server.base_url,
+    app.config.update(SHOPIFY_API_BASE_URL=server.base_url, SHOPIFY_ADMIN_API="graphql",
                       SHOPIFY_ACCESS_TOKEN=server.access_token, RECONCILE_SETTLE_SECONDS=0)
     result = app.test_cli_runner().invoke(args=["reconcile", "orders"])
     assert result.exit_code == 0, result.output

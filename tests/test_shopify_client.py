@@ -259,7 +259,7 @@ def test_connect_builds_the_configured_client():
     assert client.base_url == "https://acme.myshopify.com/admin/api/2025-07"
     assert client.leak_rate == 20.0
     client = connect({"SHOPIFY_SHOP": "acme.myshopify.com", "SHOPIFY_CLIENT_ID": "id",
-                      "SHOPIFY_CLIENT_SECRET": "shpss_x"})
+                      "SHOPIFY_CLIENT_SECRET": "shpss_x", "SHOPIFY_ADMIN_API": "graphql"})
     assert isinstance(client, AdminClient)
     assert client.tokens.token_url == "https://acme.myshopify.com/admin/oauth/access_token"
     with pytest.raises(ValueError):

@@ -1,4 +1,4 @@
-"""Shopify Admin API clients: GraphQL (the default) or REST, with shared expiring tokens.
+"""Shopify Admin API clients: GraphQL or REST (SHOPIFY_ADMIN_API), with shared expiring tokens.
 
     client = connect(current_app.config)   # per SHOPIFY_ADMIN_API
     for page in client.iter_pages("orders", updated_at_min=since): ...
@@ -6,7 +6,7 @@
 
 from urllib.parse import urlsplit
 
-from shopsync.config import DEFAULT_API_VERSION
+from shopsync.config import DEFAULT_ADMIN_API, DEFAULT_API_VERSION
 from shopsync.shopify.admin import AdminClient
 from shopsync.shopify.errors import (
     ShopifyAccessError,
@@ -50,7 +50,7 @@ def token_source(config):
 
 def connect(config, **options):
     """Return a client of the configured API (SHOPIFY_ADMIN_API: graphql or rest)."""
-    api = (config.get("SHOPIFY_ADMIN_API") or "graphql").lower()
+    api = (config.get("SHOPIFY_ADMIN_API") or DEFAULT_ADMIN_API).lower()
     if api not in APIS:
         raise ValueError(f"SHOPIFY_ADMIN_API must be graphql or rest, not {api!r}")
     return APIS[api](base_url(config), token_source(config), **options)
