@@ -14,7 +14,7 @@ from shopsync import queue
 from shopsync.db import db, utcnow
 from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
-from shopsync.shopify import ShopifyClient, ShopifyError
+from shopsync.shopify import ShopifyError, connect
 from shopsync.topics import RESOURCES
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def run_backfill(run_id, client=None, on_page=None):
     with db.connection_context():
         run = BackfillRun.get_by_id(run_id)
         topic = RESOURCES[run.entity_type]
-        client = client or ShopifyClient.from_config(current_app.config)
+        client = client or connect(current_app.config)
         try:
             if run.expected is None:
                 run.expected = client.count(run.entity_type, created_at_min=run.since)

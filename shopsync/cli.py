@@ -89,12 +89,12 @@ def register_webhooks_command(address):
     from flask import current_app
 
     from shopsync import health
-    from shopsync.shopify import ShopifyClient
+    from shopsync.shopify import connect
 
     address = address or current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS")
     if not address:
         raise click.UsageError("give --address or set SHOPSYNC_WEBHOOK_ADDRESS")
-    result = health.register_webhooks(ShopifyClient.from_config(current_app.config), address)
+    result = health.register_webhooks(connect(current_app.config), address)
     click.echo(f"{address}: {len(result['present'])} topics already subscribed, "
                f"{len(result['created'])} created"
                + "".join(f"\n  created {topic}" for topic in result["created"]))

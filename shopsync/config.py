@@ -5,6 +5,9 @@ import os
 from dotenv import load_dotenv
 
 DEFAULT_API_VERSION = "2025-10"
+# "graphql" or "rest". REST until the GraphQL records carry the books' fields (current totals,
+# presentment money, refunds, transactions, fulfillments, lines): a GraphQL pull would blank them.
+DEFAULT_ADMIN_API = "rest"
 DEFAULT_EMAIL_FROM = "shopsync@localhost"
 DEFAULT_DATABASE_URL = "sqlite:///instance/shopsync.db"
 # Shopify order payloads rarely exceed a few hundred KB; anything past this is refused with 413.
@@ -80,9 +83,14 @@ def from_environment():
         "REDIS_TLS_VERIFY": flag("REDIS_TLS_VERIFY", env("REDIS_TLS_VERIFY"), True),
         "SHOPIFY_SHOP": env("SHOPIFY_SHOP") or None,
         "SHOPIFY_ACCESS_TOKEN": env("SHOPIFY_ACCESS_TOKEN", ""),
+        # A Dev Dashboard app: tokens come from the client-credentials grant.
+        "SHOPIFY_CLIENT_ID": env("SHOPIFY_CLIENT_ID", ""),
+        "SHOPIFY_CLIENT_SECRET": env("SHOPIFY_CLIENT_SECRET", ""),
+        "SHOPIFY_ADMIN_API": env("SHOPIFY_ADMIN_API", DEFAULT_ADMIN_API).lower(),
         "SHOPIFY_API_VERSION": env("SHOPIFY_API_VERSION", DEFAULT_API_VERSION),
         "SHOPIFY_API_BASE_URL": env("SHOPIFY_API_BASE_URL") or None,
-        "SHOPIFY_WEBHOOK_SECRET": env("SHOPIFY_WEBHOOK_SECRET", ""),
+        # The app's client secret signs webhooks unless another secret is set.
+        "SHOPIFY_WEBHOOK_SECRET": env("SHOPIFY_WEBHOOK_SECRET") or env("SHOPIFY_CLIENT_SECRET", ""),
         # Still accepted for an hour or so after a rotation, as Shopify signs with it meanwhile.
         "SHOPIFY_PREVIOUS_WEBHOOK_SECRET": env("SHOPIFY_PREVIOUS_WEBHOOK_SECRET", ""),
         "SHOPSYNC_ADMIN_TOKEN": env("SHOPSYNC_ADMIN_TOKEN", ""),

@@ -18,6 +18,8 @@ from shopsync.db import db
 HOST = "127.0.0.1"
 # Size of the simulated store and how many changes per second it makes.
 DEMO_ORDERS, DEMO_CHANGES_PER_SECOND = 300, 0.5
+# GraphQL points restored per second: a Shopify Plus store's, so the demo backfill is quick.
+DEMO_RESTORE_RATE = 1000.0
 
 
 def _start_thread(target, name):
@@ -27,15 +29,17 @@ def _start_thread(target, name):
 
 
 def _start_simulator(webhook_url):
-    """Start a simulated store that sends webhooks to `webhook_url`; point the client at it."""
+    """Start a simulated store that sends webhooks to `webhook_url`; connect to it as a Dev
+    Dashboard app does: client id and secret only, the secret also signing webhooks."""
     from shopsync.simulator import Activity, SimulatorServer, Store
 
     store = Store.generate(seed=1, orders=DEMO_ORDERS)
-    server = SimulatorServer(store, webhook_url=webhook_url,
-                             webhook_secret=os.environ["SHOPIFY_WEBHOOK_SECRET"])
+    server = SimulatorServer(store, access_token="", webhook_url=webhook_url,
+                             webhook_secret=os.environ["SHOPIFY_CLIENT_SECRET"],
+                             graphql_restore_rate=DEMO_RESTORE_RATE)
     server.start()
     os.environ["SHOPIFY_API_BASE_URL"] = server.base_url
-    os.environ["SHOPIFY_ACCESS_TOKEN"] = server.access_token
+    os.environ["SHOPIFY_CLIENT_ID"] = server.tokens.client_id
     return store, server, Activity(store, rate=DEMO_CHANGES_PER_SECOND)
 
 
@@ -53,11 +57,12 @@ def _run_scheduler(app):
 def main():
     """Run web, worker and scheduler (and a simulated store when no shop is set)."""
     port = int(os.environ.get("PORT", "5000"))
-    for name in ("SHOPIFY_WEBHOOK_SECRET", "SHOPSYNC_ADMIN_TOKEN", "SECRET_KEY"):
+    for name in ("SHOPSYNC_ADMIN_TOKEN", "SECRET_KEY"):
         if not os.environ.get(name):
             os.environ[name] = secrets.token_urlsafe(24)
     simulated = not (os.environ.get("SHOPIFY_SHOP") or os.environ.get("SHOPIFY_API_BASE_URL"))
     if simulated:
+        os.environ.setdefault("SHOPIFY_CLIENT_SECRET", f"shpss_{secrets.token_hex(16)}")
         store, shop, activity = _start_simulator(f"http://{HOST}:{port}/webhooks/shopify")
 
     app = create_app()
@@ -80,7 +85,7 @@ shopsync is running on http://{HOST}:{port}/
              http://{HOST}:{port}/api/admin/stats
   mode: {"embedded queue (no REDIS_URL)" if not app.config["REDIS_URL"] else "Redis queue"}, """
           f"""{"simulated store at " + shop.url if simulated else os.environ.get("SHOPIFY_SHOP")}
-  webhook secret: {os.environ["SHOPIFY_WEBHOOK_SECRET"]}
+  webhook secret: {app.config["SHOPIFY_WEBHOOK_SECRET"]}
 Press Ctrl+C to stop.
 """, flush=True)
     try:

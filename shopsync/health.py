@@ -18,11 +18,22 @@ from peewee import fn
 from shopsync import alerts, stats
 from shopsync.db import db, utcnow
 from shopsync.ingest import INFRASTRUCTURE_ERRORS
-from shopsync.models import FailedSyncItem, Order, Severity, SyncHealthMetric, WebhookLog, WebhookStatus
+from shopsync.models import (
+    FailedSyncItem,
+    Order,
+    Severity,
+    SyncHealthMetric,
+    SyncState,
+    WebhookLog,
+    WebhookStatus,
+)
+from shopsync.shopify.errors import ShopifyAccessError
+from shopsync.shopify.scopes import SCOPES
 from shopsync.topics import REQUIRED_TOPICS
 
 log = logging.getLogger(__name__)
 
+REQUIRED_SCOPES = tuple(SCOPES.values())  # read_orders, read_products, read_customers
 WINDOW = dt.timedelta(hours=1)  # error rate and latency look at the last hour
 DEFAULT_RETENTION_DAYS = 30
 SEVERITY_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
@@ -55,6 +66,8 @@ METRICS = [
            120, 900),
     Metric("last_webhook_age_seconds", "time since the last webhook arrived", 3 * 3600, 24 * 3600),
     Metric("missing_webhook_topics", "required topics this app is not subscribed to", 0, 0,
+           needs_shopify=True),
+    Metric("shopify_access_problems", "scopes not granted, or credentials Shopify refuses", 0, 0,
            needs_shopify=True),
 ]
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
@@ -142,10 +155,43 @@ def missing_webhook_topics(now, client):
     return len(missing), f"missing: {', '.join(missing)}" if missing else "all topics subscribed"
 
 
+ACCESS_KEY = "shopify_access"  # SyncState: the access problems the Health page shows
+
+
+def shopify_access_problems(now, client):
+    """Return how many required scopes are not granted (1 when Shopify refuses the credentials);
+    the Health page shows what they are."""
+    problems = []
+    try:
+        for scope in REQUIRED_SCOPES:
+            try:
+                client.require_scope(scope)
+            except ShopifyAccessError as exc:
+                if exc.status != 403:
+                    raise
+                problems.append(f"{scope} not granted")
+    except ShopifyAccessError as exc:
+        problems = [str(exc)]
+    text = "; ".join(problems)
+    if problems:
+        text += ": grant the scopes to the app in the Dev Dashboard, release and reinstall"
+    SyncState.insert(key=ACCESS_KEY, value=text, updated_at=now).on_conflict(
+        conflict_target=[SyncState.key], update={SyncState.value: text, SyncState.updated_at: now}
+    ).execute()
+    return len(problems), text or "every required scope granted"
+
+
+def access_problem():
+    """Return what the last health check found wrong with the Shopify credentials, or None."""
+    state = SyncState.get_or_none(SyncState.key == ACCESS_KEY)
+    return state.value if state and state.value else None
+
+
 MEASURES = {
     "order_lag": order_lag, "error_rate": error_rate, "webhook_latency_seconds": webhook_latency,
     "dlq_size": dlq_size, "oldest_pending_webhook_seconds": oldest_pending_webhook,
     "last_webhook_age_seconds": last_webhook_age, "missing_webhook_topics": missing_webhook_topics,
+    "shopify_access_problems": shopify_access_problems,
 }
 
 
@@ -154,9 +200,9 @@ def _shopify_client():
     config = current_app.config
     if not (config.get("SHOPIFY_SHOP") or config.get("SHOPIFY_API_BASE_URL")):
         return None
-    from shopsync.shopify import ShopifyClient
+    from shopsync.shopify import connect
 
-    return ShopifyClient.from_config(config)
+    return connect(config)
 
 
 def applies(metric, client):

@@ -6,11 +6,12 @@ edited or removed once released.
 """
 
 import peewee as pw
+from peewee import fn
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from shopsync.db import UTCDateTimeField, db, is_sqlite, utcnow
 from shopsync.ledger import LEDGER_MODELS
-from shopsync.models import ALL_MODELS, Heartbeat, Order, OrderLineItem
+from shopsync.models import ALL_MODELS, Heartbeat, Order, OrderLineItem, WebhookLog
 
 
 class SchemaMigration(pw.Model):
@@ -59,6 +60,16 @@ def _books(migrator):
     db.create_tables(LEDGER_MODELS, safe=True)
 
 
+def _one_delivery_per_event_and_topic(migrator):
+    # Deliveries stored twice for one event before this index keep their rows; the later ones
+    # lose their event id, which only deduplication reads.
+    first = (WebhookLog.select(fn.MIN(WebhookLog.id)).where(WebhookLog.event_id.is_null(False))
+             .group_by(WebhookLog.event_id, WebhookLog.topic))
+    (WebhookLog.update(event_id=None)
+     .where(WebhookLog.event_id.is_null(False) & WebhookLog.id.not_in(first)).execute())
+    migrate(migrator.add_index("webhook_log", ("event_id", "topic"), unique=True))
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
@@ -66,6 +77,7 @@ MIGRATIONS = [
     ("0003_user_session_version", _user_session_version),
     ("0004_heartbeats", _heartbeats),
     ("0005_books", _books),
+    ("0006_one_delivery_per_event_and_topic", _one_delivery_per_event_and_topic),
 ]
 
 

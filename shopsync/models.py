@@ -141,7 +141,9 @@ class WebhookLog(BaseModel):
     duplicates = pw.IntegerField(default=0)
 
     class Meta:
-        indexes = ((("shopify_id", "topic"), False), (("status", "received_at"), False))
+        # A second delivery of one event and topic (several subscriptions) is a duplicate too.
+        indexes = ((("shopify_id", "topic"), False), (("status", "received_at"), False),
+                   (("event_id", "topic"), True))
 
 
 class Resolution(str, Enum):

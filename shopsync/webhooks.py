@@ -49,7 +49,8 @@ def _webhook_id(headers, topic, body):
 
 
 def _store(body, headers):
-    """Insert the delivery's row; return (webhook_id, status) or (id, None) for a duplicate."""
+    """Insert the delivery's row; return (webhook_id, status), or (the stored row's id, None)
+    for a duplicate."""
     topic = _text(headers, "X-Shopify-Topic")
     known = topic in TOPICS
     now = utcnow()
@@ -63,10 +64,12 @@ def _store(body, headers):
         "status": WebhookStatus.PENDING if known else WebhookStatus.IGNORED,
         "processed_at": None if known else now,
     }
-    if not _insert(row):
-        WebhookLog.update(duplicates=WebhookLog.duplicates + 1).where(
-            WebhookLog.id == row["id"]).execute()
-        return row["id"], None
+    if not _insert(row):  # this delivery, or this event's for this topic, is stored
+        stored = WebhookLog.id == row["id"]
+        if row["event_id"]:
+            stored |= (WebhookLog.event_id == row["event_id"]) & (WebhookLog.topic == row["topic"])
+        WebhookLog.update(duplicates=WebhookLog.duplicates + 1).where(stored).execute()
+        return WebhookLog.select(WebhookLog.id).where(stored).scalar() or row["id"], None
     return row["id"], row["status"]
 
 

@@ -200,9 +200,9 @@ def test_reconciliation_alerts_when_it_finds_differences_and_when_they_are_gone(
         reconcile(ENTITIES["orders"], client)  # all in step
     assert slack.texts == [
         "[shopsync] reconciliation_orders is WARNING (was ok): reconciliation of orders: "
-        "3 missing (3 healed, 0 failed), 0 extra (Shopify 400, ERP 397)",
+        "3 missing, 0 stale, 0 extra; 3 healed, 0 deleted, 0 failed (Shopify 400, ERP 397)",
         "[shopsync] reconciliation_orders is back to OK (was warning): reconciliation of orders: "
-        "0 missing (0 healed, 0 failed), 0 extra (Shopify 400, ERP 400)"]
+        "0 missing, 0 stale, 0 extra; 0 healed, 0 deleted, 0 failed (Shopify 400, ERP 400)"]
 
 
 def test_no_channel_configured_still_keeps_the_history(app):

@@ -13,8 +13,8 @@ APP = json.loads((ROOT / "app.json").read_text())
 # Each add-on sets <as>_URL; the service reads these two.
 ADD_ON_SETTINGS = {"heroku-postgresql": "DATABASE_URL", "heroku-redis": "REDIS_URL"}
 # What README's Deployment section says a deployment must set besides the add-ons' URLs.
-NEEDED = {"SECRET_KEY", "SHOPSYNC_ADMIN_TOKEN", "SHOPIFY_SHOP", "SHOPIFY_ACCESS_TOKEN",
-          "SHOPIFY_WEBHOOK_SECRET"}
+NEEDED = {"SECRET_KEY", "SHOPSYNC_ADMIN_TOKEN", "SHOPIFY_SHOP", "SHOPIFY_CLIENT_ID",
+          "SHOPIFY_CLIENT_SECRET"}
 
 
 def _procfile():

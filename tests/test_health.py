@@ -87,6 +87,7 @@ def test_metrics_from_known_data_equal_hand_computed_values(app, shop):
         "oldest_pending_webhook_seconds": (300, Severity.WARNING),
         "last_webhook_age_seconds": (5, Severity.OK),
         "missing_webhook_topics": (2, Severity.CRITICAL),
+        "shopify_access_problems": (0, Severity.OK),  # a static token: scopes not known
     }
     assert set(readings) == set(expected)
     for name, (value, status) in expected.items():
@@ -140,7 +141,8 @@ def test_a_silent_store_and_an_unreachable_shopify_are_flagged_not_crashes(app, 
 def test_without_a_store_or_an_address_those_metrics_are_skipped(app):
     app.config.update(SHOPIFY_SHOP=None, SHOPIFY_API_BASE_URL=None, SHOPSYNC_WEBHOOK_ADDRESS=None)
     names = set(by_name(health.compute_health(now=NOW)))
-    assert names == {m.name for m in health.METRICS} - {"order_lag", "missing_webhook_topics"}
+    assert names == {m.name for m in health.METRICS} - {"order_lag", "missing_webhook_topics",
+                                                        "shopify_access_problems"}
 
 
 def test_latest_readings_and_retention(app):

@@ -1,11 +1,12 @@
 """`init-db` creates the schema once and upgrades an existing database in place."""
 
 import peewee as pw
+import pytest
 from playhouse.migrate import migrate
 
 from shopsync import migrations
 from shopsync.db import db
-from shopsync.models import ALL_MODELS, Order
+from shopsync.models import ALL_MODELS, Order, WebhookLog
 from tests.helpers import order
 
 
@@ -37,6 +38,20 @@ def test_new_step_upgrades_an_existing_database_keeping_its_rows(app, client, ru
             migrate(migrations.migrator().drop_column("order", "erp_note"))
             migrations.SchemaMigration.delete().where(
                 migrations.SchemaMigration.name == "0099_order_note").execute()
+
+
+def test_a_database_with_one_event_stored_twice_gains_the_event_index(app):
+    with db.connection_context():  # as a 0002-era database was, with one event stored twice
+        migrate(migrations.migrator().drop_index("webhook_log", "webhook_log_event_id_topic"))
+        migrations.SchemaMigration.delete().where(
+            migrations.SchemaMigration.name == "0006_one_delivery_per_event_and_topic").execute()
+        for webhook_id in ("a", "b"):
+            WebhookLog.create(id=webhook_id, topic="orders/create", event_id="e1", raw_body=b"{}")
+        assert migrations.upgrade() == ["0006_one_delivery_per_event_and_topic"]
+        assert WebhookLog.select().count() == 2  # nothing deleted
+        assert [w.event_id for w in WebhookLog.select().order_by(WebhookLog.id)] == ["e1", None]
+        with pytest.raises(pw.IntegrityError), db.atomic():
+            WebhookLog.create(id="c", topic="orders/create", event_id="e1", raw_body=b"{}")
 
 
 def test_database_from_the_first_release_gains_the_creation_index(app):

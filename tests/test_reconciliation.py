@@ -24,11 +24,12 @@ from shopsync.models import (
 from shopsync.queue import get_queue
 from shopsync.reconciliation import ENTITIES, reconcile
 from shopsync.reconciliation.windows import instant, shopify_time
-from shopsync.shopify import ShopifyClient
+from shopsync.shopify import AdminClient, ShopifyClient
 from shopsync.simulator import SimulatorServer, Store
 from tests.helpers import ADMIN_TOKEN
 
-FAST = {"bucket_size": 1000, "leak_rate": 10_000.0}  # calls are the subject, not waiting
+# Calls are the subject, not waiting.
+FAST = {"bucket_size": 1000, "leak_rate": 10_000.0, "graphql_restore_rate": 100_000.0}
 
 
 @pytest.fixture
@@ -46,8 +47,10 @@ def serve():
         server.stop()
 
 
-def client_of(server):
-    return ShopifyClient(server.base_url, server.access_token, leak_rate=0)
+def client_of(server, api="graphql"):
+    if api == "rest":
+        return ShopifyClient(server.base_url, server.access_token, leak_rate=0)
+    return AdminClient(server.base_url, server.access_token)
 
 
 def load_erp(store, kind="orders", skip=()):
@@ -73,107 +76,135 @@ def live_order_ids():
     return {o.shopify_id for o in Order.select(Order.shopify_id).where(Order.deleted_at.is_null())}
 
 
+def day_of(store, order_id):
+    """Return the UTC day an order of `store` was created on."""
+    return instant(store.orders.row(order_id).created).date()
+
+
+def spread_over_days(store, ids, count, rng, avoid=()):
+    """Pick `count` ids created on different days, none on a day of `avoid`."""
+    days, picked = {day_of(store, i) for i in avoid}, []
+    for order_id in rng.sample(ids, len(ids)):
+        if day_of(store, order_id) not in days:
+            days.add(day_of(store, order_id))
+            picked.append(order_id)
+        if len(picked) == count:
+            return sorted(picked)
+    raise AssertionError("not enough days")
+
+
 @pytest.mark.usefixtures("app")
-def test_a_store_in_step_costs_exactly_one_count_call(serve):
+def test_a_store_in_step_costs_only_the_counting_queries(serve):
     store = Store.generate(seed=3, orders=2000, products=20, customers=50)
     load_erp(store)
     server = serve(store)
-    report = reconcile(ENTITIES["orders"], client_of(server))
+    client = client_of(server, "graphql")
+    report = reconcile(ENTITIES["orders"], client)
     assert report.status is Severity.OK and report.discrepancy == 0
     assert report.shopify_count == report.erp_count == 2000
-    assert report.api_calls == 1 and server.requests_by_kind == {"orders.count": 1}
-    assert server.request_log[0].args["status"] == "any"  # closed and cancelled orders count
-    assert report.details["missing"] == report.details["extra"] == []
+    days = report.details["windows_counted"]
+    assert days > 730  # a window per day since the oldest order, and one before it
+    # One question for the static token's scopes, then 200 days counted per query.
+    assert report.api_calls == 1 + math.ceil(days / 200)
+    assert report.details["windows_listed"] == 0
+    assert report.details["cost_points"] == client.actual_cost
+    assert report.details["missing"] == report.details["extra"] == report.details["stale"] == []
 
 
 @pytest.mark.usefixtures("app")
-def test_names_and_heals_the_missing_orders_and_names_the_extra_within_the_bound(serve):
-    n, k = 10_000, 5
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_offsetting_differences_on_different_days_are_named_and_healed(serve, api):
+    """5 orders missing from the ERP and 5 extra in it: equal totals, found and healed."""
+    n, k = 2004, 5
     store = Store.generate(seed=11, orders=n, products=40, customers=300)
     ids = sorted(store.ids("orders", status="any"))
     rng = random.Random(5)
-    # The missing orders are among the older 45%, the extra among the newer 45%: a missing and
-    # an extra order in the same count window cancel out (see the next test).
-    missing = sorted(rng.sample(ids[:n * 45 // 100], k))
-    extra = rng.choice(ids[n * 55 // 100:])
+    missing = spread_over_days(store, ids, k, rng)
+    extra = spread_over_days(store, ids, k, rng, avoid=missing)
     load_erp(store, skip=missing)
-    store.delete_order(extra)  # deleted on Shopify, its orders/delete webhook lost
+    for shopify_id in extra:
+        store.delete_order(shopify_id)  # deleted on Shopify, its orders/delete webhook lost
     server = serve(store)
+    client = client_of(server, api)
 
-    report = reconcile(ENTITIES["orders"], client_of(server))
+    report = reconcile(ENTITIES["orders"], client)
 
     details = report.details
-    assert details["missing"] == missing and details["extra"] == [extra]
-    assert details["healed"] == missing and details["failed"] == []
-    assert report.discrepancy == k + 1 and report.status is Severity.WARNING
-    assert (report.shopify_count, report.erp_count) == (n - 1, n - k)
-    # The search's calls stay within k·log2(N/250) (+1 for the first count), where listing
-    # every id would take N/250 = 40; healing fetches the k records in one call (ids=).
-    differences = k + 1
-    assert details["search_calls"] <= 1 + differences * math.log2(n / 250)
-    assert details["search_calls"] < n / 250
-    assert report.api_calls == details["search_calls"] + 1
-    kinds = server.requests_by_kind
-    assert set(kinds) == {"orders.count", "orders.list"}
-    assert all(entry.args.get("status") == "any" for entry in server.request_log
-               if "page_info" not in entry.args)  # closed and cancelled orders count too
-    # Healed through the sync path: complete orders, line items and money exact.
-    assert live_order_ids() == set(ids)  # the missing are back; the extra is reported, not deleted
-    for shopify_id in missing:
+    assert (report.shopify_count, report.erp_count) == (n - k, n - k)  # the totals agree
+    assert details["missing"] == missing and details["extra"] == extra
+    assert details["healed"] == sorted(missing + extra) and details["deleted"] == extra
+    assert details["failed"] == [] and report.discrepancy == 2 * k
+    if api == "graphql":  # scopes, counting queries, a listing per differing day, one fetch
+        assert details["windows_listed"] == 2 * k
+        assert report.api_calls == 1 + math.ceil(details["windows_counted"] / 200) + 2 * k + 1
+    else:  # REST counts a window a call: listing every id is cheaper
+        assert details["windows_listed"] == 1
+        assert report.api_calls == math.ceil((n - k) / 250) + 1
+    assert live_order_ids() == set(ids) - set(extra)
+    for shopify_id in missing:  # healed through the sync path: complete and exact
         shopify = store.get_order(shopify_id)
         erp = Order.get(Order.shopify_id == shopify_id)
         assert erp.total_price == Decimal(shopify["total_price"])
         assert erp.line_items.count() == len(shopify["line_items"])
-    # A second run finds only the extra, which is still there.
-    again = reconcile(ENTITIES["orders"], client_of(server))
-    assert again.details["missing"] == [] and again.details["extra"] == [extra]
+    again = reconcile(ENTITIES["orders"], client)
+    assert again.status is Severity.OK and again.discrepancy == 0
 
 
 @pytest.mark.usefixtures("app")
-def test_equal_counts_hide_a_balanced_pair_that_a_deep_run_finds(serve):
+def test_a_stale_record_is_found_by_its_days_newest_change(serve):
+    store = Store.generate(seed=4, orders=1200, products=20, customers=50)
+    load_erp(store)
+    ids = sorted(store.ids("orders", status="any"))
+    store.update_order(ids[600], note="changed")  # its webhook lost: the ERP holds the old one
+    server = serve(store)
+    report = reconcile(ENTITIES["orders"], client_of(server, "graphql"))
+    assert report.details["stale"] == [ids[600]] == report.details["healed"]
+    assert report.details["windows_listed"] == 1 and report.discrepancy == 1
+    assert Order.get(Order.shopify_id == ids[600]).updated_at == dt.datetime.fromisoformat(
+        store.get_order(ids[600])["updated_at"])
+
+
+@pytest.mark.usefixtures("app")
+def test_a_pair_sharing_a_day_is_found_by_the_deep_run(serve):
     store = Store.generate(seed=4, orders=1200, products=20, customers=50)
     ids = sorted(store.ids("orders", status="any"))
-    missing, extra = ids[100], ids[900]
+    missing, extra = ids[100], ids[101]
+    assert day_of(store, missing) == day_of(store, extra)
     load_erp(store, skip=[missing])
     store.delete_order(extra)
     server = serve(store)
-
-    counted = reconcile(ENTITIES["orders"], client_of(server))
-    assert counted.status is Severity.OK and counted.api_calls == 1  # the documented limit
-    deep = reconcile(ENTITIES["orders"], client_of(server), deep=True)
+    deep = reconcile(ENTITIES["orders"], client_of(server, "graphql"), deep=True)
     assert deep.kind == "deep"
     assert deep.details["missing"] == [missing] and deep.details["extra"] == [extra]
-    assert deep.details["healed"] == [missing]
-    assert deep.details["search_calls"] == math.ceil(1199 / 250)
+    assert deep.details["healed"] == sorted([missing, extra])
+    # Listing every id, after asking once which scopes the static token has.
+    assert deep.details["search_calls"] == 1 + math.ceil(1199 / 250)
 
 
 @pytest.mark.usefixtures("app")
-def test_window_bounds_are_exact_to_the_second_whatever_the_offset(serve):
-    """Hundreds of orders in one second (a window of one second, both bounds inclusive)."""
-    burst_at = int(dt.datetime(2026, 3, 8, 6, 59, 59, tzinfo=dt.UTC).timestamp())
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_window_bounds_are_exact_to_the_second_whatever_the_offset(serve, api):
+    """Hundreds of orders in the last second of a day and the first of the next."""
+    burst_at = int(dt.datetime(2026, 3, 8, 23, 59, 59, tzinfo=dt.UTC).timestamp())
     moment = [burst_at]
     store = Store(seed=8, orders=4000, products=10, customers=30, clock=lambda: moment[0])
     load_erp(store)
-    burst = [store.create_order()["id"] for _ in range(600)]  # all at 06:59:59 UTC
+    burst = [store.create_order()["id"] for _ in range(300)]  # all at 23:59:59 UTC
     moment[0] += 1
-    after = [store.create_order()["id"] for _ in range(300)]  # all at 07:00:00 UTC
-    skip = {burst[599], after[150]}
-    for shopify_id in set(burst + after) - skip:  # times arrive as 01:59:59-05:00
+    after = [store.create_order()["id"] for _ in range(260)]  # all at 00:00:00 UTC
+    skip = {burst[299], after[150]}
+    for shopify_id in set(burst + after) - skip:  # times arrive as 18:59:59-05:00
         assert apply_records("order", [store.get_order(shopify_id)]) == [True]
     server = serve(store)
 
-    report = reconcile(ENTITIES["orders"], client_of(server), until=instant(moment[0]))
+    report = reconcile(ENTITIES["orders"], client_of(server, api), until=instant(moment[0]))
     assert report.details["missing"] == sorted(skip) and report.details["extra"] == []
     assert report.details["healed"] == sorted(skip)
     assert live_order_ids() == set(store.ids("orders", status="any"))
-    one_second = [entry for entry in server.request_log if "created_at_min" in entry.args
-                  and entry.args["created_at_min"] == entry.args["created_at_max"]]
-    assert {entry.args["created_at_min"] for entry in one_second} == {
-        "2026-03-08T06:59:59Z", "2026-03-08T07:00:00Z"}
     # Orders created after `until` are not compared yet: they are left to their webhooks.
     moment[0] += 600
     late = store.create_order()["id"]
-    report = reconcile(ENTITIES["orders"], client_of(server), until=instant(moment[0] - 300))
+    report = reconcile(ENTITIES["orders"], client_of(server, api), until=instant(moment[0] - 300))
     assert report.status is Severity.OK and late not in live_order_ids()
 
 
@@ -232,7 +263,7 @@ def test_catchup_applies_what_changed_since_the_watermark(app, serve):
     store = Store.generate(seed=5, orders=500, products=10, customers=30)
     load_erp_through_sync(store, "orders")
     server = serve(store)
-    client = client_of(server)
+    client = client_of(server, "rest")
     entity = ENTITIES["orders"]
     # Changes whose webhooks were lost (the simulator delivers to nobody here).
     ids = sorted(store.ids("orders", status="any"))
@@ -330,7 +361,7 @@ def test_cli_reconcile_prints_each_report(app, serve):
     ids = sorted(store.ids("orders", status="any"))
     load_erp(store, skip=ids[-3:])
     server = serve(store)
-    app.config.update(SHOPIFY_API_BASE_URL=server.base_url,
+    app.config.update(SHOPIFY_API_BASE_URL=server.base_url, SHOPIFY_ADMIN_API="graphql",
                       SHOPIFY_ACCESS_TOKEN=server.access_token, RECONCILE_SETTLE_SECONDS=0)
     result = app.test_cli_runner().invoke(args=["reconcile", "orders"])
     assert result.exit_code == 0, result.output
@@ -341,6 +372,7 @@ def test_cli_reconcile_prints_each_report(app, serve):
     assert result.output == "orders (catchup): nothing missed since the last catch-up\n"
     result = app.test_cli_runner().invoke(args=["reconcile", "products", "--deep"])
     assert result.exit_code == 0
+    # Through GraphQL: the static token's scopes, the listing, the fetch of the 5.
     assert result.output == ("products (deep): warning, Shopify 5, ERP 0, missing 5, extra 0, "
-                             "healed 5, failed 0, 2 API calls\n")
+                             "healed 5, failed 0, 3 API calls\n")
     assert app.test_cli_runner().invoke(args=["reconcile", "widgets"]).exit_code != 0

@@ -6,10 +6,12 @@ import pytest
 import requests
 
 from shopsync.shopify import (
+    AdminClient,
     ShopifyClient,
     ShopifyError,
     ShopifyRequestError,
     ShopifyUnavailable,
+    connect,
     next_page_info,
 )
 from shopsync.simulator import SimulatorServer, Store
@@ -246,16 +248,21 @@ def test_every_call_has_a_timeout(serve):
     assert len(timeouts) == 6 and set(timeouts) == {(2.0, 7.0)}
 
 
-def test_from_config():
-    client = ShopifyClient.from_config({"SHOPIFY_API_BASE_URL": "http://127.0.0.1:1/admin/x/",
-                                        "SHOPIFY_SHOP": "ignored.myshopify.com",
-                                        "SHOPIFY_ACCESS_TOKEN": "t"})
-    assert client.base_url == "http://127.0.0.1:1/admin/x"
-    assert client.session.headers["X-Shopify-Access-Token"] == "t"
-    client = ShopifyClient.from_config({"SHOPIFY_SHOP": "acme.myshopify.com",
-                                        "SHOPIFY_API_VERSION": "2025-07",
-                                        "SHOPIFY_ACCESS_TOKEN": "t"}, leak_rate=20.0)
+def test_connect_builds_the_configured_client():
+    client = connect({"SHOPIFY_API_BASE_URL": "http://127.0.0.1:1/admin/x/",
+                      "SHOPIFY_SHOP": "ignored.myshopify.com", "SHOPIFY_ACCESS_TOKEN": "t",
+                      "SHOPIFY_ADMIN_API": "rest"})
+    assert isinstance(client, ShopifyClient) and client.base_url == "http://127.0.0.1:1/admin/x"
+    assert client.tokens.get() == "t"
+    client = connect({"SHOPIFY_SHOP": "acme.myshopify.com", "SHOPIFY_API_VERSION": "2025-07",
+                      "SHOPIFY_ACCESS_TOKEN": "t", "SHOPIFY_ADMIN_API": "rest"}, leak_rate=20.0)
     assert client.base_url == "https://acme.myshopify.com/admin/api/2025-07"
     assert client.leak_rate == 20.0
+    client = connect({"SHOPIFY_SHOP": "acme.myshopify.com", "SHOPIFY_CLIENT_ID": "id",
+                      "SHOPIFY_CLIENT_SECRET": "shpss_x", "SHOPIFY_ADMIN_API": "graphql"})
+    assert isinstance(client, AdminClient)
+    assert client.tokens.token_url == "https://acme.myshopify.com/admin/oauth/access_token"
     with pytest.raises(ValueError):
-        ShopifyClient.from_config({})
+        connect({})
+    with pytest.raises(ValueError, match="graphql or rest"):
+        connect({"SHOPIFY_SHOP": "acme.myshopify.com", "SHOPIFY_ADMIN_API": "soap"})

@@ -568,3 +568,84 @@ def test_command_line_serves_a_store():
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def graphql(server, query, variables=None, token=TOKEN):
+    """POST a GraphQL query to the simulator; return the response."""
+    return requests.post(f"{server.base_url}/graphql.json", timeout=10,
+                         json={"query": query, "variables": variables or {}},
+                         headers={"X-Shopify-Access-Token": token})
+
+
+def test_client_credentials_grant_expiring_tokens(serve):
+    server = serve(access_token="", token_lifetime=1)
+    url = f"{server.url}/admin/oauth/access_token"
+    form = {"client_id": server.tokens.client_id, "client_secret": server.webhook_secret,
+            "grant_type": "client_credentials"}
+    assert requests.post(url, data={**form, "client_secret": "x"}, timeout=5).status_code == 401
+    assert requests.post(url, data={**form, "grant_type": "password"}, timeout=5).status_code == 400
+    grant = requests.post(url, data=form, timeout=5).json()
+    assert grant["expires_in"] == 1 and "read_orders" in grant["scope"].split(",")
+    token = grant["access_token"]
+    assert get(server, "orders/count.json", token=token).status_code == 200
+    assert graphql(server, "{ shop { name } }", token=token).status_code == 200
+    time.sleep(1.1)
+    assert get(server, "orders/count.json", token=token).status_code == 401
+    assert graphql(server, "{ shop { name } }", token=token).status_code == 401
+    assert get(server, "orders/count.json", token="shpat_test").status_code == 401  # none static
+
+
+def test_graphql_counts_searches_and_pages_like_shopify(serve):
+    server = serve()
+    store = server.store
+    rows = sorted(store.orders.rows(), key=lambda row: row.created)
+    lo, hi = rows[100].created, rows[150].created
+    window = (f"created_at:>='{datetime.fromtimestamp(lo).astimezone().isoformat()}' "
+              f"created_at:<'{datetime.fromtimestamp(hi).astimezone().isoformat()}'")
+    body = graphql(server, "query($q: String) { a: ordersCount(query: $q) { count precision } "
+                           "b: ordersCount(limit: 10) { count precision } "
+                           "c: ordersCount(limit: null) { count precision } }", {"q": window}).json()
+    assert body["data"]["a"] == {"count": sum(lo <= r.created < hi for r in rows),
+                                 "precision": "EXACT"}
+    assert body["data"]["b"] == {"count": 10, "precision": "AT_LEAST"}
+    assert body["data"]["c"] == {"count": 300, "precision": "EXACT"}
+    seen, after = [], None
+    while True:  # cursors walk every order in id order, as REST's pages do
+        page = graphql(server, "query($after: String) { orders(first: 70, after: $after) { "
+                               "pageInfo { hasNextPage endCursor } nodes { legacyResourceId } } }",
+                       {"after": after}).json()["data"]["orders"]
+        seen += [int(node["legacyResourceId"]) for node in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == sorted(store.ids("orders", status="any"))
+    two = " OR ".join(f"id:{i}" for i in seen[5:7])
+    listed = graphql(server, f'{{ orders(first: 5, query: "{two}") {{ nodes {{ id }} }} }}').json()
+    assert [n["id"] for n in listed["data"]["orders"]["nodes"]] == [
+        f"gid://shopify/Order/{i}" for i in seen[5:7]]
+    warned = graphql(server, '{ orders(first: 1, query: "colour:red") { nodes { id } } }').json()
+    assert warned["extensions"]["search"][0]["warnings"][0]["field"] == "colour"
+    for query in ("{ orders { nodes { id } } }", "{ orders(first: 251) { nodes { id } } }",
+                  '{ orders(first: 1, after: "nonsense") { nodes { id } } }',
+                  "{ orders(first: 1) { nodes { colour } } }"):
+        answer = graphql(server, query)
+        assert answer.status_code == 200 and answer.json()["errors"], query
+
+
+def test_graphql_cost_and_throttling(serve):
+    server = serve(graphql_bucket=1000, graphql_restore_rate=1.0)
+    query = ("{ orders(first: 10) { nodes { id totalPriceSet { shopMoney { amount } } "
+             "lineItems(first: 5) { nodes { id } } } } }")
+    cost = graphql(server, query).json()["extensions"]["cost"]
+    # 2 + 10 × (order 1 + MoneyBag 1 + MoneyV2 1 + line items (2 + 5 × 1)) = 102
+    assert cost["requestedQueryCost"] == 102
+    assert cost["actualQueryCost"] < 102  # orders have fewer than 5 lines
+    assert cost["throttleStatus"]["maximumAvailable"] == 1000.0
+    assert cost["throttleStatus"]["restoreRate"] == 1.0
+    too_dear = graphql(server, "{ orders(first: 250) { nodes { lineItems(first: 10) { nodes { id } } } } }")
+    assert too_dear.json()["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    answers = [graphql(server, query) for _ in range(15)]
+    throttled = [a for a in answers if a.json().get("errors")]
+    assert throttled and all(a.status_code == 200 for a in throttled)  # HTTP 200, not 429
+    assert throttled[0].json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert throttled[0].json()["extensions"]["cost"]["actualQueryCost"] is None

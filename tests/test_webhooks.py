@@ -88,6 +88,24 @@ def test_duplicate_delivery_is_stored_once_and_processed_once(client, run_jobs):
     assert hook.duplicates == 1 and hook.attempts == 1
 
 
+def test_a_second_delivery_of_one_event_and_topic_is_a_duplicate(client, run_jobs):
+    """Two subscriptions to one topic: one event, two webhook ids, the same event id."""
+    event = {"X-Shopify-Event-Id": "event-1"}
+    first = deliver(client, "orders/create", order(), webhook_id="via-a", **event)
+    second = deliver(client, "orders/create", order(), webhook_id="via-b", **event)
+    other_topic = deliver(client, "orders/paid", order(), webhook_id="via-c", **event)
+    assert first.json["status"] == "accepted" and second.json["status"] == "duplicate"
+    assert second.json["id"] == "via-a"  # the delivery that was stored
+    assert other_topic.json["status"] == "accepted"  # the same event under another topic
+    run_jobs()
+    assert WebhookLog.select().count() == 2 and WebhookLog.get_by_id("via-a").duplicates == 1
+    # Deliveries without an event id are told apart by their webhook id alone.
+    no_event = {"X-Shopify-Event-Id": ""}
+    for webhook_id in ("plain-1", "plain-2", "plain-1"):
+        deliver(client, "orders/updated", order(), webhook_id=webhook_id, **no_event)
+    assert [WebhookLog.get_by_id(i).duplicates for i in ("plain-1", "plain-2")] == [1, 0]
+
+
 def test_header_names_are_case_insensitive(client, run_jobs):
     body = encode(order())
     lower = {k.lower(): v for k, v in headers(body, "orders/create", "lower-1").items()}

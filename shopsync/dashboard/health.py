@@ -9,7 +9,7 @@ from shopsync import charts, liveness
 from shopsync.auth import is_htmx, login_required
 from shopsync.dashboard import bp, render
 from shopsync.db import is_sqlite, utcnow
-from shopsync.health import latest_reading
+from shopsync.health import access_problem, latest_reading
 from shopsync.models import Alert, FailedSyncItem, SyncHealthMetric, WebhookLog, WebhookStatus
 
 HISTORY = dt.timedelta(hours=24)
@@ -87,7 +87,7 @@ def counts(now):
 def health():
     """Show the health metrics table (htmx: the table alone, for its 10-second refresh)."""
     now = utcnow()
-    context = {"rows": metric_rows(now), "now": now}
+    context = {"rows": metric_rows(now), "now": now, "access_problem": access_problem()}
     if not is_htmx():
         context["liveness"] = liveness.report(now)
         context["alerts"] = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))

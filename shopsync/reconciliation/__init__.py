@@ -1,8 +1,9 @@
 """Reconciliation: find what webhooks missed, heal it through the sync path, and report it.
 
 Two jobs, as Shopify advises:
-- `run_full` (daily): names exactly which ids differ (see `windows`), fetches the missing
-  records and applies them like any webhook, and reports the ERP's records Shopify no longer has.
+- `run_full` (daily): names exactly which ids differ (see `windows`), fetches the missing and
+  stale records and applies them like any webhook, and applies the deletion of the ERP's
+  records Shopify no longer has (their lost `*/delete` webhook).
 - `run_catchup` (every few minutes): applies everything Shopify changed since a watermark,
   so a lost webhook is repaired within minutes.
 Both write a ReconciliationReport per entity; `start_reconciliation` queues full runs.
@@ -20,6 +21,7 @@ from shopsync.db import db, utcnow
 from shopsync.dlq import payload_updated_at
 from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_records
 from shopsync.models import ReconciliationReport, Severity, SyncState
+from shopsync.reconciliation.heal import Healing, heal
 from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
 from shopsync.schemas import record_id
 
@@ -83,9 +85,9 @@ def severity(entity, discrepancy):
 
 def shopify_client():
     """Return a Shopify client built from the app's settings."""
-    from shopsync.shopify import ShopifyClient
+    from shopsync.shopify import connect
 
-    return ShopifyClient.from_config(current_app.config)
+    return connect(current_app.config)
 
 
 def id_count(details, kind):
@@ -104,52 +106,41 @@ def _ids(values):
     return sorted(values)[:MAX_IDS]
 
 
-def heal(entity, client, ids):
-    """Fetch records by id and apply them; return (healed, unchanged, failed, vanished) ids."""
-    healed, unchanged, failed, seen = [], [], [], set()
-    ids = sorted(ids)
-    for start in range(0, len(ids), PAGE):
-        records = list(client.iter_records(entity.name, ids=ids[start:start + PAGE], limit=PAGE))
-        seen.update(record.get("id") for record in records)
-        for record, result in zip(records, apply_records(entity.topic.entity_type, records),
-                                  strict=True):
-            (healed if result else unchanged if result is False else failed).append(record["id"])
-    vanished = [i for i in ids if i not in seen]  # deleted from Shopify meanwhile
-    return healed, unchanged, failed, vanished
-
-
 def reconcile(entity, client, until=None, deep=False):
-    """Compare one entity, heal its missing records, write and return its report."""
-    start = client.request_count
+    """Compare one entity, heal what differs, write and return its report."""
+    start, cost = client.request_count, getattr(client, "actual_cost", None)
     found = WindowComparison(client, entity.model, entity.name).run(until, deep=deep)
     heal_error = None
     try:
-        healed, unchanged, failed, vanished = heal(entity, client, found.missing)
+        done = heal(entity, client, found.missing | found.stale, found.extra)
     except INFRASTRUCTURE_ERRORS:
         raise
     except Exception as exc:  # keep what was found; the next run heals the rest
         log.exception("healing %s failed", entity.name)
-        healed, unchanged, failed, vanished = [], [], [], []
-        heal_error = f"{type(exc).__name__}: {exc}"
-    discrepancy = len(found.missing) + len(found.extra)
+        done, heal_error = Healing(), f"{type(exc).__name__}: {exc}"
+    discrepancy = len(found.missing) + len(found.extra) + len(found.stale)
     status = severity(entity, discrepancy)
     report = ReconciliationReport.create(
         entity_type=entity.name, kind="deep" if deep else "full",
         shopify_count=found.shopify_count, erp_count=found.erp_count, discrepancy=discrepancy,
         status=status, api_calls=client.request_count - start, details={
-            "missing": _ids(found.missing), "extra": _ids(found.extra), "healed": _ids(healed),
-            "unchanged": _ids(unchanged), "failed": _ids(failed), "vanished": _ids(vanished),
+            "missing": _ids(found.missing), "extra": _ids(found.extra),
+            "stale": _ids(found.stale), "healed": _ids(done.healed + done.deleted),
+            "unchanged": _ids(done.unchanged), "failed": _ids(done.failed),
+            "vanished": _ids(done.vanished), "deleted": _ids(done.deleted),
             "missing_count": len(found.missing), "extra_count": len(found.extra),
             "until": until.isoformat() if until else None,
             "search_calls": found.calls, "windows_counted": found.counted,
             "windows_listed": found.listed, "heal_error": heal_error,
+            "cost_points": None if cost is None else client.actual_cost - cost,
         })
-    log.info("reconciled %s: %d missing (%d healed, %d failed), %d extra, %d API calls",
-             entity.name, len(found.missing), len(healed), len(failed), len(found.extra),
-             report.api_calls)
+    log.info("reconciled %s: %d missing, %d stale, %d extra (%d healed, %d deleted, %d failed), "
+             "%d API calls", entity.name, len(found.missing), len(found.stale), len(found.extra),
+             len(done.healed), len(done.deleted), len(done.failed), report.api_calls)
     alerts.notify(f"reconciliation_{entity.name}", status,
-                  f"reconciliation of {entity.name}: {len(found.missing)} missing "
-                  f"({len(healed)} healed, {len(failed)} failed), {len(found.extra)} extra "
+                  f"reconciliation of {entity.name}: {len(found.missing)} missing, "
+                  f"{len(found.stale)} stale, {len(found.extra)} extra; {len(done.healed)} "
+                  f"healed, {len(done.deleted)} deleted, {len(done.failed)} failed "
                   f"(Shopify {found.shopify_count}, ERP {found.erp_count})")
     return report
 

@@ -1,30 +1,30 @@
 """Find exactly which ids differ between Shopify and the ERP, with few Shopify API calls.
 
-Counts are compared over `created_at` windows. A window whose counts agree is left alone; one
-that disagrees is split in two at the ERP's median creation time, and only the left half is
-counted on Shopify (the right half's count is the parent's minus the left's). Once a window
-holds one page of records (250), its ids are listed with `fields=id` and compared with the
-ERP's. So k differences among N records cost on the order of k·log2(N/250) calls, and a store
-in step costs exactly one count call. When a window has so many differences that listing all
-of it is no dearer than bisecting, it is listed at once, which caps the worst case near the
-N/250 calls of a full listing.
+History is cut into creation-time windows: one per UTC day from the ERP's oldest record, plus
+one before it. Shopify counts every window, and names the newest `updated_at` in each, many
+windows per GraphQL query (aliases); the ERP does the same locally. A window is listed
+(ids and `updated_at`, a page of 250 a call) only where the counts differ or Shopify holds a
+newer change than the ERP. So k differences on different days cost the counting queries
+(days / 200) plus about k listings, and offsetting differences (a missing record and an
+extra one) are found unless they share a day. When listing everything costs no more calls
+than counting (small stores, or REST, which counts one window a call), everything is listed.
+`deep=True` always lists everything, which also finds a missing and an extra record that
+share a day.
 
-Limit, inherent to counts: a window holding as many missing records as extra ones has equal
-counts, so a missing record and an extra one that share every window above their leaf are not
-seen. Missing records are repaired anyway by the updated_at catch-up as soon as they change;
-`deep=True` lists every id (N/250 calls) and sees everything.
-
-Windows are whole seconds, both bounds inclusive, as Shopify's `created_at_min/max` are;
-Shopify's times carry offsets, the ERP stores UTC, and both are compared as instants.
+Windows are whole seconds, [lo, hi); Shopify's times carry offsets, the ERP stores UTC, and
+both are compared as instants.
 """
 
+import bisect
 import datetime as dt
 import math
 from dataclasses import dataclass, field
 
 from shopsync.db import utcnow
+from shopsync.schemas import parse_time
 
 PAGE = 250  # the most records one list call returns
+DAY = 86400
 FLOOR = int(dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp())  # before any Shopify store
 
 
@@ -51,13 +51,26 @@ class Differences:
     erp_count: int = 0
     missing: set = field(default_factory=set)  # in Shopify, not live in the ERP
     extra: set = field(default_factory=set)  # live in the ERP, gone from Shopify
+    stale: set = field(default_factory=set)  # in both, Shopify's version newer
     calls: int = 0  # Shopify requests made
     counted: int = 0  # windows counted on Shopify
     listed: int = 0  # windows whose ids were listed
 
 
+@dataclass
+class Window:
+    """[lo, hi) in epoch seconds, with what each side holds there."""
+
+    lo: int
+    hi: int
+    erp: int = 0
+    erp_newest: dt.datetime | None = None
+    shopify: int = 0
+    shopify_newest: dt.datetime | None = None
+
+
 class WindowComparison:
-    """Compare one entity's records created in [since, until] on Shopify and in the ERP."""
+    """Compare one entity's records created up to `until` on Shopify and in the ERP."""
 
     def __init__(self, client, model, resource):
         self.client, self.model, self.resource = client, model, resource
@@ -65,92 +78,76 @@ class WindowComparison:
 
     def run(self, until=None, deep=False):
         """Compare records created up to `until` (default now) and return the Differences."""
-        since, until = FLOOR, epoch(until or utcnow())
+        until = epoch(until or utcnow())
         start = self.client.request_count
         try:
-            if deep:
-                self.found.erp_count = self._erp_count(since, until)
-                self.found.shopify_count = self._compare(since, until)
+            windows = self._erp_windows(until)
+            self.found.erp_count = sum(w.erp for w in windows)
+            counting = math.ceil(len(windows) / self.client.windows_per_call)
+            if deep or math.ceil(max(self.found.erp_count, 1) / PAGE) <= counting:
+                self.found.shopify_count = self._compare(FLOOR, until + 1, until)
             else:
-                shopify = self._count(since, until)
-                self.found.shopify_count = shopify
-                self.found.erp_count = self._examine(since, until, shopify)
+                self._count(windows)
+                self.found.shopify_count = sum(w.shopify for w in windows)
+                for window in windows:
+                    if self._differs(window, until):
+                        self._compare(window.lo, window.hi, until)
         finally:
             self.found.calls = self.client.request_count - start
         return self.found
 
-    # Shopify side: the only calls that cost.
-
-    def _window(self, lo, hi):
-        return {"created_at_min": shopify_time(lo), "created_at_max": shopify_time(hi)}
-
-    def _count(self, lo, hi):
-        self.found.counted += 1
-        return self.client.count(self.resource, **self._window(lo, hi))
-
-    def _shopify_ids(self, lo, hi):
-        self.found.listed += 1
-        records = self.client.iter_records(self.resource, fields="id", limit=PAGE,
-                                           **self._window(lo, hi))
-        return {record["id"] for record in records}
-
-    # ERP side: local queries, cheap.
-
-    def _erp_where(self, lo, hi):
+    def _live(self, lo, hi):
         model = self.model
         return (model.deleted_at.is_null() & (model.created_at >= instant(lo))
-                & (model.created_at < instant(hi + 1)))
+                & (model.created_at < instant(hi)))
 
-    def _erp_count(self, lo, hi):
-        return self.model.select().where(self._erp_where(lo, hi)).count()
+    def _erp_windows(self, until):
+        """Return the day windows up to `until`, with the ERP's count and newest change in each."""
+        model = self.model
+        rows = list(model.select(model.created_at, model.updated_at)
+                    .where(self._live(FLOOR, until + 1)).tuples())
+        first = min((epoch(created) for created, _ in rows), default=until)
+        day = max(FLOOR, first - first % DAY)
+        starts = [FLOOR] + list(range(day, until + 1, DAY))[FLOOR == day:]
+        windows = [Window(lo, hi) for lo, hi in zip(starts, starts[1:] + [until + 1], strict=True)]
+        for created, updated in rows:
+            window = windows[bisect.bisect_right(starts, epoch(created)) - 1]
+            window.erp += 1
+            if window.erp_newest is None or updated > window.erp_newest:
+                window.erp_newest = updated
+        return windows
 
-    def _erp_ids(self, lo, hi):
-        query = self.model.select(self.model.shopify_id).where(self._erp_where(lo, hi))
-        return {shopify_id for (shopify_id,) in query.tuples()}
+    def _count(self, windows):
+        """Ask Shopify for each window's count and newest change."""
+        bounds = [(instant(w.lo), instant(w.hi)) for w in windows]
+        for window, (count, newest) in zip(windows, self.client.count_windows(self.resource, bounds),
+                                           strict=True):
+            window.shopify, window.shopify_newest = count, parse_time(newest)
+        self.found.counted += len(windows)
 
-    def _erp_median(self, lo, hi, erp):
-        """Return the second that splits the ERP's records of [lo, hi] in two halves."""
-        query = (self.model.select(self.model.created_at).where(self._erp_where(lo, hi))
-                 .order_by(self.model.created_at).offset((erp - 1) // 2).limit(1))
-        moment = query.scalar()
-        return epoch(moment) if moment else (lo + hi) // 2
+    @staticmethod
+    def _differs(window, until):
+        """Tell whether a window must be listed: counts differ, or Shopify changed a record
+        (settled before `until`) after the ERP's newest change there."""
+        if window.shopify != window.erp:
+            return True
+        newest = window.shopify_newest
+        return bool(newest and epoch(newest) <= until and window.erp_newest
+                    and newest > window.erp_newest)
 
-    # The search.
-
-    def _compare(self, lo, hi):
-        """List a window's ids on both sides and record the differences; return Shopify's count."""
-        shopify, erp = self._shopify_ids(lo, hi), self._erp_ids(lo, hi)
-        self.found.missing |= shopify - erp
-        self.found.extra |= erp - shopify
-        return len(shopify)
-
-    def _listing_is_cheaper(self, shopify, difference):
-        """Tell whether listing a window costs no more than bisecting it for `difference` ids."""
-        pages = math.ceil(shopify / PAGE)
-        return pages <= abs(difference) * math.log2(shopify / PAGE)
-
-    def _examine(self, lo, hi, shopify, erp=None):
-        """Find the differences in [lo, hi] given Shopify's count there (and the ERP's, when
-        known); return the ERP's count."""
-        if erp is None:
-            erp = self._erp_count(lo, hi)
-        difference = shopify - erp
-        if difference == 0:
-            return erp
-        if shopify == 0:  # all of the ERP's records here are gone from Shopify: no call needed
-            self.found.extra |= self._erp_ids(lo, hi)
-        elif (erp == 0 or lo == hi or shopify <= PAGE
-              or self._listing_is_cheaper(shopify, difference)):
-            self._compare(lo, hi)
-        else:
-            mid = min(max(self._erp_median(lo, hi, erp), lo), hi - 1)
-            left_erp = self._erp_count(lo, mid)
-            # A half the ERP holds less than a page of is listed at once: one call both counts
-            # it and names its ids, where a count would be followed by a list.
-            if left_erp <= PAGE * 4 // 5:
-                left = self._compare(lo, mid)
-            else:
-                left = self._count(lo, mid)
-                self._examine(lo, mid, left, left_erp)
-            self._examine(mid + 1, hi, shopify - left, erp - left_erp)
-        return erp
+    def _compare(self, lo, hi, until):
+        """List [lo, hi) on both sides and record the differences; return Shopify's count."""
+        self.found.listed += 1
+        theirs = {}
+        for record in self.client.iter_records(self.resource, fields="id,updated_at", limit=PAGE,
+                                               created_at_min=shopify_time(lo),
+                                               created_at_max=shopify_time(hi - 1)):
+            theirs[record["id"]] = parse_time(record.get("updated_at"))
+        model = self.model
+        mine = dict(model.select(model.shopify_id, model.updated_at).where(self._live(lo, hi))
+                    .tuples())
+        self.found.missing |= theirs.keys() - mine.keys()
+        self.found.extra |= mine.keys() - theirs.keys()
+        self.found.stale |= {i for i, updated in theirs.items() if i in mine and updated
+                             and epoch(updated) <= until and updated > mine[i]}
+        return len(theirs)

@@ -1,4 +1,5 @@
-"""A local Shopify store: REST Admin API, rate limit, faults and signed webhooks, for tests and demos.
+"""A local Shopify store: REST and GraphQL Admin APIs, client-credentials tokens, rate limits,
+faults and signed webhooks, for tests and demos.
 
     store = Store.generate(seed=1, orders=1000)
     with SimulatorServer(store, webhook_url=..., webhook_secret=...) as server:

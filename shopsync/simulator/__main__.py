@@ -2,6 +2,7 @@
 
     python -m shopsync.simulator --port 8081 --orders 10000 [--seed 1]
         [--webhook-url URL --webhook-secret S] [--access-token T] [--activity 2]
+        [--client-id ID --token-lifetime SECONDS] [--graphql-restore-rate 50]
 """
 
 import argparse
@@ -10,6 +11,8 @@ import sys
 import threading
 
 from shopsync.simulator import Activity, SimulatorServer, Store, WebhookOptions
+from shopsync.simulator.server import GRAPHQL_BUCKET, GRAPHQL_RESTORE_RATE
+from shopsync.simulator.tokens import DEFAULT_CLIENT_ID, DEFAULT_LIFETIME
 
 
 def parse_args(argv=None):
@@ -23,7 +26,15 @@ def parse_args(argv=None):
     add("--orders", type=int, default=1000)
     add("--products", type=int, default=50)
     add("--customers", type=int, default=200)
-    add("--access-token", default="shpat_test", help="X-Shopify-Access-Token to require")
+    add("--access-token", default="shpat_test",
+        help="a static X-Shopify-Access-Token accepted ('' for none: tokens granted only)")
+    add("--client-id", default=DEFAULT_CLIENT_ID,
+        help="the app's client id; its client secret is the webhook secret")
+    add("--token-lifetime", type=float, default=DEFAULT_LIFETIME,
+        help="seconds a client-credentials token lasts")
+    add("--graphql-bucket", type=int, default=GRAPHQL_BUCKET, help="GraphQL cost bucket depth")
+    add("--graphql-restore-rate", type=float, default=GRAPHQL_RESTORE_RATE,
+        help="GraphQL cost points restored per second")
     add("--api-version", default="2025-10")
     add("--shop", default="sim-shop.myshopify.com")
     add("--bucket-size", type=int, default=40, help="rate limit: bucket depth")
@@ -45,7 +56,10 @@ def main(argv=None):
                              reorder_window=args.reorder_window, seed=args.seed)
     server = SimulatorServer(store, args.host, args.port, args.access_token, args.api_version,
                              args.shop, args.bucket_size, args.leak_rate, args.webhook_url,
-                             args.webhook_secret, options).start()
+                             args.webhook_secret, options, client_id=args.client_id,
+                             token_lifetime=args.token_lifetime,
+                             graphql_bucket=args.graphql_bucket,
+                             graphql_restore_rate=args.graphql_restore_rate).start()
     activity = Activity(store, args.activity, args.seed).start() if args.activity else None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(server.base_url, flush=True)

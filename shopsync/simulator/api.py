@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
 
-from shopsync.simulator import query
+from shopsync.simulator import graphql, query
 from shopsync.simulator.query import BadRequest, Filters
 from shopsync.simulator.webhooks import SubscriptionError
 
@@ -89,13 +89,17 @@ def create_api(sim):
     def gatekeeper():
         """Check the token, the version, the rate limit and the injected faults, in that order."""
         g.started, g.authenticated = time.monotonic(), False
+        if request.endpoint == "oauth_token":
+            return None
         token = request.headers.get("X-Shopify-Access-Token", "")
-        if not hmac.compare_digest(token.encode(), sim.access_token.encode()):
+        static = bool(sim.access_token) and hmac.compare_digest(token.encode(),
+                                                                sim.access_token.encode())
+        if not (static or sim.tokens.valid(token)):
             return error(401)
         g.authenticated = True
         if (request.view_args or {}).get("version", sim.api_version) != sim.api_version:
             return error(404)
-        if not sim.bucket.take():
+        if request.endpoint != "graphql_query" and not sim.bucket.take():
             return reply({"errors": MESSAGES[429]}, 429, {"Retry-After": RETRY_AFTER})
         delay, status = sim.faults.draw()
         if delay:
@@ -107,7 +111,7 @@ def create_api(sim):
     @app.after_request
     def stamp(response):
         """Add Shopify's headers and count the request."""
-        if g.get("authenticated"):
+        if g.get("authenticated") and request.endpoint != "graphql_query":
             response.headers["X-Shopify-Shop-Api-Call-Limit"] = (
                 f"{sim.bucket.used}/{sim.bucket.size}")
         response.headers["X-Shopify-API-Version"] = sim.api_version
@@ -125,6 +129,15 @@ def create_api(sim):
     @app.errorhandler(405)
     def not_found(exc):
         return error(exc.code)
+
+    @app.post("/admin/oauth/access_token")
+    def oauth_token():
+        """Grant an access token for the app's client id and secret (client credentials)."""
+        form = request.form.to_dict() or request.get_json(silent=True) or {}
+        status, body = sim.tokens.grant(form)
+        return reply(body, status)
+
+    graphql.register(app, sim, reply)
 
     @app.get(f"{base}/{RESOURCES}.json")
     def records_list(version, kind):

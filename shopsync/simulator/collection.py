@@ -70,8 +70,12 @@ class Collection:
         record = self.factory.record(row.index) if row.index >= 0 else self._records[row.id]
         return copy.deepcopy(record) if owned else record
 
-    def rows(self, after=None, before=None, reverse=False, ids=None):
-        """Iterate over live Rows with after < id < before, ascending unless `reverse`."""
+    def rows(self, after=None, before=None, reverse=False, ids=None, created=None):
+        """Iterate over live Rows with after < id < before, ascending unless `reverse`.
+
+        `created` = (lo, hi) epoch seconds only narrows the generated records read: callers
+        still filter by creation time (it skips those that cannot match).
+        """
         low = -1 if after is None else after
         high = float("inf") if before is None else before
         if ids is not None:
@@ -81,13 +85,18 @@ class Collection:
         hi = bisect.bisect_left(self._created, high)
         extra = self._created[lo:hi]
         stored = (self._rows[i] for i in (reversed(extra) if reverse else extra))
-        return heapq.merge(self._generated(low, high, reverse), stored, key=attrgetter("id"),
-                           reverse=reverse)
+        if created is not None:
+            stored = (row for row in stored if created[0] <= row.created <= created[1])
+        return heapq.merge(self._generated(low, high, reverse, created), stored,
+                           key=attrgetter("id"), reverse=reverse)
 
-    def _generated(self, low, high, reverse):
-        """Yield live Rows of generated ids in (low, high)."""
+    def _generated(self, low, high, reverse, created=None):
+        """Yield live Rows of generated ids in (low, high) (that may be created in `created`)."""
         ids = self.factory.ids
         lo, hi = bisect.bisect_right(ids, low), bisect.bisect_left(ids, high)
+        if created is not None:
+            start, stop = self.factory.index_range(*created)
+            lo, hi = max(lo, start), min(hi, stop)
         for i in range(hi - 1, lo - 1, -1) if reverse else range(lo, hi):
             row = self.factory.row(i)
             if row.id not in self._deleted:

@@ -152,6 +152,13 @@ class Factory:
         updated = created + min(age, ((bits >> 16) & 0xFFFF) * 10 * 86400 // 0x10000)
         return Row(self.ids.at(i, bits), created, updated, *self.flags(bits), index=i)
 
+    def index_range(self, lo, hi):
+        """Return (start, stop): generated records created in [lo, hi] have indices in between."""
+        lo, hi = max(lo, ANCHOR - SPAN - 1), min(hi, ANCHOR + 1)  # all generated times
+        start = math.floor((lo - (ANCHOR - SPAN)) * self.n / SPAN) - 1
+        stop = math.ceil((hi - (ANCHOR - SPAN)) * self.n / SPAN) + 2
+        return max(0, min(self.n, start)), max(0, min(self.n, stop))
+
     def flags(self, bits):
         """Return (closed, cancelled) of a generated record."""
         return False, False

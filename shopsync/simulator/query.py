@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from itertools import islice
 
@@ -86,7 +87,12 @@ class Filters:
             before = cursor
         elif cursor is not None:
             after = cursor if after is None else max(after, cursor)
-        rows = collection.rows(after, before, reverse=backwards, ids=self.ids)
+        created_min, created_max = self.times[:2]
+        created = None
+        if created_min is not None or created_max is not None:
+            created = (-math.inf if created_min is None else created_min,
+                       math.inf if created_max is None else created_max)
+        rows = collection.rows(after, before, reverse=backwards, ids=self.ids, created=created)
         return (row for row in rows if self.match(row))
 
 

@@ -1,4 +1,5 @@
-"""Shopify's REST rate limit: a leaky bucket per app and store."""
+"""Shopify's rate limits: a leaky bucket per app and store, of requests (REST) or cost points
+(GraphQL)."""
 
 import math
 import threading
@@ -20,14 +21,27 @@ class LeakyBucket:
         self._level = max(0.0, self._level - (now - self._at) * self.leak_rate)
         self._at = now
 
-    def take(self):
-        """Admit one request (True) or refuse it because the bucket is full (False)."""
+    def take(self, amount=1):
+        """Admit a request costing `amount` (True) or refuse it as the bucket is full (False)."""
         with self._lock:
             self._leak()
-            if self._level + 1 > self.size + EPSILON:
+            if self._level + amount > self.size + EPSILON:
                 return False
-            self._level += 1
+            self._level += amount
             return True
+
+    def give_back(self, amount):
+        """Return points taken for a request that cost less than was requested."""
+        with self._lock:
+            self._leak()
+            self._level = max(0.0, self._level - amount)
+
+    @property
+    def available(self):
+        """Return the room left, as GraphQL's throttleStatus.currentlyAvailable reports it."""
+        with self._lock:
+            self._leak()
+            return math.floor(self.size - self._level + EPSILON)
 
     @property
     def used(self):

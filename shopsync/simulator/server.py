@@ -1,4 +1,4 @@
-"""SimulatorServer: a Store served as Shopify's REST Admin API on a local port, with webhooks."""
+"""SimulatorServer: a Store served as Shopify's Admin APIs on a local port, with webhooks."""
 
 import threading
 
@@ -7,9 +7,12 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from shopsync.simulator.api import RequestStats, create_api
 from shopsync.simulator.faults import Faults
 from shopsync.simulator.ratelimit import LeakyBucket
+from shopsync.simulator.tokens import DEFAULT_CLIENT_ID, DEFAULT_LIFETIME, Tokens
 from shopsync.simulator.webhooks import Subscriptions, WebhookSender
 
 DEFAULT_WEBHOOK_SECRET = "shpss_simulator_secret"  # signs webhooks when no secret is given
+# GraphQL cost limits: Shopify's classic bucket of 1,000 points restoring 50 a second.
+GRAPHQL_BUCKET, GRAPHQL_RESTORE_RATE = 1000, 50.0
 POLL_SECONDS = 0.05  # how often the server loop checks for stop()
 
 
@@ -21,16 +24,23 @@ class _Handler(WSGIRequestHandler):
 
 
 class SimulatorServer:
-    """Serve a Store as a Shopify store: REST Admin API, rate limit, faults, webhooks."""
+    """Serve a Store as a Shopify store: REST and GraphQL Admin APIs, client-credentials
+    tokens, rate limits, faults, webhooks."""
 
     def __init__(self, store, host="127.0.0.1", port=0, access_token="shpat_test",
                  api_version="2025-10", shop="sim-shop.myshopify.com", bucket_size=40,
-                 leak_rate=2.0, webhook_url=None, webhook_secret=None, webhook_options=None):
+                 leak_rate=2.0, webhook_url=None, webhook_secret=None, webhook_options=None,
+                 client_id=DEFAULT_CLIENT_ID, token_lifetime=DEFAULT_LIFETIME, scopes=None,
+                 graphql_bucket=GRAPHQL_BUCKET, graphql_restore_rate=GRAPHQL_RESTORE_RATE):
         self.store, self.host, self.shop = store, host, shop
-        self.access_token, self.api_version = access_token, api_version
+        self.access_token, self.api_version = access_token, api_version  # "": no static token
         self.webhook_url = webhook_url  # receives every topic, like an app's TOML subscription
+        # The app's client secret: it signs webhooks and, with client_id, obtains tokens.
         self.webhook_secret = webhook_secret or DEFAULT_WEBHOOK_SECRET
+        self.tokens = Tokens(client_id, self.webhook_secret, token_lifetime,
+                             **({"scopes": scopes} if scopes is not None else {}))
         self.bucket = LeakyBucket(bucket_size, leak_rate)
+        self.graphql_bucket = LeakyBucket(graphql_bucket, graphql_restore_rate)
         self.faults = Faults()
         self.stats = RequestStats()
         self.subscriptions = Subscriptions(api_version)

@@ -82,6 +82,17 @@ class Subscriptions:
             self._items[item["id"]] = item
             return dict(item)
 
+    def update(self, subscription_id, address):
+        """Point a subscription at another address and return it, or raise SubscriptionError."""
+        if not str(address or "").startswith(("https://", "http://")):
+            raise SubscriptionError({"address": ["is not a valid URL"]})
+        with self._lock:
+            item = self._items.get(subscription_id)
+            if item is None:
+                raise SubscriptionError({"id": ["Webhook subscription does not exist"]})
+            item.update(address=address, updated_at=iso(int(self.clock())))
+            return dict(item)
+
     def delete(self, subscription_id):
         """Remove a subscription; tell whether it existed."""
         with self._lock:

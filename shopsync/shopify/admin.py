@@ -1,0 +1,252 @@
+"""The Admin API through GraphQL, with the REST client's interface and REST-shaped records.
+
+Backfills, catch-up, reconciliation, single fetches and webhook subscriptions call the same
+methods whichever API is configured (SHOPIFY_ADMIN_API); records come back as webhooks carry
+them (see `mapping`). Page sizes keep each query under Shopify's 1,000-point single-query
+limit; nested lists longer than one page (line items, variants) are completed by follow-up
+queries.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shopsync.shopify import mapping
+from shopsync.shopify.errors import ShopifyRequestError
+from shopsync.shopify.graphql import GraphQLClient
+from shopsync.shopify.scopes import SCOPES
+
+BRIEF = {"id", "created_at", "updated_at"}  # fields a comparison lists: no record is built
+BRIEF_PAGE = 250  # ids per listing query (cost 2 + 250)
+WINDOWS_PER_QUERY = 200  # aliased windows per counting query (4 points each)
+LINE_ITEM = ("id title variantTitle sku quantity originalUnitPriceSet { shopMoney { amount } } "
+             "product { legacyResourceId } variant { legacyResourceId }")
+VARIANT = "id legacyResourceId title sku price inventoryQuantity position updatedAt"
+MONEY = "{ shopMoney { amount } }"
+ADDRESS = ("{ firstName lastName name company address1 address2 city province provinceCode "
+           "country countryCodeV2 zip phone }")
+WEBHOOK = "id legacyResourceId topic uri format"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How one resource is read: its type, fields, page size and nested list."""
+
+    name: str
+    typename: str
+    fields: str
+    page: int  # full records per query, within the cost limit
+    children: str | None = None  # a nested connection completed by follow-up queries
+    child_fields: str = ""
+
+
+RESOURCES = {r.name: r for r in (
+    Resource("orders", "Order", (
+        "id legacyResourceId name email createdAt updatedAt cancelledAt cancelReason closedAt "
+        "currencyCode displayFinancialStatus displayFulfillmentStatus "
+        f"subtotalPriceSet {MONEY} totalTaxSet {MONEY} totalDiscountsSet {MONEY} "
+        f"totalPriceSet {MONEY} customer {{ legacyResourceId }} shippingAddress {ADDRESS} "
+        f"lineItems(first: 5) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM} }} }}"),
+        26, "lineItems", LINE_ITEM),
+    Resource("products", "Product", (
+        "id legacyResourceId title handle vendor productType status tags createdAt updatedAt "
+        f"variants(first: 50) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {VARIANT} }} }}"),
+        18, "variants", VARIANT),
+    Resource("customers", "Customer", (
+        "id legacyResourceId email firstName lastName phone state numberOfOrders createdAt "
+        f"updatedAt amountSpent {{ amount currencyCode }} defaultAddress {ADDRESS[:-1]} id }}"),
+        250),
+)}
+
+
+def search_value(value):
+    """Render a filter value for the search syntax (times in UTC)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return f"'{moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    return f"'{value}'"
+
+
+def search(since_id=None, status=None, created_at_min=None, created_at_max=None,
+           updated_at_min=None, updated_at_max=None):
+    """Return the `query:` search string for REST-style list filters (both bounds inclusive)."""
+    terms = [f"id:>{int(since_id)}" if since_id else None,
+             f"status:{status}" if status and status != "any" else None]
+    for name, op, value in (("created_at", ">=", created_at_min), ("created_at", "<=", created_at_max),
+                            ("updated_at", ">=", updated_at_min), ("updated_at", "<=", updated_at_max)):
+        if value is not None:
+            terms.append(f"{name}:{op}{search_value(value)}")
+    return " ".join(term for term in terms if term) or None
+
+
+def window_search(lo, hi):
+    """Return the search string of records created in [lo, hi) (UTC datetimes)."""
+    return f"created_at:>={search_value(lo)} created_at:<{search_value(hi)}"
+
+
+class AdminClient(GraphQLClient):
+    """Orders, products, customers and webhook subscriptions through the GraphQL Admin API."""
+
+    windows_per_call = WINDOWS_PER_QUERY
+
+    def __init__(self, base_url, access_token, **options):
+        super().__init__(base_url, access_token, **options)
+        self._scopes = None
+
+    def granted_scopes(self):
+        """Return the granted scopes; a static token's are asked once of Shopify."""
+        granted = self.tokens.scopes()
+        if granted is None and self._scopes is None:
+            data = self.execute("{ currentAppInstallation { accessScopes { handle } } }")
+            self._scopes = {s["handle"] for s in data["currentAppInstallation"]["accessScopes"]}
+        return granted if granted is not None else self._scopes
+
+    def _resource(self, name):
+        if name not in RESOURCES:
+            raise ValueError(f"unknown resource {name!r}")
+        self.require_scope(SCOPES[name])
+        return RESOURCES[name]
+
+    def iter_pages(self, resource, limit=250, fields=None, ids=None, **filters):
+        """Yield each page of records (REST-shaped), in id order, as it arrives.
+
+        Filters as in REST (since_id, created_at_min/max, updated_at_min/max, status, ids);
+        `fields` of only id and times lists without building records.
+        """
+        spec = self._resource(resource)
+        names = fields.split(",") if isinstance(fields, str) else fields
+        brief = names is not None and set(names) <= BRIEF
+        selection = "legacyResourceId createdAt updatedAt" if brief else spec.fields
+        record = mapping.brief if brief else mapping.RECORDS[resource]
+        size = min(limit, BRIEF_PAGE if brief else spec.page)
+        if ids is not None:
+            yield from self._by_ids(spec, sorted(ids), size, selection, record, brief)
+            return
+        query = (f"query($first: Int!, $after: String, $query: String) {{ {resource}("
+                 f"first: $first, after: $after, query: $query, sortKey: ID) {{ "
+                 f"pageInfo {{ hasNextPage endCursor }} nodes {{ {selection} }} }} }}")
+        for nodes in self.paginate(query, resource, {"first": size, "query": search(**filters)}):
+            yield [record(node) for node in self._completed(spec, nodes, brief)]
+
+    def iter_records(self, resource, limit=250, fields=None, **filters):
+        """Yield every matching record in id order, one page in memory at a time."""
+        for page in self.iter_pages(resource, limit, fields, **filters):
+            yield from page
+
+    def _by_ids(self, spec, ids, size, selection, record, brief):
+        query = (f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on {spec.typename} "
+                 f"{{ {selection} }} }} }}")
+        for start in range(0, len(ids), size):
+            gids = [f"gid://shopify/{spec.typename}/{i}" for i in ids[start:start + size]]
+            nodes = [node for node in self.execute(query, {"ids": gids})["nodes"] if node]
+            yield [record(node) for node in self._completed(spec, nodes, brief)]
+
+    def _completed(self, spec, nodes, brief):
+        """Return nodes whose nested list is complete, fetching the pages it lacked."""
+        if brief or not spec.children:
+            return nodes
+        query = (f"query($id: ID!, $after: String) {{ node(id: $id) {{ ... on {spec.typename} {{ "
+                 f"{spec.children}(first: 100, after: $after) {{ pageInfo {{ hasNextPage "
+                 f"endCursor }} nodes {{ {spec.child_fields} }} }} }} }} }}")
+        for node in nodes:
+            children = node[spec.children]
+            after = children["pageInfo"]["endCursor"]
+            while children["pageInfo"]["hasNextPage"]:
+                more = self.execute(query, {"id": node["id"], "after": after})["node"][spec.children]
+                children["nodes"].extend(more["nodes"])
+                children["pageInfo"], after = more["pageInfo"], more["pageInfo"]["endCursor"]
+        return nodes
+
+    def count(self, resource, **filters):
+        """Count matching records exactly."""
+        self._resource(resource)
+        data = self.execute(f"query($query: String) {{ c: {resource}Count(query: $query, "
+                            f"limit: null) {{ count precision }} }}", {"query": search(**filters)})
+        return data["c"]["count"]
+
+    def count_windows(self, resource, windows):
+        """Return (count, newest updated_at or None) of records created in each [lo, hi)
+        window, many windows per query."""
+        self._resource(resource)
+        out = []
+        for start in range(0, len(windows), WINDOWS_PER_QUERY):
+            chunk = windows[start:start + WINDOWS_PER_QUERY]
+            # The searches go in variables: one query text for every full chunk.
+            parts = [f"c{i}: {resource}Count(query: $q{i}, limit: null) {{ count }} "
+                     f"u{i}: {resource}(first: 1, sortKey: UPDATED_AT, reverse: true, "
+                     f"query: $q{i}) {{ nodes {{ updatedAt }} }}" for i in range(len(chunk))]
+            declared = ", ".join(f"$q{i}: String!" for i in range(len(chunk)))
+            data = self.execute(f"query({declared}) {{ {' '.join(parts)} }}",
+                                {f"q{i}": window_search(lo, hi) for i, (lo, hi) in enumerate(chunk)})
+            for i in range(len(parts)):
+                newest = data[f"u{i}"]["nodes"]
+                out.append((data[f"c{i}"]["count"], newest[0]["updatedAt"] if newest else None))
+        return out
+
+    def get(self, resource, record_id, fields=None):
+        """Return one record, or None when Shopify does not know it."""
+        pages = list(self.iter_pages(resource, fields=fields, ids=[int(record_id)]))
+        return pages[0][0] if pages and pages[0] else None
+
+    # Webhook subscriptions, REST-shaped: {"id", "topic", "address", "format"}.
+
+    @staticmethod
+    def _webhook(node):
+        from shopsync.topics import TOPICS
+
+        known = {name.upper().replace("/", "_"): name for name in TOPICS}
+        topic = known.get(node["topic"]) or node["topic"].lower().replace("_", "/", 1)
+        return {"id": int(node["legacyResourceId"]), "admin_graphql_api_id": node["id"],
+                "topic": topic, "address": node["uri"], "format": node["format"].lower()}
+
+    def list_webhooks(self, topic=None, address=None):
+        """Return every webhook subscription (filters: topic, address)."""
+        query = (f"query($after: String) {{ webhookSubscriptions(first: 100, after: $after) {{ "
+                 f"pageInfo {{ hasNextPage endCursor }} nodes {{ {WEBHOOK} }} }} }}")
+        items = [self._webhook(node) for nodes in self.paginate(query, "webhookSubscriptions")
+                 for node in nodes]
+        return [item for item in items if topic in (None, item["topic"])
+                and address in (None, item["address"])]
+
+    def _mutate(self, name, arguments, variables, selection):
+        """Run a mutation taking `variables` ({"$name": value}); raise on its userErrors."""
+        passed = ", ".join(f"{key[1:]}: {key}" for key in variables)
+        data = self.execute(f"mutation({arguments}) {{ r: {name}({passed}) {{ {selection} "
+                            f"userErrors {{ field message }} }} }}",
+                            {key[1:]: value for key, value in variables.items()},
+                            mutation=True)["r"]
+        if data["userErrors"]:
+            raise ShopifyRequestError(f"{name}: " + "; ".join(
+                f"{'.'.join(e.get('field') or [])}: {e['message']}" for e in data["userErrors"]),
+                422, data["userErrors"])
+        return data
+
+    def create_webhook(self, topic, address, format="json"):
+        """Subscribe `address` to `topic` and return the subscription."""
+        data = self._mutate("webhookSubscriptionCreate",
+                            "$topic: WebhookSubscriptionTopic!, $webhookSubscription: "
+                            "WebhookSubscriptionInput!",
+                            {"$topic": topic.upper().replace("/", "_"),
+                             "$webhookSubscription": {"uri": address, "format": format.upper()}},
+                            f"webhookSubscription {{ {WEBHOOK} }}")
+        return self._webhook(data["webhookSubscription"])
+
+    def update_webhook(self, webhook_id, address):
+        """Point a subscription at another address and return it."""
+        data = self._mutate("webhookSubscriptionUpdate",
+                            "$id: ID!, $webhookSubscription: WebhookSubscriptionInput!",
+                            {"$id": f"gid://shopify/WebhookSubscription/{int(webhook_id)}",
+                             "$webhookSubscription": {"uri": address}},
+                            f"webhookSubscription {{ {WEBHOOK} }}")
+        return self._webhook(data["webhookSubscription"])
+
+    def delete_webhook(self, webhook_id):
+        """Delete a subscription; tell whether it existed."""
+        try:
+            self._mutate("webhookSubscriptionDelete", "$id: ID!",
+                         {"$id": f"gid://shopify/WebhookSubscription/{int(webhook_id)}"},
+                         "deletedWebhookSubscriptionId")
+        except ShopifyRequestError as exc:
+            if exc.status == 422:
+                return False
+            raise
+        return True

@@ -1,0 +1,115 @@
+"""The GraphQL Admin API client against the simulator over HTTP: records, cost, errors."""
+
+import json
+
+import pytest
+
+from shopsync import health, schemas
+from shopsync.shopify import AdminClient, ShopifyClient, ShopifyRequestError, ShopifyUnavailable
+from shopsync.shopify.mapping import order as order_record
+from shopsync.simulator import SimulatorServer, Store
+from tests.helpers import FIXTURES
+
+TOKEN = "shpat_test"
+FAST = {"graphql_restore_rate": 100_000.0, "bucket_size": 1000, "leak_rate": 1000.0}
+SCHEMAS = {"orders": schemas.OrderSchema, "products": schemas.ProductSchema,
+           "customers": schemas.CustomerSchema}
+
+
+@pytest.fixture
+def serve():
+    """Return a function starting a simulator that is stopped after the test."""
+    servers = []
+
+    def start(store=None, **options):
+        server = SimulatorServer(store or Store.generate(seed=1, orders=120, products=10,
+                                                         customers=40), **{**FAST, **options})
+        servers.append(server.start())
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_a_documented_response_maps_to_the_webhook_record():
+    node = json.loads((FIXTURES / "graphql_order.json").read_text())["data"]["orders"]["nodes"][0]
+    loaded = schemas.OrderSchema().load(order_record(node))
+    rest = schemas.OrderSchema().load(json.loads((FIXTURES / "order.json").read_text())["order"])
+    for name in ("id", "name", "order_number", "email", "currency", "total_price", "total_tax",
+                 "subtotal_price", "total_discounts", "financial_status", "created_at"):
+        assert loaded[name] == rest[name], name
+    assert loaded["customer"] == {"id": 207119551}
+    assert loaded["shipping_address"]["zip"] == rest["shipping_address"]["zip"]
+    [line] = loaded["line_items"]
+    assert line["id"] == 466157049 and str(line["price"]) == "199.0" and line["variant_id"] == 39072856
+
+
+@pytest.mark.parametrize("resource", ["orders", "products", "customers"])
+def test_graphql_and_rest_give_the_same_validated_records(serve, resource):
+    server = serve()
+    graphql = AdminClient(server.base_url, TOKEN)
+    rest = ShopifyClient(server.base_url, TOKEN, leak_rate=0)
+    schema = SCHEMAS[resource]()
+    via_graphql = [schema.load(r) for r in graphql.iter_records(resource)]
+    via_rest = [schema.load(r) for r in rest.iter_records(resource)]
+    assert len(via_graphql) == len(via_rest) > 0
+    for ours, theirs in zip(via_graphql, via_rest, strict=True):
+        assert ours == theirs
+
+
+def test_nested_lists_longer_than_a_page_are_completed(serve):
+    store = Store.generate(seed=1, orders=10, products=10, customers=5)
+    template = store.get_order(store.ids("orders", status="any")[0])["line_items"][0]
+    lines = [{**template, "id": 900 + i} for i in range(12)]
+    created = store.create_order(line_items=lines)
+    server = serve(store)
+    record = AdminClient(server.base_url, TOKEN).get("orders", created["id"])
+    assert [line["id"] for line in record["line_items"]] == [900 + i for i in range(12)]
+    assert record["total_price"] == created["total_price"]
+
+
+def test_cost_is_paced_and_throttled_answers_waited_out(serve):
+    server = serve(graphql_bucket=1000, graphql_restore_rate=1000.0)
+    reckless = AdminClient(server.base_url, TOKEN, pace=False)
+    # About 990 points requested a page, 600 spent, 250 restored meanwhile: the bucket runs dry.
+    assert len(list(reckless.iter_records("orders"))) == 120
+    assert reckless.throttled_count >= 1  # THROTTLED inside HTTP 200, waited out
+    assert reckless.actual_cost < reckless.requested_cost
+    paced = AdminClient(server.base_url, TOKEN)
+    server.graphql_bucket.reset()
+    assert len(list(paced.iter_records("orders"))) == 120
+    assert paced.throttled_count == 0  # it waited for room by the reported restore rate
+
+
+def test_errors_are_reported_not_retried_and_queries_retried_after_5xx(serve):
+    server = serve()
+    client = AdminClient(server.base_url, TOKEN, backoff=0.01)
+    with pytest.raises(ShopifyRequestError, match="exceeds the single query max cost"):
+        client.execute("{ orders(first: 250) { nodes { lineItems(first: 250) { nodes { id } } } } }")
+    with pytest.raises(ShopifyRequestError, match="Invalid search field"):
+        client.execute('{ ordersCount(query: "colour:red") { count } }')
+    server.faults.fail_next_requests(2, status=503)
+    assert client.count("orders") == 120 and client.retry_count == 2
+    server.faults.fail_next_requests(1, status=503)
+    with pytest.raises(ShopifyUnavailable):  # a mutation may have run: never sent twice
+        client.create_webhook("orders/create", "https://erp.example.com/webhooks/shopify")
+
+
+def test_webhook_subscriptions_are_registered_and_repaired_through_graphql(app, serve):
+    server = serve()
+    client = AdminClient(server.base_url, TOKEN)
+    address = "https://erp.example.com/webhooks/shopify"
+    result = health.register_webhooks(client, address)
+    assert result["failed"] == {} and len(result["created"]) == len(health.REQUIRED_TOPICS)
+    assert {item["topic"] for item in client.list_webhooks(address=address)} == set(
+        health.REQUIRED_TOPICS)
+    assert health.register_webhooks(client, address)["created"] == []
+    with pytest.raises(ShopifyRequestError, match="already been taken") as caught:
+        client.create_webhook("orders/create", address)
+    assert caught.value.status == 422
+    item = client.list_webhooks(topic="orders/create")[0]
+    moved = client.update_webhook(item["id"], "https://erp2.example.com/webhooks/shopify")
+    assert moved["address"] == "https://erp2.example.com/webhooks/shopify"
+    assert client.delete_webhook(item["id"]) is True and client.delete_webhook(item["id"]) is False
+    assert set(server.requests_by_kind) == {"graphql.query"}  # every call to graphql.json
