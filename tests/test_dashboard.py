@@ -211,7 +211,7 @@ def test_webhooks_show_status_latency_and_duplicates(viewer_client, dashboard_da
     html = text(viewer_client.get("/webhooks"))
     assert rows(html) == 51
     assert "orders/create" in html and "177 ms" in html and "invalid order payload" in html
-    newest = re.search(r"<tr>\s*<td.*?</tr>", html, re.S).group(0)
+    newest = re.search(r"<tr data-webhook=.*?</tr>", html, re.S).group(0)
     assert "1059" in newest and '<td data-label="Duplicates" class="num">2</td>' in newest
 
 

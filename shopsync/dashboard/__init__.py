@@ -88,4 +88,13 @@ def number(value):
     return f"{value:,.2f}"
 
 
-from shopsync.dashboard import backfills, failed, health, reconcile, webhooks  # noqa: E402, F401
+from shopsync.dashboard import (  # noqa: E402, F401
+    backfills,
+    delivery,
+    failed,
+    health,
+    reconcile,
+    records,
+    search,
+    webhooks,
+)

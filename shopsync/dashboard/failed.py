@@ -18,24 +18,27 @@ LIST_COLUMNS = [f for f in FailedSyncItem._meta.sorted_fields if f.name not in (
 
 
 def _filters():
-    """Return the status and entity asked for, falling back to open items of every entity."""
+    """Return the status, entity and error text asked for (default: open items of every entity)."""
     status = request.args.get("status", "open")
     entity = request.args.get("entity", "")
-    return (status if status in STATUSES else "open"), (entity if entity in ENTITIES else "")
+    return ((status if status in STATUSES else "open"), (entity if entity in ENTITIES else ""),
+            request.args.get("q", "").strip()[:200])
 
 
 @bp.get("/failed-items")
 @login_required
 def failed_items():
-    """List failed items by status and entity, newest first, one keyset page at a time."""
-    status, entity = _filters()
+    """List failed items by status, entity and error text, newest first, a keyset page at a time."""
+    status, entity, text = _filters()
     query = FailedSyncItem.select(*LIST_COLUMNS)
     if STATUSES[status] is not None:
         query = query.where(STATUSES[status])
     if entity:
         query = query.where(FailedSyncItem.entity_type == entity)
+    if text:
+        query = query.where(FailedSyncItem.error_message.contains(text))
     items, before, older = newest_first(query, FailedSyncItem)
-    context = {"items": items, "status": status, "entity": entity, "before": before,
+    context = {"items": items, "status": status, "entity": entity, "text": text, "before": before,
                "older": older, "statuses": list(STATUSES), "entities": list(ENTITIES),
                "cap": COUNT_CAP, "back": request.full_path.rstrip("?")}
     if not is_htmx():  # only the whole page shows the open count
