@@ -89,10 +89,12 @@ def number(value):
 
 
 from shopsync.dashboard import (  # noqa: E402, F401
+    audit_log,
     backfills,
     delivery,
     failed,
     health,
+    processing,
     reconcile,
     records,
     search,

@@ -4,7 +4,7 @@ import json
 
 from flask import flash, redirect, render_template, request, url_for
 
-from shopsync import replay
+from shopsync import audit, replay
 from shopsync.auth import admin_required, current_user, login_required, safe_next
 from shopsync.dashboard import bp, get_or_404
 from shopsync.dashboard.webhooks import failed_items_of, read_filters
@@ -101,6 +101,7 @@ def replay_matching():
             flash(problem, "error")
         return redirect(back)
     if request.form.get("confirm") != "yes":
+        audit.skip()
         return render_template("dashboard/replay_confirm.html", typed=typed,
                                count=replay.count(conditions), back=back)
     count, queued = replay.replay(conditions)

@@ -4,7 +4,7 @@ import json
 
 from flask import flash, redirect, render_template, request, url_for
 
-from shopsync import dlq
+from shopsync import audit, dlq
 from shopsync.auth import admin_required, is_htmx, login_required, safe_next
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.dashboard.health import COUNT_CAP, capped_count
@@ -61,6 +61,7 @@ def failed_item(item_id):
 
 def _answer(item, message):
     """Return the re-rendered row to htmx, or go back to the page the form came from."""
+    audit.outcome(message)
     if is_htmx():
         return render_template("dashboard/_failed_row.html", item=item, message=message,
                                back=safe_next(request.form.get("next")))
