@@ -24,10 +24,21 @@ JOB_TIMEOUT = 24 * 3600
 
 
 def start_backfill(resource, since=None):
-    """Create (or reopen) a backfill run for `resource` and queue it; return the run."""
+    """Create (or reopen) a backfill run for `resource` and queue it; return the run.
+
+    When Redis cannot take the job the run is left interrupted, so the next start resumes it.
+    """
     run = prepare_run(resource, since)
-    queue.enqueue(queue.get_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT)
+    if not queue.enqueue(queue.get_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT):
+        _close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run
+
+
+def running(resource):
+    """Return the run of `resource` that is queued or going (progress within STALE_AFTER), or None."""
+    return BackfillRun.select().where(
+        (BackfillRun.entity_type == resource) & (BackfillRun.status == RunStatus.RUNNING)
+        & (BackfillRun.updated_at >= utcnow() - STALE_AFTER)).first()
 
 
 def prepare_run(resource, since=None):

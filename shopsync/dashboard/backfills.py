@@ -3,11 +3,13 @@
 import datetime as dt
 
 from flask import flash, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 
-from shopsync import backfill
+from shopsync import backfill, single
 from shopsync.auth import admin_required, login_required
 from shopsync.dashboard import bp, get_or_404, newest_first, render
-from shopsync.models import BackfillRun
+from shopsync.models import BackfillRun, RunStatus
+from shopsync.queue import get_queue
 from shopsync.topics import RESOURCES
 
 
@@ -41,8 +43,20 @@ def start_backfill():
     except ValueError:
         flash("The date must look like 2026-11-30.", "error")
         return redirect(url_for("dashboard.backfills"))
-    run = backfill.start_backfill(entity, since=since)
-    flash(f"Backfill #{run.id} of {entity} started.", "info")
+    try:
+        with single.claim(get_queue(), f"backfill-{entity}") as free:
+            busy = backfill.running(entity) if free else True
+            run = None if busy else backfill.start_backfill(entity, since=since)
+    except RedisError:
+        busy, run = False, None
+    if busy:
+        flash(f"A backfill of {entity} is already queued or running"
+              + (f" (#{busy.id})." if busy is not True else "."), "error")
+    elif run is None or run.status is RunStatus.INTERRUPTED:
+        flash("Could not queue the backfill: the queue (Redis) is unreachable. Try again later; "
+              "it resumes where it stopped.", "error")
+    else:
+        flash(f"Backfill #{run.id} of {entity} started.", "info")
     return redirect(url_for("dashboard.backfills"))
 
 

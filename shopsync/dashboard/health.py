@@ -85,14 +85,12 @@ def counts(now):
 @bp.get("/")
 @login_required
 def health():
-    """Show the health metrics table (htmx: the table alone, for its 10-second refresh)."""
+    """Show liveness, counts, health metrics and alerts (htmx: all of them, for the 10 s refresh)."""
     now = utcnow()
-    context = {"rows": metric_rows(now), "now": now, "access_problem": access_problem()}
-    if not is_htmx():
-        context["liveness"] = liveness.report(now)
-        context["alerts"] = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))
-        context["counts"] = counts(now)
-    return render("dashboard/health.html", "dashboard/_metrics.html", **context)
+    alerts = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))
+    return render("dashboard/health.html", "dashboard/_health_live.html", rows=metric_rows(now),
+                  now=now, alerts=alerts, counts=counts(now), liveness=liveness.report(now),
+                  oob=is_htmx(), access_problem=access_problem())
 
 
 bp.app_template_filter("brief")(liveness.brief)
@@ -101,5 +99,5 @@ bp.app_template_filter("brief")(liveness.brief)
 @bp.get("/liveness", endpoint="liveness")
 @login_required
 def liveness_widget():
-    """Show what is late among processes and periodic jobs (the widget alone, for htmx's refresh)."""
+    """Show what is late among processes and periodic jobs (the widget alone)."""
     return render_template("dashboard/_liveness.html", liveness=liveness.report())

@@ -4,9 +4,11 @@ import datetime as dt
 import re
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 from rq.job import Job
 
 from shopsync import reconciliation as reconciliation_service
+from shopsync import single
 from shopsync.auth import admin_required, is_htmx, login_required
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.db import utcnow
@@ -100,17 +102,29 @@ def progress_url(progress):
                    since=progress["since"].isoformat() if progress["since"] else None)
 
 
+def _start_once():
+    """Queue a reconciliation unless one is queued or running; return (job ids, refusal, status)."""
+    rq_queue = get_queue()
+    unreachable = "Could not queue the reconciliation: the queue (Redis) is unreachable."
+    try:
+        with single.claim(rq_queue, "reconciliation") as free:
+            if not free or single.in_flight(rq_queue, reconciliation_service.run_full):
+                return None, "A reconciliation is already queued or running.", 409
+            return reconciliation_service.start_reconciliation() or None, unreachable, 503
+    except RedisError:
+        return None, unreachable, 503
+
+
 @bp.post("/reconciliation/run")
 @admin_required
 def start_reconciliation():
     """Start a reconciliation of every entity now and show its progress."""
     since = utcnow()
-    job_ids = reconciliation_service.start_reconciliation()
+    job_ids, message, status = _start_once()
     if not job_ids:
-        message = "Could not queue the reconciliation: the queue (Redis) is unreachable."
         if is_htmx():
             return render_template("dashboard/_reconcile_progress.html", progress=None,
-                                   message=message), 503
+                                   message=message), status
         flash(message, "error")
         return redirect(url_for("dashboard.reconciliation"))
     progress = job_progress(job_ids, since)
