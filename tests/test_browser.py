@@ -147,6 +147,10 @@ def test_retry_and_abandon_swap_their_rows(live_server, dashboard_data, admin):
     broken.get_by_role("button", name="Retry").click()
     expect(broken).to_contain_text("failed again")
     expect(broken.locator("td[data-label=Retries]")).to_have_text("1 / 5")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # Abandon asks first; "no" does nothing
+    broken.get_by_role("button", name="Abandon").click()
+    expect(broken).to_have_attribute("data-state", "open")
+    page.once("dialog", lambda dialog: dialog.accept())
     broken.get_by_role("button", name="Abandon").click()
     expect(broken).to_have_attribute("data-state", "abandoned")
     assert_not_reloaded(page)

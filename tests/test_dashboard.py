@@ -317,24 +317,21 @@ def test_backfills_show_progress_and_history(viewer_client, dashboard_data):
     html = text(viewer_client.get("/backfills"))
     assert '<progress max="1200" value="450">' in html and "450 / 1,200" in html
     assert "completed" in html and "500 / 500" in html and "10 min" in html
-    running = dashboard_data["running_run"]
-    assert f'hx-get="/backfills/{running}/progress" hx-trigger="every 2s"' in html
-    assert f'/backfills/{dashboard_data["done_run"]}/progress' not in html
+    assert 'hx-get="/backfills" hx-trigger="every 10s"' in html  # one poll for every running row
 
 
-def test_backfill_progress_polls_while_running_and_stops_when_done(viewer_client, dashboard_data):
+def test_backfill_table_polls_while_a_run_is_going_and_stops_when_done(viewer_client, dashboard_data):
     run_id = dashboard_data["running_run"]
-    html = text(viewer_client.get(f"/backfills/{run_id}/progress", headers=HTMX))
-    assert html.lstrip().startswith(f'<tr id="run-{run_id}"') and "every 2s" in html
+    html = text(viewer_client.get("/backfills", headers=HTMX))
+    assert html.lstrip().startswith('<div id="backfill-table"') and "every 10s" in html
     BackfillRun.update(status=RunStatus.COMPLETED, stored=1200, fetched=1200,
                        finished_at=utcnow()).where(BackfillRun.id == run_id).execute()
-    html = text(viewer_client.get(f"/backfills/{run_id}/progress", headers=HTMX))
+    html = text(viewer_client.get("/backfills", headers=HTMX))
     assert "hx-trigger" not in html and 'value="1200"' in html and "completed" in html
-    assert viewer_client.get("/backfills/999999/progress").status_code == 404
 
 
-def test_start_backfill_queues_a_run_whose_row_polls_until_it_ends(app, admin_client, run_jobs,
-                                                                  live_server):
+def test_start_backfill_queues_a_run_whose_table_polls_until_it_ends(app, admin_client, run_jobs,
+                                                                    live_server):
     response = post(admin_client, "/backfills", entity="products", since="2026-11-01")
     assert response.status_code == 302
     run = BackfillRun.get()
@@ -342,13 +339,13 @@ def test_start_backfill_queues_a_run_whose_row_polls_until_it_ends(app, admin_cl
     assert run.since == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     html = text(admin_client.get("/backfills"))
     assert f"Backfill #{run.id} of products started" in html
-    assert f'hx-get="/backfills/{run.id}/progress" hx-trigger="every 2s"' in html
+    assert 'hx-get="/backfills" hx-trigger="every 10s"' in html
     assert get_queue().count == 1
 
     app.config["SHOPIFY_API_BASE_URL"] = live_server + "/no-shopify-here"  # the run fails fast
     run_jobs()
-    row = text(admin_client.get(f"/backfills/{run.id}/progress", headers=HTMX))
-    assert "hx-trigger" not in row and "failed" in row and "404" in row
+    table = text(admin_client.get("/backfills", headers=HTMX))
+    assert "hx-trigger" not in table and "failed" in table and "404" in table
 
 
 def test_start_backfill_checks_its_form(admin_client):

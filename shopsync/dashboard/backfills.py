@@ -2,12 +2,12 @@
 
 import datetime as dt
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, request, url_for
 from redis.exceptions import RedisError
 
 from shopsync import backfill, single
 from shopsync.auth import admin_required, login_required
-from shopsync.dashboard import bp, get_or_404, newest_first, render
+from shopsync.dashboard import bp, newest_first, render
 from shopsync.models import BackfillRun, RunStatus
 from shopsync.queue import get_queue
 from shopsync.topics import RESOURCES
@@ -58,11 +58,3 @@ def start_backfill():
     else:
         flash(f"Backfill #{run.id} of {entity} started.", "info")
     return redirect(url_for("dashboard.backfills"))
-
-
-@bp.get("/backfills/<int:run_id>/progress")
-@login_required
-def backfill_progress(run_id):
-    """Show one run's row with its progress bar (htmx polls this while the run is going)."""
-    return render_template("dashboard/_backfill_row.html",
-                           run=get_or_404(BackfillRun, run_id, "backfill run"))
