@@ -17,8 +17,8 @@ from tests.test_browser import assert_not_reloaded, mark_page, shoot
 browser, page, admin = test_browser.browser, test_browser.page, test_browser.admin
 
 pytestmark = pytest.mark.browser
-# An idle page may poll at most this often (requests per minute).
-POLL_BUDGET = 10
+# An idle page polls once every 10 s at most: 6 requests a minute (the limit is under 10).
+MAX_IDLE_REQUESTS_PER_MINUTE = 6
 
 
 def _deliver(client, topic, payload, webhook_id=None):
@@ -185,7 +185,7 @@ def test_the_audit_log_shows_what_people_did(live_server, dashboard_data, admin)
 
 @pytest.mark.parametrize("path", ["/", "/failed-items", "/webhooks", "/reconciliation",
                                   "/backfills", "/audit"])
-def test_an_idle_page_polls_less_than_ten_times_a_minute(live_server, dashboard_data, admin, path):
+def test_an_idle_page_polls_at_most_six_times_a_minute(live_server, dashboard_data, admin, path):
     page = admin
     page.clock.install()
     page.goto(live_server + path)
@@ -196,4 +196,5 @@ def test_an_idle_page_polls_less_than_ten_times_a_minute(live_server, dashboard_
         page.clock.run_for(5_000)
         page.wait_for_timeout(50)
     page.wait_for_load_state("networkidle")
-    assert len(sent) < POLL_BUDGET, f"{path} sent {len(sent)} requests in an idle minute: {sent}"
+    assert len(sent) <= MAX_IDLE_REQUESTS_PER_MINUTE, \
+        f"{path} sent {len(sent)} requests in an idle minute: {sent}"

@@ -1,5 +1,7 @@
 """Record pages: one order, product or customer with its webhooks and failed items."""
 
+import datetime as dt
+
 from flask import abort, render_template, request
 
 from shopsync.auth import login_required
@@ -64,7 +66,8 @@ def record(entity, shopify_id):
     if fields is None and not items and not hooks:
         abort(404, f"{entity} {shopify_id} not found: not in the ERP, and no webhook or "
                    "failed item names it")
-    shown = {k: v for k, v in (fields or {}).items() if k not in HIDDEN}
+    shown = {name: dt.datetime.fromisoformat(value) if name.endswith("_at") and value else value
+             for name, value in (fields or {}).items() if name not in HIDDEN}
     return render_template(f"dashboard/record_{entity}.html", entity=entity,
                            shopify_id=shopify_id, fields=shown, children=children,
                            orders=orders, items=items, hooks=hooks, **row_context(hooks),
