@@ -13,7 +13,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config=None):
     """Build the Flask app from the environment, or from `test_config` laid over it."""
-    from shopsync import api, audit, auth, cli, config, dashboard, db, metrics, pause, queue, webhooks
+    from shopsync import (
+        api,
+        audit,
+        auth,
+        cli,
+        config,
+        dashboard,
+        db,
+        metrics,
+        pause,
+        queue,
+        webhooks,
+        wording,
+    )
 
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
@@ -40,6 +53,7 @@ def create_app(test_config=None):
     app.register_blueprint(dashboard.bp)
     audit.init_app(app)
     pause.init_app(app)
+    wording.init_app(app)
     # Every form POST needs a CSRF token; Shopify and API clients authenticate otherwise.
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.bp)

@@ -146,7 +146,7 @@ def test_retry_and_abandon_swap_their_rows(live_server, dashboard_data, admin):
     broken = page.locator(f"#item-{dashboard_data['broken_item']}")
     broken.get_by_role("button", name="Retry").click()
     expect(broken).to_contain_text("failed again")
-    expect(broken.locator("td[data-label=Retries]")).to_have_text("1 / 5")
+    expect(broken.locator("td[data-label=Retries]")).to_have_text("1 of 5")
     page.once("dialog", lambda dialog: dialog.dismiss())  # Abandon asks first; "no" does nothing
     broken.get_by_role("button", name="Abandon").click()
     expect(broken).to_have_attribute("data-state", "open")

@@ -51,7 +51,7 @@ def test_health_shows_each_metric_with_thresholds_status_and_chart(viewer_client
     row = re.search(r'<tr class="status-critical" data-metric="webhook_latency_p95_seconds">.*?</tr>',
                     html, re.S).group(0)
     assert '<span class="badge critical">critical</span>' in row
-    assert ">95<" in row and ">30<" in row and ">60<" in row
+    assert ">95 s<" in row and ">30 s<" in row and ">60 s<" in row
     assert "<polyline" in row and "spark-crit" in row
     assert 'hx-trigger="every 10s"' in html
     assert "webhook latency p95 is 95 s" in html  # recent alerts
@@ -115,7 +115,7 @@ def test_sparkline_draws_values_and_thresholds():
 def test_failed_items_list_shows_what_is_needed_to_decide(viewer_client, dashboard_data):
     html = text(viewer_client.get("/failed-items"))
     assert "820982911946154508" in html and "OperationalError: database is locked" in html
-    assert "0 / 5" in html and "not retried automatically" in html
+    assert "0 of 5" in html and "not retried automatically" in html
     assert "3 open items" in html and "Retry all open" not in html  # a viewer
 
 
@@ -171,7 +171,7 @@ def test_retry_with_htmx_returns_the_row_resolved(admin_client, dashboard_data):
 def test_retry_that_fails_again_shows_the_new_error_and_count(admin_client, dashboard_data):
     item_id = dashboard_data["broken_item"]
     html = text(post(admin_client, f"/failed-items/{item_id}/retry", htmx=True))
-    assert "failed again" in html and "1 / 5" in html and "Not a valid number" in html
+    assert "failed again" in html and "1 of 5" in html and "total price must be a number" in html
     assert 'data-state="open"' in html
 
 

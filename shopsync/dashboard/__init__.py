@@ -6,6 +6,7 @@ from flask import Blueprint, abort, render_template, request
 
 from shopsync.auth import is_htmx
 from shopsync.schemas import MAX_BIGINT
+from shopsync.wording import duration_words
 
 bp = Blueprint("dashboard", __name__)
 
@@ -66,16 +67,7 @@ def utc(value, seconds=True):
 @bp.app_template_filter("duration")
 def duration(delta):
     """Format a timedelta briefly: 850 ms, 12.3 s, 4 min, 2.5 h."""
-    if delta is None:
-        return "—"
-    seconds = delta.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return "—" if delta is None else duration_words(delta.total_seconds())
 
 
 @bp.app_template_filter("number")
