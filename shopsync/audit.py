@@ -27,6 +27,7 @@ ACTIONS = {
     "dashboard.resume_processing": "resume processing",
     "dashboard.start_backfill": "start backfill",
     "dashboard.start_reconciliation": "run reconciliation",
+    "dashboard.settle_extras": "check extra records",
 }
 # Form fields that say nothing about the action.
 PLUMBING = {"csrf_token", "next", "confirm"}

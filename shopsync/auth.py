@@ -71,9 +71,9 @@ def save_user(username, password, is_admin=False):
     return user, created
 
 
-def demo_admin(username="admin"):
-    """Create (or reset) an admin with a fresh random password; return (username, password)."""
-    password = secrets.token_urlsafe(12)
+def demo_admin(username="admin", password=None):
+    """Create (or reset) an admin, with a fresh random password unless given; return both."""
+    password = password or secrets.token_urlsafe(12)
     with db.connection_context():
         save_user(username, password, is_admin=True)
     return username, password
