@@ -21,6 +21,7 @@ def create_app(test_config=None):
         config,
         dashboard,
         db,
+        errors,
         metrics,
         pause,
         queue,
@@ -54,6 +55,7 @@ def create_app(test_config=None):
     audit.init_app(app)
     pause.init_app(app)
     wording.init_app(app)
+    errors.init_app(app)
     # Every form POST needs a CSRF token; Shopify and API clients authenticate otherwise.
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.bp)
