@@ -84,6 +84,7 @@ from shopsync.dashboard import (  # noqa: E402, F401
     audit_log,
     backfills,
     delivery,
+    exports,
     extra_records,
     failed,
     health,

@@ -20,7 +20,7 @@ STATUSES = {**dlq.STATUS_FILTERS, "all": None}
 LIST_COLUMNS = [f for f in FailedSyncItem._meta.sorted_fields if f.name not in ("raw_data", "error_stack")]
 
 
-def _filters():
+def filters():
     """Return the status, entity and error text asked for (default: open items of every entity)."""
     status = request.args.get("status", "open")
     entity = request.args.get("entity", "")
@@ -33,11 +33,8 @@ def open_count():
     return capped_count(FailedSyncItem.select().where(STATUSES["open"]))
 
 
-@bp.get("/failed-items")
-@login_required
-def failed_items():
-    """List failed items by status, entity and error text, newest first, a keyset page at a time."""
-    status, entity, text = _filters()
+def filtered(status, entity, text):
+    """Return the query of the failed items a listing's filters ask for (no payloads)."""
     query = FailedSyncItem.select(*LIST_COLUMNS)
     if STATUSES[status] is not None:
         query = query.where(STATUSES[status])
@@ -45,7 +42,15 @@ def failed_items():
         query = query.where(FailedSyncItem.entity_type == entity)
     if text:
         query = query.where(FailedSyncItem.error_message.contains(text))
-    items, before, older = newest_first(query, FailedSyncItem)
+    return query
+
+
+@bp.get("/failed-items")
+@login_required
+def failed_items():
+    """List failed items by status, entity and error text, newest first, a keyset page at a time."""
+    status, entity, text = filters()
+    items, before, older = newest_first(filtered(status, entity, text), FailedSyncItem)
     return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
                   items=items, status=status, entity=entity, text=text, before=before, older=older,
                   statuses=list(STATUSES), entities=list(ENTITIES), cap=COUNT_CAP,
