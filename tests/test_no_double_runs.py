@@ -104,3 +104,14 @@ def test_the_health_poll_refreshes_cards_and_alerts_too(viewer_client, dashboard
     assert 'id="metrics"' in html
     assert 'id="health-cards" class="cards" aria-label="Counts" hx-swap-oob="true"' in html
     assert 'id="alerts" class="table-wrap" hx-swap-oob="true"' in html
+
+
+def test_one_entity_can_be_reconciled_beside_another(admin_client):
+    from shopsync import reconciliation
+
+    assert post(admin_client, "/reconciliation/run", htmx=True, entity="orders").status_code == 200
+    assert post(admin_client, "/reconciliation/run", htmx=True, entity="orders").status_code == 409
+    assert post(admin_client, "/reconciliation/run", htmx=True, entity="products").status_code == 200
+    assert post(admin_client, "/reconciliation/run", htmx=True).status_code == 409  # orders runs
+    assert [job.args[0] for job in _queued(reconciliation.run_full)] == ["orders", "products"]
+    assert post(admin_client, "/reconciliation/run", entity="invoices").status_code == 400

@@ -14,6 +14,7 @@ from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.db import utcnow
 from shopsync.models import ReconciliationReport
 from shopsync.queue import get_queue
+from shopsync.topics import RESOURCES
 
 # Ids listed per kind on a report's page; the rest are counted.
 MAX_IDS_SHOWN = 1000
@@ -57,7 +58,8 @@ def reconciliation():
     return render("dashboard/reconciliation.html", "dashboard/_reports.html",
                   reports=reports, older=older, before=before, latest=latest,
                   id_lists=lambda r: id_lists(r, 20), problem=reconciliation_service.problem,
-                  progress=job_progress(*args) if (args := _progress_args()) else None)
+                  progress=job_progress(*args) if (args := _progress_args()) else None,
+                  resources=list(RESOURCES))
 
 
 @bp.get("/reconciliation/<int:report_id>")
@@ -102,15 +104,18 @@ def progress_url(progress):
                    since=progress["since"].isoformat() if progress["since"] else None)
 
 
-def _start_once():
-    """Queue a reconciliation unless one is queued or running; return (job ids, refusal, status)."""
+def _start_once(entity):
+    """Queue a reconciliation of `entity` (None: all) unless one of the same is queued or
+    running; return (job ids, refusal, status)."""
     rq_queue = get_queue()
     unreachable = "Could not queue the reconciliation: the queue (Redis) is unreachable."
+    names = [e.name for e in reconciliation_service.entities(entity)]
     try:
         with single.claim(rq_queue, "reconciliation") as free:
-            if not free or single.in_flight(rq_queue, reconciliation_service.run_full):
-                return None, "A reconciliation is already queued or running.", 409
-            return reconciliation_service.start_reconciliation() or None, unreachable, 503
+            if not free or any(single.in_flight(rq_queue, reconciliation_service.run_full, name)
+                               for name in names):
+                return None, "A reconciliation of these is already queued or running.", 409
+            return reconciliation_service.start_reconciliation(entity) or None, unreachable, 503
     except RedisError:
         return None, unreachable, 503
 
@@ -118,9 +123,12 @@ def _start_once():
 @bp.post("/reconciliation/run")
 @admin_required
 def start_reconciliation():
-    """Start a reconciliation of every entity now and show its progress."""
+    """Start a reconciliation of one entity, or of every one, now and show its progress."""
     since = utcnow()
-    job_ids, message, status = _start_once()
+    entity = request.form.get("entity") or None
+    if entity not in (None, *RESOURCES):
+        abort(400, f"Choose what to reconcile: {', '.join(RESOURCES)}, or all.")
+    job_ids, message, status = _start_once(entity)
     if not job_ids:
         if is_htmx():
             return render_template("dashboard/_reconcile_progress.html", progress=None,
