@@ -26,6 +26,7 @@ ACTIONS = {
     "dashboard.pause_processing": "pause processing",
     "dashboard.resume_processing": "resume processing",
     "dashboard.start_backfill": "start backfill",
+    "dashboard.cancel_backfill": "cancel backfill",
     "dashboard.start_reconciliation": "run reconciliation",
     "dashboard.settle_extras": "check extra records",
 }

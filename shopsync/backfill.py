@@ -68,6 +68,8 @@ def run_backfill(run_id, client=None, on_page=None):
     """Fetch every record from the run's position on, apply each, and close the run."""
     with db.connection_context():
         run = BackfillRun.get_by_id(run_id)
+        if run.status is not RunStatus.RUNNING:  # cancelled while it waited in the queue
+            return run
         topic = RESOURCES[run.entity_type]
         client = client or connect(current_app.config)
         try:
@@ -80,6 +82,8 @@ def run_backfill(run_id, client=None, on_page=None):
                 _apply_page(run, topic, page)
                 if on_page:
                     on_page(run, len(page))
+                if _cancelled(run):
+                    return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
             _close(run, status, f"{type(exc).__name__}: {exc}")
@@ -114,7 +118,24 @@ def _apply_page(run, topic, page):
     if ids:
         run.position = max(ids)
     run.updated_at = utcnow()
-    run.save()
+    run.save(only=[BackfillRun.fetched, BackfillRun.failed, BackfillRun.stored,
+                   BackfillRun.position, BackfillRun.updated_at])  # never undo a cancel
+
+
+def cancel(run_id, by):
+    """Stop a running backfill after its current page; False if it was not running.
+
+    The run is left interrupted, so starting a backfill of the same records resumes it.
+    """
+    now = utcnow()
+    return BackfillRun.update(status=RunStatus.INTERRUPTED, error=f"cancelled by {by}",
+                              finished_at=now, updated_at=now).where(
+        (BackfillRun.id == run_id) & (BackfillRun.status == RunStatus.RUNNING)).execute() == 1
+
+
+def _cancelled(run):
+    """Tell whether someone cancelled the run since it started."""
+    return BackfillRun.get_by_id(run.id).status is not RunStatus.RUNNING
 
 
 def _close(run, status, error):

@@ -115,3 +115,14 @@ def test_one_entity_can_be_reconciled_beside_another(admin_client):
     assert post(admin_client, "/reconciliation/run", htmx=True).status_code == 409  # orders runs
     assert [job.args[0] for job in _queued(reconciliation.run_full)] == ["orders", "products"]
     assert post(admin_client, "/reconciliation/run", entity="invoices").status_code == 400
+
+
+def test_a_running_backfill_can_be_cancelled_from_its_row(admin_client, dashboard_data):
+    run_id = dashboard_data["running_run"]
+    html = admin_client.get("/backfills").get_data(as_text=True)
+    assert f'action="/backfills/{run_id}/cancel"' in html and "data-confirm=" in html
+    response = post(admin_client, f"/backfills/{run_id}/cancel")
+    assert f"Backfill #{run_id} cancelled" in text(admin_client.get(response.headers["Location"]))
+    assert BackfillRun.get_by_id(run_id).error == "cancelled by admin"
+    again = post(admin_client, f"/backfills/{run_id}/cancel")
+    assert "was not running" in text(admin_client.get(again.headers["Location"]))

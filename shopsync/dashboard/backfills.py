@@ -6,8 +6,8 @@ from flask import flash, redirect, request, url_for
 from redis.exceptions import RedisError
 
 from shopsync import backfill, single
-from shopsync.auth import admin_required, login_required
-from shopsync.dashboard import bp, newest_first, render
+from shopsync.auth import admin_required, current_user, login_required
+from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.models import BackfillRun, RunStatus
 from shopsync.queue import get_queue
 from shopsync.topics import RESOURCES
@@ -57,4 +57,17 @@ def start_backfill():
               "it resumes where it stopped.", "error")
     else:
         flash(f"Backfill #{run.id} of {entity} started.", "info")
+    return redirect(url_for("dashboard.backfills"))
+
+
+@bp.post("/backfills/<int:run_id>/cancel")
+@admin_required
+def cancel_backfill(run_id):
+    """Stop a running backfill after its current page; starting it again resumes it."""
+    get_or_404(BackfillRun, run_id, "backfill run")
+    if backfill.cancel(run_id, current_user().username):
+        flash(f"Backfill #{run_id} cancelled: it stops after its current page, and starting a "
+              "backfill of the same records resumes it.", "info")
+    else:
+        flash(f"Backfill #{run_id} was not running.", "error")
     return redirect(url_for("dashboard.backfills"))
