@@ -103,7 +103,7 @@ def test_the_health_poll_refreshes_cards_and_alerts_too(viewer_client, dashboard
     html = text(viewer_client.get("/", headers=HTMX))
     assert 'id="metrics"' in html
     assert 'id="health-cards" class="cards" aria-label="Counts" hx-swap-oob="true"' in html
-    assert 'id="alerts" class="table-wrap" hx-swap-oob="true"' in html
+    assert 'id="alerts" hx-swap-oob="true"' in html
 
 
 def test_one_entity_can_be_reconciled_beside_another(admin_client):
