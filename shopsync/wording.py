@@ -82,6 +82,15 @@ def _field(path):
     return words[0] if words else "the payload"
 
 
+def _predicate(message):
+    """Turn one of marshmallow's messages into the end of a sentence about its field."""
+    if message in MESSAGES:
+        return MESSAGES[message]
+    text = message.rstrip(".")
+    text = text[:1].lower() + text[1:]  # keep "UTC" and names as they are
+    return f"is {text}" if text.startswith("not ") else text
+
+
 def _sentences(messages, path=()):
     """Yield one sentence per problem in marshmallow's nested messages."""
     if isinstance(messages, dict):
@@ -89,7 +98,7 @@ def _sentences(messages, path=()):
             yield from _sentences(inner, (*path, str(key)))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         for message in messages:
-            yield f"{_field(path)} {MESSAGES.get(message, message.rstrip('.').lower())}"
+            yield f"{_field(path)} {_predicate(message)}"
     else:
         yield f"{_field(path)}: {messages}"
 

@@ -23,6 +23,9 @@ def test_validation_errors_read_as_sentences():
     assert reason("OperationalError: database is locked") == "OperationalError: database is locked"
     assert reason("invalid order payload: {not json") == "invalid order payload: {not json"
     assert reason(None) == ""
+    assert reason('invalid order payload: {"updated_at": ["Not a valid datetime: out of range '
+                  'once in UTC."]}') == ("The order data is not valid: updated at is not a valid "
+                                         "datetime: out of range once in UTC.")
 
 
 @pytest.mark.parametrize("name, value, words", [
