@@ -10,16 +10,17 @@ log = logging.getLogger(__name__)
 MACHINE_PREFIXES = ("/api/", "/webhooks/shopify", "/metrics", "/healthz")
 
 
-def _answer(code, message):
+def _answer(code, message, for_programs):
     """Answer with JSON for programs, the dashboard's error page for people."""
     if request.path.startswith(MACHINE_PREFIXES):
-        return jsonify(error=message), code
+        return jsonify(error=for_programs), code
     return render_template("error.html", code=code, message=message), code
 
 
 def not_found(exc):
     """Answer an address that leads nowhere."""
-    return _answer(404, "There is no page at this address. Use the navigation or the search box.")
+    return _answer(404, "There is no page at this address. Use the navigation or the search box.",
+                   exc.description)
 
 
 def internal_error(exc):
@@ -27,7 +28,7 @@ def internal_error(exc):
     original = getattr(exc, "original_exception", None)
     log.error("unexpected error on %s %s", request.method, request.path, exc_info=original)
     return _answer(500, "Something went wrong on our side; it has been logged. Try again, "
-                        "and tell whoever runs shopsync if it keeps happening.")
+                        "and tell whoever runs shopsync if it keeps happening.", "internal error")
 
 
 def init_app(app):

@@ -41,7 +41,8 @@ def newest_first(query, model):
 
 def get_or_404(model, row_id, what):
     """Return the `model` row with id `row_id`, or answer 404 naming `what` that was not found."""
-    row = model.get_or_none(model.id == row_id) if row_id <= MAX_BIGINT else None
+    fits = isinstance(row_id, str) or row_id <= MAX_BIGINT  # webhook ids are text
+    row = model.get_or_none(model.id == row_id) if fits else None
     if row is None:
         abort(404, f"{what} {row_id} not found")
     return row

@@ -15,6 +15,7 @@ from shopsync.models import (
     ProductVariant,
     WebhookLog,
 )
+from shopsync.schemas import MAX_BIGINT
 from shopsync.serializers import customer_json, order_json, product_json
 from shopsync.topics import ENTITIES, TOPICS
 
@@ -58,6 +59,8 @@ def record(entity, shopify_id):
     """Show one ERP record by Shopify id, with its webhooks and failed items."""
     if entity not in ENTITIES:
         abort(404, f"no such kind of record: {entity}")
+    if shopify_id > MAX_BIGINT:
+        abort(404, f"{entity} {shopify_id} not found")
     fields, children, orders = _record(entity, shopify_id)
     items = list(FailedSyncItem.select(*LIST_COLUMNS).where(
         (FailedSyncItem.entity_type == entity) & (FailedSyncItem.shopify_id == shopify_id))
