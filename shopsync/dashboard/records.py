@@ -8,6 +8,7 @@ from shopsync.auth import login_required
 from shopsync.dashboard import PAGE_SIZE, bp
 from shopsync.dashboard.failed import LIST_COLUMNS
 from shopsync.dashboard.webhooks import COLUMNS, row_context
+from shopsync.ledger import books_of
 from shopsync.models import (
     FailedSyncItem,
     Order,
@@ -19,8 +20,9 @@ from shopsync.schemas import MAX_BIGINT
 from shopsync.serializers import customer_json, order_json, product_json
 from shopsync.topics import ENTITIES, TOPICS
 
-# What each record page lists beside the record's own fields.
-HIDDEN = {"id", "line_items", "variants"}
+# Fields a record page leaves out of its field list: the id repeats the heading, and lists
+# (line items, variants, the books' parts) have tables of their own or none yet.
+HIDDEN = {"id"}
 
 
 def _record(entity, shopify_id):
@@ -30,7 +32,7 @@ def _record(entity, shopify_id):
     if row is None:
         return None, [], []
     if entity == "order":
-        fields = order_json(row, row.line_items.order_by(OrderLineItem.id))
+        fields = order_json(row, row.line_items.order_by(OrderLineItem.id), books_of(row))
         return fields, fields["line_items"], []
     if entity == "product":
         variants = (ProductVariant.select().where(ProductVariant.product_shopify_id == shopify_id)
@@ -70,7 +72,8 @@ def record(entity, shopify_id):
         abort(404, f"{entity} {shopify_id} not found: not in the ERP, and no webhook or "
                    "failed item names it")
     shown = {name: dt.datetime.fromisoformat(value) if name.endswith("_at") and value else value
-             for name, value in (fields or {}).items() if name not in HIDDEN}
+             for name, value in (fields or {}).items()
+             if name not in HIDDEN and not isinstance(value, list)}
     return render_template(f"dashboard/record_{entity}.html", entity=entity,
                            shopify_id=shopify_id, fields=shown, children=children,
                            orders=orders, items=items, hooks=hooks, **row_context(hooks),
