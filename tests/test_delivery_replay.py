@@ -23,7 +23,7 @@ def test_a_delivery_shows_its_headers_body_and_failed_item(client, viewer_client
     deliver(client, "orders/create", order(id=77, line_items=[{"id": 1, "quantity": "x"}]),
             webhook_id="broken-1")
     run_jobs()
-    item = FailedSyncItem.get()
+    item = FailedSyncItem.get(FailedSyncItem.entity_type == "order")
     html = text(viewer_client.get("/webhooks/broken-1"))
     assert "X-Shopify-Shop-Domain" in html and "sim-shop.myshopify.com" in html
     assert "2025-10" in html and "verified on receipt" in html
@@ -52,7 +52,7 @@ def test_replay_applies_a_failed_delivery_after_a_fix(client, admin_client, run_
     hook = WebhookLog.get_by_id("was-broken")
     assert hook.status is WebhookStatus.PROCESSED and hook.attempts == 2
     assert Order.get(Order.shopify_id == 450789469).total_price is not None
-    assert FailedSyncItem.get().resolved_at is not None
+    assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").resolved_at is not None
     assert "Replaying 1 delivery" in text(admin_client.get("/webhooks/was-broken"))
 
 
