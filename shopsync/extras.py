@@ -12,7 +12,7 @@ from shopsync import audit
 from shopsync.db import db, write_transaction
 from shopsync.ingest import apply_document
 from shopsync.models import ReconciliationReport
-from shopsync.shopify import ShopifyClient, ShopifyError
+from shopsync.shopify import ShopifyError, connect
 from shopsync.topics import TOPICS
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def settle_report(report_id, username):
         ids = (report.details or {}).get("extra") or []
         target = f"report #{report_id} ({report.entity_type})"
         try:
-            with ShopifyClient.from_config(current_app.config) as client:
+            with connect(current_app.config) as client:
                 deleted, present = settle(report.entity_type, ids, client)
         except ShopifyError as exc:
             log.warning("checking the extra ids of report %s stopped: %s", report_id, exc)

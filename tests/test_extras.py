@@ -54,12 +54,13 @@ def test_a_negative_order_lag_reads_as_extra_and_links_to_the_report(app, viewer
 
 
 def test_settling_stops_cleanly_when_shopify_fails(app, shop, monkeypatch):
-    from shopsync.shopify import ShopifyClient, ShopifyUnavailable
+    from shopsync.shopify import APIS, ShopifyUnavailable
 
     def unavailable(self, resource, record_id, fields=None):
         raise ShopifyUnavailable("503 Service Unavailable", status=503)
 
-    monkeypatch.setattr(ShopifyClient, "get", unavailable)
+    for client_class in APIS.values():  # GraphQL or REST, whichever is configured
+        monkeypatch.setattr(client_class, "get", unavailable)
     report = ReconciliationReport.create(entity_type="orders", details={"extra": [5]})
     assert extras.settle_report(report.id, "admin") is None
     assert AuditEntry.get().detail.startswith("stopped: Shopify answered 503")

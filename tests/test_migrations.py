@@ -101,9 +101,9 @@ def test_database_from_before_the_audit_log_gains_its_tables(app):
     from shopsync.models import AuditEntry, DataRequestAnswer
 
     with db.connection_context():
-        db.drop_tables([AuditEntry, DataRequestAnswer])  # as a 0005-era database was
+        db.drop_tables([AuditEntry, DataRequestAnswer])  # as a 0006-era database was
         migrations.SchemaMigration.delete().where(
-            migrations.SchemaMigration.name == "0006_audit_log_and_data_request_answers").execute()
-        assert migrations.upgrade() == ["0006_audit_log_and_data_request_answers"]
+            migrations.SchemaMigration.name == "0007_audit_log_and_data_request_answers").execute()
+        assert migrations.upgrade() == ["0007_audit_log_and_data_request_answers"]
         assert db.table_exists("audit_entry") and db.table_exists("data_request_answer")
         AuditEntry.create(username="a", action="pause processing")
