@@ -13,7 +13,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config=None):
     """Build the Flask app from the environment, or from `test_config` laid over it."""
-    from shopsync import api, auth, cli, config, dashboard, db, metrics, queue, webhooks
+    from shopsync import (
+        api,
+        audit,
+        auth,
+        cli,
+        config,
+        dashboard,
+        db,
+        errors,
+        metrics,
+        pause,
+        queue,
+        webhooks,
+        wording,
+    )
 
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
@@ -38,6 +52,10 @@ def create_app(test_config=None):
     cli.init_app(app)
     auth.init_app(app)
     app.register_blueprint(dashboard.bp)
+    audit.init_app(app)
+    pause.init_app(app)
+    wording.init_app(app)
+    errors.init_app(app)
     # Every form POST needs a CSRF token; Shopify and API clients authenticate otherwise.
     csrf = CSRFProtect(app)
     csrf.exempt(webhooks.bp)

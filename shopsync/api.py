@@ -30,10 +30,9 @@ def require_token():
         fail(401, "missing or wrong bearer token")
 
 
-@bp.app_errorhandler(404)
 @bp.app_errorhandler(405)
 def _json_error(exc):
-    """Answer an unknown path or method under the API in JSON (elsewhere, as before)."""
+    """Answer a wrong method under the API in JSON (unknown paths: shopsync.errors)."""
     if not request.path.startswith(bp.url_prefix + "/") or not isinstance(exc, HTTPException):
         return exc
     return jsonify(error=exc.description), exc.code

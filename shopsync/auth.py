@@ -71,9 +71,9 @@ def save_user(username, password, is_admin=False):
     return user, created
 
 
-def demo_admin(username="admin"):
-    """Create (or reset) an admin with a fresh random password; return (username, password)."""
-    password = secrets.token_urlsafe(12)
+def demo_admin(username="admin", password=None):
+    """Create (or reset) an admin, with a fresh random password unless given; return both."""
+    password = password or secrets.token_urlsafe(12)
     with db.connection_context():
         save_user(username, password, is_admin=True)
     return username, password
@@ -251,12 +251,15 @@ def _forbidden(exc):
                        help="The password (prompted for when not given).")
 def create_user_command(name, admin, password):
     """Create a dashboard user, or reset an existing user's password and role."""
+    from shopsync import audit
+
+    role = "admin" if admin else "viewer"
     try:
         with db.connection_context():
             _, created = save_user(name, password, is_admin=admin)
+            audit.record_cli("create user" if created else "update user", name, role)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="password") from exc
-    role = "admin" if admin else "viewer"
     click.echo(f"{'created' if created else 'updated'} {role} {name}")
 
 

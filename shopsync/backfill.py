@@ -24,10 +24,21 @@ JOB_TIMEOUT = 24 * 3600
 
 
 def start_backfill(resource, since=None):
-    """Create (or reopen) a backfill run for `resource` and queue it; return the run."""
+    """Create (or reopen) a backfill run for `resource` and queue it; return the run.
+
+    When Redis cannot take the job the run is left interrupted, so the next start resumes it.
+    """
     run = prepare_run(resource, since)
-    queue.enqueue(queue.get_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT)
+    if not queue.enqueue(queue.get_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT):
+        _close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run
+
+
+def running(resource):
+    """Return the run of `resource` that is queued or going (progress within STALE_AFTER), or None."""
+    return BackfillRun.select().where(
+        (BackfillRun.entity_type == resource) & (BackfillRun.status == RunStatus.RUNNING)
+        & (BackfillRun.updated_at >= utcnow() - STALE_AFTER)).first()
 
 
 def prepare_run(resource, since=None):
@@ -57,6 +68,8 @@ def run_backfill(run_id, client=None, on_page=None):
     """Fetch every record from the run's position on, apply each, and close the run."""
     with db.connection_context():
         run = BackfillRun.get_by_id(run_id)
+        if run.status is not RunStatus.RUNNING:  # cancelled while it waited in the queue
+            return run
         topic = RESOURCES[run.entity_type]
         client = client or connect(current_app.config)
         try:
@@ -69,6 +82,8 @@ def run_backfill(run_id, client=None, on_page=None):
                 _apply_page(run, topic, page)
                 if on_page:
                     on_page(run, len(page))
+                if _cancelled(run):
+                    return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
             _close(run, status, f"{type(exc).__name__}: {exc}")
@@ -103,7 +118,24 @@ def _apply_page(run, topic, page):
     if ids:
         run.position = max(ids)
     run.updated_at = utcnow()
-    run.save()
+    run.save(only=[BackfillRun.fetched, BackfillRun.failed, BackfillRun.stored,
+                   BackfillRun.position, BackfillRun.updated_at])  # never undo a cancel
+
+
+def cancel(run_id, by):
+    """Stop a running backfill after its current page; False if it was not running.
+
+    The run is left interrupted, so starting a backfill of the same records resumes it.
+    """
+    now = utcnow()
+    return BackfillRun.update(status=RunStatus.INTERRUPTED, error=f"cancelled by {by}",
+                              finished_at=now, updated_at=now).where(
+        (BackfillRun.id == run_id) & (BackfillRun.status == RunStatus.RUNNING)).execute() == 1
+
+
+def _cancelled(run):
+    """Tell whether someone cancelled the run since it started."""
+    return BackfillRun.get_by_id(run.id).status is not RunStatus.RUNNING
 
 
 def _close(run, status, error):

@@ -226,7 +226,6 @@ def retry_open_items(before):
 
 
 def retry_all_open():
-    """Queue a retry of every open failed item; return how many are open."""
+    """Queue a retry of every open failed item; return (how many are open, whether it was queued)."""
     open_count = FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count()
-    queue.enqueue(queue.get_queue(), retry_open_items, utcnow())
-    return open_count
+    return open_count, queue.enqueue(queue.get_queue(), retry_open_items, utcnow())

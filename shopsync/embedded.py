@@ -5,14 +5,15 @@ in-process Redis stand-in; with SHOPIFY_SHOP unset a simulated store is started 
 backfilled, and keeps changing, so webhooks flow and the dashboard shows live data.
 """
 
+import logging
 import os
 import secrets
 import threading
 
+from dotenv import load_dotenv
 from werkzeug.serving import make_server
 
-from shopsync import backfill, create_app, liveness, migrations, queue, scheduler
-from shopsync.auth import demo_admin
+from shopsync import backfill, create_app, demo, liveness, migrations, queue, scheduler
 from shopsync.db import db
 
 HOST = "127.0.0.1"
@@ -56,6 +57,7 @@ def _run_scheduler(app):
 
 def main():
     """Run web, worker and scheduler (and a simulated store when no shop is set)."""
+    load_dotenv(os.environ.get("SHOPSYNC_ENV_FILE", ".env"))  # before deciding what to simulate
     port = int(os.environ.get("PORT", "5000"))
     for name in ("SHOPSYNC_ADMIN_TOKEN", "SECRET_KEY"):
         if not os.environ.get(name):
@@ -64,11 +66,14 @@ def main():
     if simulated:
         os.environ.setdefault("SHOPIFY_CLIENT_SECRET", f"shpss_{secrets.token_hex(16)}")
         store, shop, activity = _start_simulator(f"http://{HOST}:{port}/webhooks/shopify")
+        if not os.environ.get("DATABASE_URL"):  # a fresh store needs a fresh ERP
+            os.environ["DATABASE_URL"] = demo.fresh_database()
 
     app = create_app()
     with app.app_context(), db.connection_context():
         migrations.upgrade()
-    username, password = demo_admin()
+    username, password = demo.admin()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the login below in sight
     server = make_server(HOST, port, app, threaded=True)
     _start_thread(lambda: _run_worker(app), "rq-worker")
     _start_thread(lambda: _run_scheduler(app), "rq-scheduler")

@@ -30,6 +30,7 @@ from shopsync.models import (
 from shopsync.shopify.errors import ShopifyAccessError
 from shopsync.shopify.scopes import SCOPES
 from shopsync.topics import REQUIRED_TOPICS
+from shopsync.wording import metric_value
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,11 @@ def dlq_size(now, client=None):
     return size, f"{size} unresolved failed items"
 
 
+def _when(moment):
+    """Format a time for an alert: to the second, in UTC."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _age(now, moment):
     return None if moment is None else max(0.0, (now - moment).total_seconds())
 
@@ -133,13 +139,13 @@ def oldest_pending_webhook(now, client=None):
     """Return the age in seconds of the oldest pending webhook (0 when none is pending)."""
     oldest = (WebhookLog.select(fn.MIN(WebhookLog.received_at))
               .where(WebhookLog.status == WebhookStatus.PENDING).scalar())
-    return _age(now, oldest) or 0.0, f"oldest pending since {oldest}" if oldest else "none pending"
+    return _age(now, oldest) or 0.0, f"oldest pending since {_when(oldest)}" if oldest else "none pending"
 
 
 def last_webhook_age(now, client=None):
     """Return the seconds since the last webhook arrived (None if none ever did)."""
     last = WebhookLog.select(fn.MAX(WebhookLog.received_at)).scalar()
-    return _age(now, last), f"last webhook at {last}" if last else "no webhook ever received"
+    return _age(now, last), f"last webhook at {_when(last)}" if last else "no webhook ever received"
 
 
 def missing_topics(client, address=None):
@@ -237,20 +243,15 @@ def compute_health(client=None, now=None):
             readings.append(SyncHealthMetric.create(
                 metric_name=metric.name, value=value, status=status, threshold_warning=warning,
                 threshold_critical=critical, recorded_at=now))
-            alerts.notify(metric.name, status, f"{_number(value)} ({note}; warning > "
-                                               f"{_number(warning)}, critical > {_number(critical)})",
-                          now=now)
+            reading = metric_value(value, metric.name) if value is not None else "unknown"
+            alerts.notify(metric.name, status, f"{reading} ({note}; warning above "
+                                               f"{metric_value(warning, metric.name)}, critical "
+                                               f"above {metric_value(critical, metric.name)})", now=now)
         stats.take_snapshot(now)  # what /metrics serves until the next run
         retention = config.get("HEALTH_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
         SyncHealthMetric.delete().where(
             SyncHealthMetric.recorded_at < now - dt.timedelta(days=retention)).execute()
     return readings
-
-
-def _number(value):
-    if value is None:
-        return "unknown"
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def latest_reading(name):

@@ -11,7 +11,15 @@ from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from shopsync.db import UTCDateTimeField, db, is_sqlite, utcnow
 from shopsync.ledger import LEDGER_MODELS
-from shopsync.models import ALL_MODELS, Heartbeat, Order, OrderLineItem, WebhookLog
+from shopsync.models import (
+    ALL_MODELS,
+    AuditEntry,
+    DataRequestAnswer,
+    Heartbeat,
+    Order,
+    OrderLineItem,
+    WebhookLog,
+)
 
 
 class SchemaMigration(pw.Model):
@@ -70,6 +78,10 @@ def _one_delivery_per_event_and_topic(migrator):
     migrate(migrator.add_index("webhook_log", ("event_id", "topic"), unique=True))
 
 
+def _operations_tables(migrator):
+    db.create_tables([AuditEntry, DataRequestAnswer], safe=True)
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
@@ -78,6 +90,7 @@ MIGRATIONS = [
     ("0004_heartbeats", _heartbeats),
     ("0005_books", _books),
     ("0006_one_delivery_per_event_and_topic", _one_delivery_per_event_and_topic),
+    ("0007_audit_log_and_data_request_answers", _operations_tables),
 ]
 
 

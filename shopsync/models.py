@@ -303,7 +303,27 @@ class Heartbeat(BaseModel):
                                     update=incoming_values(cls, row, keys=("role", "name"))).execute()
 
 
+class AuditEntry(BaseModel):
+    """One action a person took: who, when, what, and from which page."""
+
+    username = pw.CharField(max_length=64)  # kept as text: the log outlives renamed users
+    action = pw.CharField(max_length=64)  # e.g. "retry failed item", "pause"
+    target = pw.TextField(null=True)  # what it acted on, e.g. "#12", "orders"
+    detail = pw.TextField(null=True)  # the form's choices and the outcome
+    page = pw.TextField(null=True)  # the dashboard page it was taken from, or "command line"
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+
+
+class DataRequestAnswer(BaseModel):
+    """A `customers/data_request` delivery the team has answered (open while absent)."""
+
+    webhook = pw.ForeignKeyField(WebhookLog, primary_key=True, on_delete="CASCADE")
+    answered_by = pw.CharField(max_length=64)
+    answered_at = UTCDateTimeField(default=utcnow)
+
+
 ALL_MODELS = [Customer, Product, ProductVariant, Order, OrderLineItem, WebhookLog, FailedSyncItem,
-              User, BackfillRun, ReconciliationReport, SyncHealthMetric, Alert, SyncState, Heartbeat]
+              User, BackfillRun, ReconciliationReport, SyncHealthMetric, Alert, SyncState, Heartbeat,
+              AuditEntry, DataRequestAnswer]
 
 import shopsync.ledger  # noqa: E402, F401  (the books' tables build on Order and join ALL_MODELS)

@@ -17,7 +17,7 @@ import uuid
 
 from redis.exceptions import RedisError
 
-from shopsync import jobs, periodic, queue
+from shopsync import jobs, pause, periodic, queue
 from shopsync.db import db, utcnow
 from shopsync.ingest import INFRASTRUCTURE_ERRORS
 from shopsync.models import WebhookLog, WebhookStatus
@@ -77,6 +77,8 @@ def drain(batch_size=jobs.BATCH_SIZE):
     """Apply pending webhooks a batch at a time until none is left; return how many were claimed."""
     rq_queue = queue.get_queue()
     _lower_flag(rq_queue)  # deliveries from now on queue another drain
+    if pause.is_paused():  # held; resuming queues a drain
+        return 0
     deadline = time.monotonic() + DRAIN_SECONDS
     claimed = 0
     while True:

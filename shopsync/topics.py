@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from shopsync import ledger_schemas, ledger_sync, moneycheck, privacy, schemas, sync
+from shopsync import ledger_schemas, ledger_sync, moneycheck, privacy, schemas, sync, uninstall
 from shopsync.models import Customer, Order, Product
 
 
@@ -62,6 +62,9 @@ TOPICS = {
     "customers/disable": CUSTOMER,
     "customers/delete": Topic("customer", "customers", schemas.DeletionSchema,
                               sync.delete_customer),
+    # Nothing to store: a critical alert, as nothing syncs until the app is reinstalled.
+    "app/uninstalled": Topic("shop", "shop", uninstall.AppUninstalledSchema, uninstall.raise_alert,
+                             is_privacy=True),
 }
 # Privacy topics: Shopify requires every app to answer them and act within 30 days. They are
 # configured in the app's settings, not subscribed through the API.

@@ -183,7 +183,7 @@ def test_every_threshold_transition_of_the_health_job_alerts_exactly_once(channe
         ("dlq_size", Severity.WARNING, at(1)), ("dlq_size", Severity.CRITICAL, at(3)),
         ("dlq_size", Severity.WARNING, at(5)), ("dlq_size", Severity.OK, at(6))]
     assert slack.texts[1].startswith("[shopsync] dlq_size is CRITICAL (was warning): 101 (")
-    assert "warning > 20, critical > 100" in slack.texts[1]
+    assert "warning above 20, critical above 100" in slack.texts[1]
     assert len(inbox.messages) == 4
 
 

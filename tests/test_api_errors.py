@@ -65,8 +65,9 @@ def test_a_wrong_method_on_the_api_gets_a_json_405(client, method, path):
 
 @pytest.mark.parametrize("method, path", [
     ("get", f"/failed-items/{HUGE}"), ("get", f"/reconciliation/{HUGE}"),
-    ("get", f"/backfills/{HUGE}/progress"), ("post", f"/failed-items/{HUGE}/retry"),
-    ("post", f"/failed-items/{HUGE}/abandon"),
+    ("post", f"/backfills/{HUGE}/cancel"), ("post", f"/failed-items/{HUGE}/retry"),
+    ("post", f"/failed-items/{HUGE}/abandon"), ("get", f"/records/order/{HUGE}"),
+    ("get", f"/reconciliation/{HUGE}/ids.csv"), ("post", f"/reconciliation/{HUGE}/extras"),
 ])
 def test_ids_past_bigint_on_the_dashboard_get_its_404_page(admin_client, method, path):
     data = {"csrf_token": admin_client.csrf_token} if method == "post" else None

@@ -12,7 +12,8 @@ from tests.conftest import DASHBOARD_PASSWORD, csrf_token_in
 from tests.helpers import ADMIN_TOKEN, deliver, order
 
 PAGES = ["/", "/failed-items", "/failed-items/1", "/webhooks", "/reconciliation",
-         "/reconciliation/1", "/backfills", "/backfills/1/progress"]
+         "/reconciliation/1", "/backfills", "/search", "/records/order/1",
+         "/webhooks/w1", "/failed-items/counts", "/audit"]
 
 
 def sign_in(client, username, password, next_path=None):

@@ -101,3 +101,28 @@ def test_backfill_racing_webhooks_converges_to_the_store(app, client, run_jobs, 
         truth = store.get_order(order_id)
         assert stored.email == truth["email"] == f"new-{order_id}@example.com"
         assert stored.updated_at == dt.datetime.fromisoformat(truth["updated_at"])
+
+
+@pytest.mark.usefixtures("app")
+def test_a_cancelled_backfill_stops_after_its_page_and_resumes_later(shop, store):
+    run = backfill.prepare_run("orders")
+
+    def cancel_during_the_first_page(current, size):
+        assert backfill.cancel(current.id, "alice")
+
+    stopped = backfill.run_backfill(run.id, client=_client(shop), on_page=cancel_during_the_first_page)
+    assert stopped.status is RunStatus.INTERRUPTED and stopped.error == "cancelled by alice"
+    assert stopped.fetched == 250 and Order.select().count() == 250
+    assert not backfill.cancel(run.id, "alice")  # no longer running
+    resumed = backfill.prepare_run("orders")
+    assert resumed.id == run.id
+    assert backfill.run_backfill(resumed.id, client=_client(shop)).status is RunStatus.COMPLETED
+    assert Order.select().count() == 700
+
+
+@pytest.mark.usefixtures("app")
+def test_a_run_cancelled_while_queued_never_starts(shop):
+    run = backfill.prepare_run("products")
+    backfill.cancel(run.id, "alice")
+    assert backfill.run_backfill(run.id, client=_client(shop)).fetched == 0
+    assert shop.request_count == 0

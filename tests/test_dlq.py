@@ -159,7 +159,7 @@ def test_api_lists_retries_and_abandons(client, run_jobs):
 def test_retry_all_open_queues_one_job_that_retries_each(client, run_jobs):
     for shopify_id in (1, 2, 3):
         dlq.add_to_dead_letter("order", shopify_id, json.dumps(order(id=shopify_id)), "boom")
-    assert dlq.retry_all_open() == 3
+    assert dlq.retry_all_open() == (3, True)
     run_jobs()
     assert FailedSyncItem.select().where(FailedSyncItem.resolution == Resolution.MANUAL).count() == 3
     assert Order.select().count() == 3

@@ -95,3 +95,15 @@ def test_database_without_the_books_gains_their_tables_and_columns(app):
         assert all(db.table_exists(m._meta.table_name) for m in LEDGER_MODELS)
         assert set(BOOK_ORDER_COLUMNS) <= {c.name for c in db.get_columns("order")}
         assert "total_discount" in {c.name for c in db.get_columns("order_line_item")}
+
+
+def test_database_from_before_the_audit_log_gains_its_tables(app):
+    from shopsync.models import AuditEntry, DataRequestAnswer
+
+    with db.connection_context():
+        db.drop_tables([AuditEntry, DataRequestAnswer])  # as a 0006-era database was
+        migrations.SchemaMigration.delete().where(
+            migrations.SchemaMigration.name == "0007_audit_log_and_data_request_answers").execute()
+        assert migrations.upgrade() == ["0007_audit_log_and_data_request_answers"]
+        assert db.table_exists("audit_entry") and db.table_exists("data_request_answer")
+        AuditEntry.create(username="a", action="pause processing")

@@ -32,7 +32,7 @@ bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     mutated_orders.map(encode),
 )
-topics = st.sampled_from([*TOPICS, "app/uninstalled", "", "orders/???", "ORDERS/CREATE"])
+topics = st.sampled_from([*TOPICS, "themes/publish", "", "orders/???", "ORDERS/CREATE"])
 header_noise = st.dictionaries(
     st.sampled_from(["X-Shopify-Webhook-Id", "X-Shopify-Triggered-At", "X-Shopify-Shop-Domain",
                      "X-Shopify-API-Version", "X-Shopify-Event-Id"]),

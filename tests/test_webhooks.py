@@ -116,7 +116,7 @@ def test_header_names_are_case_insensitive(client, run_jobs):
 
 
 def test_unknown_topic_is_stored_and_acknowledged_as_ignored(client, run_jobs):
-    response = deliver(client, "app/uninstalled", {"id": 1}, webhook_id="ign")
+    response = deliver(client, "themes/publish", {"id": 1}, webhook_id="ign")
     assert response.status_code == 200 and response.json["status"] == "ignored"
     hook = WebhookLog.get_by_id("ign")
     assert hook.status is WebhookStatus.IGNORED and hook.processed_at is not None

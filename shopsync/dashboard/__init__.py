@@ -6,6 +6,7 @@ from flask import Blueprint, abort, render_template, request
 
 from shopsync.auth import is_htmx
 from shopsync.schemas import MAX_BIGINT
+from shopsync.wording import duration_words
 
 bp = Blueprint("dashboard", __name__)
 
@@ -40,7 +41,8 @@ def newest_first(query, model):
 
 def get_or_404(model, row_id, what):
     """Return the `model` row with id `row_id`, or answer 404 naming `what` that was not found."""
-    row = model.get_or_none(model.id == row_id) if row_id <= MAX_BIGINT else None
+    fits = isinstance(row_id, str) or row_id <= MAX_BIGINT  # webhook ids are text
+    row = model.get_or_none(model.id == row_id) if fits else None
     if row is None:
         abort(404, f"{what} {row_id} not found")
     return row
@@ -66,16 +68,7 @@ def utc(value, seconds=True):
 @bp.app_template_filter("duration")
 def duration(delta):
     """Format a timedelta briefly: 850 ms, 12.3 s, 4 min, 2.5 h."""
-    if delta is None:
-        return "—"
-    seconds = delta.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return "—" if delta is None else duration_words(delta.total_seconds())
 
 
 @bp.app_template_filter("number")
@@ -88,4 +81,17 @@ def number(value):
     return f"{value:,.2f}"
 
 
-from shopsync.dashboard import backfills, failed, health, reconcile, webhooks  # noqa: E402, F401
+from shopsync.dashboard import (  # noqa: E402, F401
+    audit_log,
+    backfills,
+    delivery,
+    exports,
+    extra_records,
+    failed,
+    health,
+    processing,
+    reconcile,
+    records,
+    search,
+    webhooks,
+)

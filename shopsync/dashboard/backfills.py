@@ -2,12 +2,14 @@
 
 import datetime as dt
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, request, url_for
+from redis.exceptions import RedisError
 
-from shopsync import backfill
-from shopsync.auth import admin_required, login_required
+from shopsync import backfill, single
+from shopsync.auth import admin_required, current_user, login_required
 from shopsync.dashboard import bp, get_or_404, newest_first, render
-from shopsync.models import BackfillRun
+from shopsync.models import BackfillRun, RunStatus
+from shopsync.queue import get_queue
 from shopsync.topics import RESOURCES
 
 
@@ -41,14 +43,31 @@ def start_backfill():
     except ValueError:
         flash("The date must look like 2026-11-30.", "error")
         return redirect(url_for("dashboard.backfills"))
-    run = backfill.start_backfill(entity, since=since)
-    flash(f"Backfill #{run.id} of {entity} started.", "info")
+    try:
+        with single.claim(get_queue(), f"backfill-{entity}") as free:
+            busy = backfill.running(entity) if free else True
+            run = None if busy else backfill.start_backfill(entity, since=since)
+    except RedisError:
+        busy, run = False, None
+    if busy:
+        flash(f"A backfill of {entity} is already queued or running"
+              + (f" (#{busy.id})." if busy is not True else "."), "error")
+    elif run is None or run.status is RunStatus.INTERRUPTED:
+        flash("Could not queue the backfill: the queue (Redis) is unreachable. Try again later; "
+              "it resumes where it stopped.", "error")
+    else:
+        flash(f"Backfill #{run.id} of {entity} started.", "info")
     return redirect(url_for("dashboard.backfills"))
 
 
-@bp.get("/backfills/<int:run_id>/progress")
-@login_required
-def backfill_progress(run_id):
-    """Show one run's row with its progress bar (htmx polls this while the run is going)."""
-    return render_template("dashboard/_backfill_row.html",
-                           run=get_or_404(BackfillRun, run_id, "backfill run"))
+@bp.post("/backfills/<int:run_id>/cancel")
+@admin_required
+def cancel_backfill(run_id):
+    """Stop a running backfill after its current page; starting it again resumes it."""
+    get_or_404(BackfillRun, run_id, "backfill run")
+    if backfill.cancel(run_id, current_user().username):
+        flash(f"Backfill #{run_id} cancelled: it stops after its current page, and starting a "
+              "backfill of the same records resumes it.", "info")
+    else:
+        flash(f"Backfill #{run_id} was not running.", "error")
+    return redirect(url_for("dashboard.backfills"))

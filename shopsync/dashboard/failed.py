@@ -2,13 +2,16 @@
 
 import json
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 
-from shopsync import dlq
+from shopsync import audit, dlq, single
 from shopsync.auth import admin_required, is_htmx, login_required, safe_next
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.dashboard.health import COUNT_CAP, capped_count
+from shopsync.db import utcnow
 from shopsync.models import FailedSyncItem, Resolution
+from shopsync.queue import get_queue
 from shopsync.topics import ENTITIES
 
 # The status filter: which items each choice lists.
@@ -17,30 +20,50 @@ STATUSES = {**dlq.STATUS_FILTERS, "all": None}
 LIST_COLUMNS = [f for f in FailedSyncItem._meta.sorted_fields if f.name not in ("raw_data", "error_stack")]
 
 
-def _filters():
-    """Return the status and entity asked for, falling back to open items of every entity."""
+def filters():
+    """Return the status, entity and error text asked for (default: open items of every entity)."""
     status = request.args.get("status", "open")
     entity = request.args.get("entity", "")
-    return (status if status in STATUSES else "open"), (entity if entity in ENTITIES else "")
+    return ((status if status in STATUSES else "open"), (entity if entity in ENTITIES else ""),
+            request.args.get("q", "").strip()[:200])
 
 
-@bp.get("/failed-items")
-@login_required
-def failed_items():
-    """List failed items by status and entity, newest first, one keyset page at a time."""
-    status, entity = _filters()
+def open_count():
+    """Count the open items, up to the cap."""
+    return capped_count(FailedSyncItem.select().where(STATUSES["open"]))
+
+
+def filtered(status, entity, text):
+    """Return the query of the failed items a listing's filters ask for (no payloads)."""
     query = FailedSyncItem.select(*LIST_COLUMNS)
     if STATUSES[status] is not None:
         query = query.where(STATUSES[status])
     if entity:
         query = query.where(FailedSyncItem.entity_type == entity)
-    items, before, older = newest_first(query, FailedSyncItem)
-    context = {"items": items, "status": status, "entity": entity, "before": before,
-               "older": older, "statuses": list(STATUSES), "entities": list(ENTITIES),
-               "cap": COUNT_CAP, "back": request.full_path.rstrip("?")}
-    if not is_htmx():  # only the whole page shows the open count
-        context["open_count"] = capped_count(FailedSyncItem.select().where(STATUSES["open"]))
-    return render("dashboard/failed_items.html", "dashboard/_failed_table.html", **context)
+    if text:
+        query = query.where(FailedSyncItem.error_message.contains(text))
+    return query
+
+
+@bp.get("/failed-items")
+@login_required
+def failed_items():
+    """List failed items by status, entity and error text, newest first, a keyset page at a time."""
+    status, entity, text = filters()
+    items, before, older = newest_first(filtered(status, entity, text), FailedSyncItem)
+    return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
+                  items=items, status=status, entity=entity, text=text, before=before, older=older,
+                  statuses=list(STATUSES), entities=list(ENTITIES), cap=COUNT_CAP,
+                  back=request.full_path.rstrip("?"), open_count=open_count(), oob=is_htmx())
+
+
+@bp.get("/failed-items/counts")
+@login_required
+def failed_counts(message=None, kind=None):
+    """Show the open count and "Retry all open" (htmx fetches them after each row action)."""
+    return render_template("dashboard/_failed_counts.html", open_count=open_count(),
+                           cap=COUNT_CAP, message=message, kind=kind,
+                           back=safe_next(request.values.get("next")))
 
 
 @bp.get("/failed-items/<int:item_id>")
@@ -58,18 +81,31 @@ def failed_item(item_id):
 
 def _answer(item, message):
     """Return the re-rendered row to htmx, or go back to the page the form came from."""
+    audit.outcome(message)
     if is_htmx():
-        return render_template("dashboard/_failed_row.html", item=item, message=message,
-                               back=safe_next(request.form.get("next")))
+        response = make_response(render_template("dashboard/_failed_row.html", item=item,
+                                                 message=message,
+                                                 back=safe_next(request.form.get("next"))))
+        response.headers["HX-Trigger"] = "failed-items-changed"  # the counts follow
+        return response
     flash(message, "info")
     return redirect(safe_next(request.form.get("next")))
+
+
+def _take(item):
+    """Take an item for one manual retry; False if a concurrent request changed it first."""
+    return FailedSyncItem.update(updated_at=utcnow()).where(
+        (FailedSyncItem.id == item.id) & (FailedSyncItem.updated_at == item.updated_at)).execute() == 1
 
 
 @bp.post("/failed-items/<int:item_id>/retry")
 @admin_required
 def retry_item(item_id):
     """Retry one failed item now and show how it went."""
-    get_or_404(FailedSyncItem, item_id, "failed item")
+    item = get_or_404(FailedSyncItem, item_id, "failed item")
+    if not _take(item):
+        return _answer(FailedSyncItem.get_by_id(item_id),
+                       f"Item {item_id} was being retried already; this click did nothing.")
     item = dlq.retry_item(item_id)
     if item.resolved_at is not None and item.resolution is not Resolution.ABANDONED:
         message = f"Item {item_id} retried: synced."
@@ -89,9 +125,27 @@ def abandon_item(item_id):
 @bp.post("/failed-items/retry-all")
 @admin_required
 def retry_all():
-    """Queue a retry of every open failed item."""
-    count = dlq.retry_all_open()
-    flash(f"Queued a retry of {count} open item{'s' if count != 1 else ''}; "
-          "reload in a moment to see the results.", "info")
+    """Queue a retry of every open failed item, unless one is queued or running already."""
+    message, kind = _queue_retry_all()
+    if is_htmx():
+        audit.outcome(message)
+        return failed_counts(message, kind)
+    flash(message, kind)
     return redirect(safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for("dashboard.failed_items"))
+
+
+def _queue_retry_all():
+    """Queue the retry of every open item; return what to tell the person, and its kind."""
+    rq_queue = get_queue()
+    try:
+        with single.claim(rq_queue, "retry-all") as free:
+            if not free or single.in_flight(rq_queue, dlq.retry_open_items):
+                return "A retry of all open items is already queued or running.", "error"
+            count, queued = dlq.retry_all_open()
+    except RedisError:
+        queued = False
+    if not queued:
+        return "Could not queue the retry: the queue (Redis) is unreachable. Try again later.", "error"
+    return (f"Queued a retry of {count} open item{'s' if count != 1 else ''}; the list updates "
+            "by itself as they are retried.", "info")

@@ -10,7 +10,14 @@ from shopsync.auth import is_htmx, login_required
 from shopsync.dashboard import bp, render
 from shopsync.db import is_sqlite, utcnow
 from shopsync.health import access_problem, latest_reading
-from shopsync.models import Alert, FailedSyncItem, SyncHealthMetric, WebhookLog, WebhookStatus
+from shopsync.models import (
+    Alert,
+    FailedSyncItem,
+    ReconciliationReport,
+    SyncHealthMetric,
+    WebhookLog,
+    WebhookStatus,
+)
 
 HISTORY = dt.timedelta(hours=24)
 # Chart resolution: the highest reading of each 5 minutes, 288 points a day.
@@ -85,14 +92,15 @@ def counts(now):
 @bp.get("/")
 @login_required
 def health():
-    """Show the health metrics table (htmx: the table alone, for its 10-second refresh)."""
+    """Show liveness, counts, health metrics and alerts (htmx: all of them, for the 10 s refresh)."""
     now = utcnow()
-    context = {"rows": metric_rows(now), "now": now, "access_problem": access_problem()}
-    if not is_htmx():
-        context["liveness"] = liveness.report(now)
-        context["alerts"] = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))
-        context["counts"] = counts(now)
-    return render("dashboard/health.html", "dashboard/_metrics.html", **context)
+    alerts = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))
+    orders_report = (ReconciliationReport.select(ReconciliationReport.id)
+                     .where(ReconciliationReport.entity_type == "orders")
+                     .order_by(ReconciliationReport.created_at.desc()).first())
+    return render("dashboard/health.html", "dashboard/_health_live.html", rows=metric_rows(now),
+                  now=now, alerts=alerts, counts=counts(now), liveness=liveness.report(now),
+                  oob=is_htmx(), access_problem=access_problem(), orders_report=orders_report)
 
 
 bp.app_template_filter("brief")(liveness.brief)
@@ -101,5 +109,5 @@ bp.app_template_filter("brief")(liveness.brief)
 @bp.get("/liveness", endpoint="liveness")
 @login_required
 def liveness_widget():
-    """Show what is late among processes and periodic jobs (the widget alone, for htmx's refresh)."""
+    """Show what is late among processes and periodic jobs (the widget alone)."""
     return render_template("dashboard/_liveness.html", liveness=liveness.report())

@@ -4,14 +4,17 @@ import datetime as dt
 import re
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 from rq.job import Job
 
 from shopsync import reconciliation as reconciliation_service
+from shopsync import single
 from shopsync.auth import admin_required, is_htmx, login_required
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.db import utcnow
 from shopsync.models import ReconciliationReport
 from shopsync.queue import get_queue
+from shopsync.topics import RESOURCES
 
 # Ids listed per kind on a report's page; the rest are counted.
 MAX_IDS_SHOWN = 1000
@@ -55,7 +58,8 @@ def reconciliation():
     return render("dashboard/reconciliation.html", "dashboard/_reports.html",
                   reports=reports, older=older, before=before, latest=latest,
                   id_lists=lambda r: id_lists(r, 20), problem=reconciliation_service.problem,
-                  progress=job_progress(*args) if (args := _progress_args()) else None)
+                  progress=job_progress(*args) if (args := _progress_args()) else None,
+                  resources=list(RESOURCES))
 
 
 @bp.get("/reconciliation/<int:report_id>")
@@ -100,17 +104,35 @@ def progress_url(progress):
                    since=progress["since"].isoformat() if progress["since"] else None)
 
 
+def _start_once(entity):
+    """Queue a reconciliation of `entity` (None: all) unless one of the same is queued or
+    running; return (job ids, refusal, status)."""
+    rq_queue = get_queue()
+    unreachable = "Could not queue the reconciliation: the queue (Redis) is unreachable."
+    names = [e.name for e in reconciliation_service.entities(entity)]
+    try:
+        with single.claim(rq_queue, "reconciliation") as free:
+            if not free or any(single.in_flight(rq_queue, reconciliation_service.run_full, name)
+                               for name in names):
+                return None, "A reconciliation of these is already queued or running.", 409
+            return reconciliation_service.start_reconciliation(entity) or None, unreachable, 503
+    except RedisError:
+        return None, unreachable, 503
+
+
 @bp.post("/reconciliation/run")
 @admin_required
 def start_reconciliation():
-    """Start a reconciliation of every entity now and show its progress."""
+    """Start a reconciliation of one entity, or of every one, now and show its progress."""
     since = utcnow()
-    job_ids = reconciliation_service.start_reconciliation()
+    entity = request.form.get("entity") or None
+    if entity not in (None, *RESOURCES):
+        abort(400, f"Choose what to reconcile: {', '.join(RESOURCES)}, or all.")
+    job_ids, message, status = _start_once(entity)
     if not job_ids:
-        message = "Could not queue the reconciliation: the queue (Redis) is unreachable."
         if is_htmx():
             return render_template("dashboard/_reconcile_progress.html", progress=None,
-                                   message=message), 503
+                                   message=message), status
         flash(message, "error")
         return redirect(url_for("dashboard.reconciliation"))
     progress = job_progress(job_ids, since)
