@@ -1,0 +1,162 @@
+"""Judge a chaos run: the ERP against the simulated store's truth, pending work and liveness."""
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from shopsync import liveness, periodic
+from shopsync.models import (
+    Customer,
+    FailedSyncItem,
+    Order,
+    OrderLineItem,
+    Product,
+    ProductVariant,
+    WebhookLog,
+    WebhookStatus,
+)
+
+# Fields compared per resource: the store's key is the ERP column's name.
+FIELDS = {
+    "orders": (Order, ("updated_at", "name", "email", "currency", "subtotal_price", "total_tax",
+                       "total_discounts", "total_price", "financial_status", "fulfillment_status",
+                       "cancelled_at", "cancel_reason", "closed_at")),
+    "products": (Product, ("updated_at", "title", "handle", "vendor", "status")),
+    "customers": (Customer, ("updated_at", "email", "first_name", "last_name", "state",
+                             "orders_count", "total_spent")),
+}
+MONEY = {"subtotal_price", "total_tax", "total_discounts", "total_price", "total_spent", "price"}
+TIMES = {"updated_at", "cancelled_at", "closed_at"}
+# Jobs whose interval is longer than a run's calm phase ran during the run, not necessarily after it.
+AGAIN_WITHIN = 300  # seconds, unscaled: the five-minute jobs and shorter must run again
+
+
+def _value(name, value):
+    """Return a store value as the ERP holds it: Decimal money, aware datetimes."""
+    if value is None:
+        return None
+    if name in MONEY:
+        return Decimal(str(value))
+    if name in TIMES:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+def _lines(model, rows):
+    """Return {parent id: sorted (id, quantity or inventory, price)} of order lines or variants."""
+    out = {}
+    for row in rows:
+        if model is OrderLineItem:
+            key, item = row.order.shopify_id, (row.shopify_id, row.quantity, row.price)
+        else:
+            key, item = row.product_shopify_id, (row.shopify_id, row.inventory_quantity, row.price)
+        out.setdefault(key, []).append(item)
+    return {key: sorted(items) for key, items in out.items()}
+
+
+def _truth_lines(record, kind):
+    if kind == "orders":
+        items = [(i["id"], i["quantity"], Decimal(i["price"])) for i in record["line_items"]]
+    elif kind == "products":
+        items = [(v["id"], v.get("inventory_quantity"), Decimal(v["price"])) for v in record["variants"]]
+    else:
+        return None
+    return sorted(items)
+
+
+def compare(store):
+    """Return ({kind: (store count, ERP count)}, [mismatch named by id]) for every resource."""
+    counts, mismatches = {}, []
+    erp_lines = {"orders": _lines(OrderLineItem, OrderLineItem.select(OrderLineItem, Order).join(Order)),
+                 "products": _lines(ProductVariant, ProductVariant.select())}
+    for kind, (model, fields) in FIELDS.items():
+        truth = {record_id: store.collection(kind).get(record_id)
+                 for record_id in store.ids(kind, **({"status": "any"} if kind == "orders" else {}))}
+        erp = {row.shopify_id: row for row in model.select().where(model.deleted_at.is_null())}
+        counts[kind] = (len(truth), len(erp))
+        name = kind[:-1]
+        mismatches += [f"{name} {i} missing from the ERP" for i in sorted(truth.keys() - erp.keys())]
+        mismatches += [f"{name} {i} in the ERP, not in the store" for i in sorted(erp.keys() - truth.keys())]
+        for record_id in sorted(truth.keys() & erp.keys()):
+            record, row = truth[record_id], erp[record_id]
+            for name in fields:
+                want, got = _value(name, record.get(name)), getattr(row, name)
+                if want != got:
+                    mismatches.append(f"{kind[:-1]} {record_id} {name}: store {want!r}, ERP {got!r}")
+            want = _truth_lines(record, kind)
+            if want is not None and want != erp_lines.get(kind, {}).get(record_id, []):
+                mismatches.append(f"{kind[:-1]} {record_id} lines: store {want}, "
+                                  f"ERP {erp_lines.get(kind, {}).get(record_id, [])}")
+    return counts, mismatches
+
+
+def pending_webhooks():
+    """Return how many stored webhooks wait to be applied."""
+    return WebhookLog.select().where(WebhookLog.status == WebhookStatus.PENDING).count()
+
+
+def frequent_jobs():
+    """Return the names of the periodic jobs that must run again after the faults."""
+    return {job.name for job in periodic.JOBS if job.seconds <= AGAIN_WITHIN}
+
+
+def jobs_ran_since(moment):
+    """Tell whether every frequent periodic job started a successful run after `moment`."""
+    runs = periodic.last_runs()
+    return all(runs.get(name) and runs[name] > moment for name in frequent_jobs())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a chaos run ended with."""
+
+    counts: dict  # kind -> (store, ERP)
+    mismatches: list
+    webhooks: Counter  # status -> stored webhooks
+    duplicates: int  # deliveries of a webhook id already stored
+    open_failed_items: int
+    late: list  # what liveness calls late at the end
+    not_run_again: list  # frequent periodic jobs without a run after the faults
+    last_runs: dict  # job name -> its last run
+    unexpected_exits: list
+    timeline: list = field(default_factory=list)
+    faults: Counter = field(default_factory=Counter)
+
+    @property
+    def passed(self):
+        """Tell whether the run ended as promised."""
+        return not (self.mismatches or self.webhooks.get("pending") or self.late
+                    or self.not_run_again or self.unexpected_exits)
+
+    def report(self):
+        """Return the outcome as text: faults, counts, anything wrong named by id."""
+        lines = ["faults: " + ", ".join(f"{kind} ×{n}" for kind, n in sorted(self.faults.items())),
+                 "records (store = ERP): " + ", ".join(f"{kind} {s} = {e}"
+                                                        for kind, (s, e) in self.counts.items()),
+                 "webhooks stored: " + ", ".join(f"{status} {n}" for status, n in
+                                                 sorted(self.webhooks.items())) +
+                 f"; duplicate deliveries {self.duplicates}; open failed items {self.open_failed_items}",
+                 "periodic jobs' last runs: " + ", ".join(
+                     f"{name} {when:%H:%M:%S}" if when else f"{name} never"
+                     for name, when in sorted(self.last_runs.items())),
+                 f"late per liveness: {', '.join(self.late) or 'nothing'}",
+                 f"frequent jobs not run since the faults: {', '.join(self.not_run_again) or 'none'}",
+                 f"processes that exited by themselves: {', '.join(self.unexpected_exits) or 'none'}",
+                 f"mismatches: {len(self.mismatches)}", *[f"  {m}" for m in self.mismatches[:50]],
+                 "PASSED" if self.passed else "FAILED"]
+        return "\n".join(lines)
+
+
+def judge(store, calm_since, unexpected_exits):
+    """Compare the bound ERP with `store` and read what is pending and late; return an Outcome."""
+    counts, mismatches = compare(store)
+    statuses = Counter(status.value for (status,) in WebhookLog.select(WebhookLog.status).tuples())
+    duplicates = sum(n for (n,) in WebhookLog.select(WebhookLog.duplicates).tuples())
+    runs = periodic.last_runs()
+    return Outcome(
+        counts, mismatches, statuses, duplicates,
+        FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count(),
+        liveness.report().late(),
+        sorted(name for name in frequent_jobs() if not (runs.get(name) and runs[name] > calm_since)),
+        {job.name: runs.get(job.name) for job in periodic.JOBS}, list(unexpected_exits))
