@@ -29,6 +29,7 @@ from bench.common import SECRET, Context, free_port, make_app, own_database, wai
 from bench.truth import jobs_ran_since, judge, pending_webhooks
 from shopsync import migrations, reconciliation
 from shopsync.db import db, utcnow
+from shopsync.models import ReconciliationReport
 from shopsync.simulator import Activity, SimulatorServer, Store, WebhookOptions
 from tests.processes import Processes, RedisServer
 from tests.tcp_proxy import TcpProxy
@@ -37,7 +38,7 @@ from tests.tcp_proxy import TcpProxy
 SCALE = 0.05
 FAULTS = ("kill web", "kill worker", "kill scheduler", "restart Redis empty", "cut PostgreSQL",
           "API storm")
-GAP = (2.0, 10.0)  # seconds between two faults
+GAP = (2.0, 10.0)  # seconds between the starts of two faults
 OUTAGE = (1.0, 8.0)  # seconds Redis or PostgreSQL stays down
 STORM = (5.0, 20.0)  # seconds of API errors
 STORM_STATUSES = (429, 500, 502, 503)
@@ -124,25 +125,32 @@ class Rig:
 
 
 def schedule(seed, seconds):
-    """Return [(start second, fault, duration)]: every fault kind once per round, in a seeded order."""
-    rng, at, plan = random.Random(seed), 0.0, []
+    """Return [(start second, fault, duration, target)], every kind once per round in a seeded order.
+
+    Faults of different kinds overlap (a kill during a database cut, a Redis restart during a
+    storm); one kind waits for its previous occurrence to end.
+    """
+    rng, at, plan, free = random.Random(seed), 0.0, [], dict.fromkeys(FAULTS, 0.0)
     while True:
         for fault in rng.sample(FAULTS, len(FAULTS)):
-            at += rng.uniform(*GAP)
-            duration = rng.uniform(*(STORM if fault == "API storm" else OUTAGE))
+            at = max(at + rng.uniform(*GAP), free[fault])
+            duration = 0.0 if fault.startswith("kill") else rng.uniform(
+                *(STORM if fault == "API storm" else OUTAGE))
             if at + duration > seconds:
                 return plan
-            plan.append((at, fault, duration))
-            at += 0 if fault.startswith("kill") else duration
+            target = (f"{fault.split()[1]}.{rng.choice([1, 2]) if fault == 'kill worker' else 1}"
+                      if fault.startswith("kill")
+                      else rng.choice(STORM_STATUSES) if fault == "API storm" else None)
+            plan.append((at, fault, duration, target))
+            free[fault] = at + duration
 
 
-def inflict(rig, fault, duration, rng):
+def inflict(rig, fault, duration, target):
     """Cause one fault, wait out its duration and undo it (the supervisor restarts the killed)."""
     say = rig.timeline
     if fault.startswith("kill"):
-        role = f"{fault.split()[1]}.{rng.choice([1, 2]) if fault == 'kill worker' else 1}"
-        say(f"SIGKILL {role}")
-        rig.supervisor.kill(role)
+        say(f"SIGKILL {target}")
+        rig.supervisor.kill(target)
     elif fault == "restart Redis empty":
         say(f"Redis killed (down {duration:.1f} s)")
         rig.redis.kill()
@@ -157,8 +165,8 @@ def inflict(rig, fault, duration, rng):
         say("PostgreSQL restored at the proxy")
     else:
         faults = rig.shop.faults
-        faults.error_status, faults.error_rate = rng.choice(STORM_STATUSES), 0.6
-        say(f"API storm: 60% of calls answered {faults.error_status} for {duration:.1f} s")
+        faults.error_status, faults.error_rate = target, 0.6
+        say(f"API storm: 60% of calls answered {target} for {duration:.1f} s")
         time.sleep(duration)
         faults.reset()
         say("API storm over")
@@ -179,8 +187,10 @@ def settle(app, rig, calm_since):
         wait_until(lambda: jobs_ran_since(calm_since), SETTLE_TIMEOUT, 1.0,
                    "the frequent periodic jobs to run again")
         rig.timeline("service drained; one reconciliation (catch-up, then a deep full run)")
-        reconciliation.run_catchup()
-        reconciliation.run_deep()
+        reports = reconciliation.run_catchup() + reconciliation.run_deep()
+        healed = sum(len((report.details or {}).get("healed") or []) for report in
+                     ReconciliationReport.select().where(ReconciliationReport.id.in_(reports)))
+        rig.timeline(f"the reconciliation applied {healed} records the webhooks had not")
 
 
 def chaos(database_url, minutes, seed, workdir, echo=print):
@@ -218,12 +228,14 @@ def chaos(database_url, minutes, seed, workdir, echo=print):
         timeline(f"started: web, 2 workers, scheduler; store of {store.count('orders', status='any')} "
                  f"orders changing ~2/s, webhooks 10% duplicated, 5% lost, reordered within 1 s")
         activity = Activity(store, rate=2.0, seed=seed).start()
-        rng, began = random.Random(seed), time.monotonic()
-        plan = schedule(seed, seconds)
-        for at, fault, duration in plan:
+        began, plan, threads = time.monotonic(), schedule(seed, seconds), []
+        for at, *fault in plan:
             time.sleep(max(0.0, began + at - time.monotonic()))
-            inflict(rig, fault, duration, rng)
+            threads.append(threading.Thread(target=inflict, args=(rig, *fault), daemon=True))
+            threads[-1].start()
         time.sleep(max(0.0, began + seconds - time.monotonic()))
+        for thread in threads:
+            thread.join()
         activity.stop()
         activity = None
         calm_since = utcnow()
@@ -233,7 +245,8 @@ def chaos(database_url, minutes, seed, workdir, echo=print):
             outcome = judge(store, calm_since, supervisor.unexpected)
         timeline("judged")
         return dataclasses.replace(outcome, timeline=timeline.events,
-                                   faults=Counter(fault for _, fault, _ in plan))
+                                   faults=Counter(fault for _, fault, *_ in plan),
+                                   deliveries=Counter(d.state for d in shop.deliveries))
     finally:
         if activity:
             activity.stop()

@@ -122,6 +122,7 @@ class Outcome:
     unexpected_exits: list
     timeline: list = field(default_factory=list)
     faults: Counter = field(default_factory=Counter)
+    deliveries: Counter = field(default_factory=Counter)  # the simulator's, by their end state
 
     @property
     def passed(self):
@@ -134,6 +135,8 @@ class Outcome:
         lines = ["faults: " + ", ".join(f"{kind} ×{n}" for kind, n in sorted(self.faults.items())),
                  "records (store = ERP): " + ", ".join(f"{kind} {s} = {e}"
                                                         for kind, (s, e) in self.counts.items()),
+                 "webhook deliveries sent by the store: " + ", ".join(
+                     f"{state} {n}" for state, n in sorted(self.deliveries.items())),
                  "webhooks stored: " + ", ".join(f"{status} {n}" for status, n in
                                                  sorted(self.webhooks.items())) +
                  f"; duplicate deliveries {self.duplicates}; open failed items {self.open_failed_items}",
