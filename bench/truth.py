@@ -92,8 +92,9 @@ def compare(store):
 
 
 def pending_webhooks():
-    """Return how many stored webhooks wait to be applied."""
-    return WebhookLog.select().where(WebhookLog.status == WebhookStatus.PENDING).count()
+    """Return the ids of the stored webhooks waiting to be applied."""
+    return [webhook_id for (webhook_id,) in WebhookLog.select(WebhookLog.id)
+            .where(WebhookLog.status == WebhookStatus.PENDING).tuples()]
 
 
 def frequent_jobs():
@@ -114,6 +115,7 @@ class Outcome:
     counts: dict  # kind -> (store, ERP)
     mismatches: list
     webhooks: Counter  # status -> stored webhooks
+    pending: list  # ids of webhooks never applied
     duplicates: int  # deliveries of a webhook id already stored
     open_failed_items: int
     late: list  # what liveness calls late at the end
@@ -127,7 +129,7 @@ class Outcome:
     @property
     def passed(self):
         """Tell whether the run ended as promised."""
-        return not (self.mismatches or self.webhooks.get("pending") or self.late
+        return not (self.mismatches or self.pending or self.late
                     or self.not_run_again or self.unexpected_exits)
 
     def report(self):
@@ -143,6 +145,7 @@ class Outcome:
                  "periodic jobs' last runs: " + ", ".join(
                      f"{name} {when:%H:%M:%S}" if when else f"{name} never"
                      for name, when in sorted(self.last_runs.items())),
+                 f"webhooks left pending: {', '.join(self.pending) or 'none'}",
                  f"late per liveness: {', '.join(self.late) or 'nothing'}",
                  f"frequent jobs not run since the faults: {', '.join(self.not_run_again) or 'none'}",
                  f"processes that exited by themselves: {', '.join(self.unexpected_exits) or 'none'}",
@@ -158,7 +161,7 @@ def judge(store, calm_since, unexpected_exits):
     duplicates = sum(n for (n,) in WebhookLog.select(WebhookLog.duplicates).tuples())
     runs = periodic.last_runs()
     return Outcome(
-        counts, mismatches, statuses, duplicates,
+        counts, mismatches, statuses, pending_webhooks(), duplicates,
         FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count(),
         liveness.report().late(),
         sorted(name for name in frequent_jobs() if not (runs.get(name) and runs[name] > calm_since)),
