@@ -93,14 +93,23 @@ class Supervisor:
         self._stop.set()
         self._thread.join()
 
+    def _last_words(self, role, proc):
+        """Return the last line of a process's log (Processes.spawn names it)."""
+        index = self.processes.children.index(proc)
+        path = os.path.join(self.processes.log_dir, f"{index}-{self.commands[role][-1]}.log")
+        with open(path, errors="replace") as log:
+            lines = log.read().strip().splitlines()
+        return lines[-1] if lines else "(nothing logged)"
+
     def _watch(self):
         while not self._stop.wait(0.2):
             for role, proc in list(self.running.items()):
                 if proc.poll() is None:
                     continue
                 if proc.pid not in self.killed:
-                    self.unexpected.append(f"{role} exited by itself with status {proc.returncode}")
-                    self.timeline(f"{role} exited by itself with status {proc.returncode}")
+                    self.unexpected.append(f"{role} exited by itself with status {proc.returncode}: "
+                                           f"{self._last_words(role, proc)}")
+                    self.timeline(self.unexpected[-1])
                 time.sleep(RESTART_DELAY)
                 self._spawn(role)
                 self.timeline(f"{role} restarted by the supervisor")
@@ -232,13 +241,15 @@ def chaos(database_url, minutes, seed, workdir, echo=print):
         timeline(f"started: web, 2 workers, scheduler; store of {store.count('orders', status='any')} "
                  f"orders changing ~2/s, webhooks 10% duplicated, 5% lost, reordered within 1 s")
         activity = Activity(store, rate=2.0, seed=seed).start()
-        began, plan, threads = time.monotonic(), schedule(seed, seconds), []
-        for at, *fault in plan:
+        began, plan, latest = time.monotonic(), schedule(seed, seconds), {}
+        for at, fault, *details in plan:
             time.sleep(max(0.0, began + at - time.monotonic()))
-            threads.append(threading.Thread(target=inflict, args=(rig, *fault), daemon=True))
-            threads[-1].start()
+            if fault in latest:
+                latest[fault].join()  # the previous one of its kind is over
+            latest[fault] = threading.Thread(target=inflict, args=(rig, fault, *details), daemon=True)
+            latest[fault].start()
         time.sleep(max(0.0, began + seconds - time.monotonic()))
-        for thread in threads:
+        for thread in latest.values():
             thread.join()
         activity.stop()
         activity = None
