@@ -154,6 +154,15 @@ def schedule(seed, seconds):
             free[fault] = at + duration
 
 
+def summary(plan):
+    """Return {fault: (how many, seconds in all)} of a schedule."""
+    out = {}
+    for _, fault, duration, _ in plan:
+        count, seconds = out.get(fault, (0, 0.0))
+        out[fault] = (count + 1, seconds + duration)
+    return out
+
+
 def inflict(rig, fault, duration, target):
     """Cause one fault, wait out its duration and undo it (the supervisor restarts the killed)."""
     say = rig.timeline
@@ -260,7 +269,7 @@ def chaos(database_url, minutes, seed, workdir, echo=print):
             outcome = judge(store, calm_since, supervisor.unexpected)
         timeline("judged")
         return dataclasses.replace(outcome, timeline=timeline.events,
-                                   faults=Counter(fault for _, fault, *_ in plan),
+                                   faults=summary(plan),
                                    deliveries=Counter(d.state for d in shop.deliveries))
     finally:
         if activity:

@@ -123,7 +123,7 @@ class Outcome:
     last_runs: dict  # job name -> its last run
     unexpected_exits: list
     timeline: list = field(default_factory=list)
-    faults: Counter = field(default_factory=Counter)
+    faults: dict = field(default_factory=dict)  # fault -> (how many, seconds in all)
     deliveries: Counter = field(default_factory=Counter)  # the simulator's, by their end state
 
     @property
@@ -134,7 +134,8 @@ class Outcome:
 
     def report(self):
         """Return the outcome as text: faults, counts, anything wrong named by id."""
-        lines = ["faults: " + ", ".join(f"{kind} ×{n}" for kind, n in sorted(self.faults.items())),
+        lines = ["faults: " + ", ".join(f"{kind} ×{n}" + (f" ({seconds:.0f} s in all)" if seconds else "")
+                                        for kind, (n, seconds) in sorted(self.faults.items())),
                  "records (store = ERP): " + ", ".join(f"{kind} {s} = {e}"
                                                         for kind, (s, e) in self.counts.items()),
                  "webhook deliveries sent by the store: " + ", ".join(
