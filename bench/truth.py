@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shopsync import liveness, periodic
+from shopsync.ledger import Fulfillment, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import (
     Customer,
     FailedSyncItem,
@@ -20,13 +21,16 @@ from shopsync.models import (
 # Fields compared per resource: the store's key is the ERP column's name.
 FIELDS = {
     "orders": (Order, ("updated_at", "name", "email", "currency", "subtotal_price", "total_tax",
-                       "total_discounts", "total_price", "financial_status", "fulfillment_status",
-                       "cancelled_at", "cancel_reason", "closed_at")),
+                       "total_discounts", "total_price", "current_subtotal_price",
+                       "current_total_tax", "current_total_price", "total_outstanding",
+                       "financial_status", "fulfillment_status", "cancelled_at", "cancel_reason",
+                       "closed_at")),
     "products": (Product, ("updated_at", "title", "handle", "vendor", "status")),
     "customers": (Customer, ("updated_at", "email", "first_name", "last_name", "state",
                              "orders_count", "total_spent")),
 }
-MONEY = {"subtotal_price", "total_tax", "total_discounts", "total_price", "total_spent", "price"}
+MONEY = {"subtotal_price", "total_tax", "total_discounts", "total_price", "current_subtotal_price",
+         "current_total_tax", "current_total_price", "total_outstanding", "total_spent"}
 TIMES = {"updated_at", "cancelled_at", "closed_at"}
 # Jobs whose interval is longer than a run's calm phase ran during the run, not necessarily after it.
 AGAIN_WITHIN = 300  # seconds, unscaled: the five-minute jobs and shorter must run again
@@ -65,6 +69,32 @@ def _truth_lines(record, kind):
     return sorted(items)
 
 
+def books_mismatches(order, truth, transactions):
+    """Return how an ERP order's refunds, transactions and fulfillments differ from the store's."""
+    order_id, refunds = order.shopify_id, truth["refunds"]
+    lines = RefundLineItem.select().join(Refund).where(Refund.order_shopify_id == order_id)
+    kept = OrderTransaction.select().where(OrderTransaction.order_shopify_id == order_id)
+    shipments = Fulfillment.select().where(Fulfillment.order_shopify_id == order_id)
+    pairs = {  # name: (ERP, store)
+        "total_refunded": (order.total_refunded, sum(
+            (Decimal(t["amount_set"]["shop_money"]["amount"]) for r in refunds for t in r["transactions"]),
+            Decimal(0))),
+        "refunds": (sorted(r.shopify_id for r in Refund.select().where(Refund.order_shopify_id == order_id)),
+                    sorted(r["id"] for r in refunds)),
+        "refund lines": (
+            sorted((i.shopify_id, i.quantity, i.restock_type, i.subtotal, i.total_tax) for i in lines),
+            sorted((i["id"], i["quantity"], i["restock_type"], Decimal(i["subtotal"]),
+                    Decimal(i["total_tax"])) for r in refunds for i in r["refund_line_items"])),
+        "transactions": (
+            sorted((t.shopify_id, t.kind, t.amount, t.currency) for t in kept),
+            sorted((t["id"], t["kind"], Decimal(t["amount"]), t["currency"]) for t in transactions)),
+        "fulfillments": ({f.shopify_id: (f.status, f.shipment_status) for f in shipments},
+                         {f["id"]: (f["status"], f["shipment_status"]) for f in truth["fulfillments"]}),
+    }
+    return [f"order {order_id} {name}: store {want}, ERP {got}" for name, (got, want) in pairs.items()
+            if got != want]
+
+
 def compare(store):
     """Return ({kind: (store count, ERP count)}, [mismatch named by id]) for every resource."""
     counts, mismatches = {}, []
@@ -84,6 +114,8 @@ def compare(store):
                 want, got = _value(name, record.get(name)), getattr(row, name)
                 if want != got:
                     mismatches.append(f"{kind[:-1]} {record_id} {name}: store {want!r}, ERP {got!r}")
+            if kind == "orders":
+                mismatches += books_mismatches(row, record, store.transactions.get(record_id, []))
             want = _truth_lines(record, kind)
             if want is not None and want != erp_lines.get(kind, {}).get(record_id, []):
                 mismatches.append(f"{kind[:-1]} {record_id} lines: store {want}, "
@@ -117,7 +149,7 @@ class Outcome:
     webhooks: Counter  # status -> stored webhooks
     pending: list  # ids of webhooks never applied
     duplicates: int  # deliveries of a webhook id already stored
-    open_failed_items: int
+    open_failed_items: list  # "kind id: error" of each failed item left open
     late: list  # what liveness calls late at the end
     not_run_again: list  # frequent periodic jobs without a run after the faults
     last_runs: dict  # job name -> its last run
@@ -129,7 +161,7 @@ class Outcome:
     @property
     def passed(self):
         """Tell whether the run ended as promised."""
-        return not (self.mismatches or self.pending or self.late
+        return not (self.mismatches or self.pending or self.open_failed_items or self.late
                     or self.not_run_again or self.unexpected_exits)
 
     def report(self):
@@ -142,7 +174,8 @@ class Outcome:
                      f"{state} {n}" for state, n in sorted(self.deliveries.items())),
                  "webhooks stored: " + ", ".join(f"{status} {n}" for status, n in
                                                  sorted(self.webhooks.items())) +
-                 f"; duplicate deliveries {self.duplicates}; open failed items {self.open_failed_items}",
+                 f"; duplicate deliveries {self.duplicates}",
+                 f"failed items left open: {'; '.join(self.open_failed_items) or 'none'}",
                  "periodic jobs' last runs: " + ", ".join(
                      f"{name} {when:%H:%M:%S}" if when else f"{name} never"
                      for name, when in sorted(self.last_runs.items())),
@@ -163,7 +196,8 @@ def judge(store, calm_since, unexpected_exits):
     runs = periodic.last_runs()
     return Outcome(
         counts, mismatches, statuses, pending_webhooks(), duplicates,
-        FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count(),
+        [f"{item.entity_type} {item.shopify_id}: {item.error_message}"
+         for item in FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null())],
         liveness.report().late(),
         sorted(name for name in frequent_jobs() if not (runs.get(name) and runs[name] > calm_since)),
         {job.name: runs.get(job.name) for job in periodic.JOBS}, list(unexpected_exits))
