@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import SECRET, Context, free_port, make_app, own_database, wait_until
@@ -266,11 +265,10 @@ def chaos(database_url, minutes, seed, workdir, echo=print):
         timeline("faults over, store activity stopped")
         settle(app, rig, calm_since)
         with app.app_context(), db.connection_context():
-            outcome = judge(store, calm_since, supervisor.unexpected)
+            outcome = judge(store, shop.deliveries, calm_since, supervisor.unexpected)
         timeline("judged")
         return dataclasses.replace(outcome, timeline=timeline.events,
-                                   faults=summary(plan),
-                                   deliveries=Counter(d.state for d in shop.deliveries))
+                                   faults=summary(plan))
     finally:
         if activity:
             activity.stop()

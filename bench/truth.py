@@ -157,6 +157,8 @@ class Outcome:
     timeline: list = field(default_factory=list)
     faults: dict = field(default_factory=dict)  # fault -> (how many, seconds in all)
     deliveries: Counter = field(default_factory=Counter)  # the simulator's, by their end state
+    transactions_missing: list = field(default_factory=list)
+    transactions_lost_with_webhook: list = field(default_factory=list)  # of those missing
 
     @property
     def passed(self):
@@ -183,14 +185,32 @@ class Outcome:
                  f"late per liveness: {', '.join(self.late) or 'nothing'}",
                  f"frequent jobs not run since the faults: {', '.join(self.not_run_again) or 'none'}",
                  f"processes that exited by themselves: {', '.join(self.unexpected_exits) or 'none'}",
+                 f"transactions missing from the ERP: {len(self.transactions_missing)}, "
+                 f"{len(self.transactions_lost_with_webhook)} of them with their only webhook lost "
+                 "(nothing fetches transactions again)",
                  f"mismatches: {len(self.mismatches)}", *[f"  {m}" for m in self.mismatches[:50]],
                  "PASSED" if self.passed else "FAILED"]
         return "\n".join(lines)
 
 
-def judge(store, calm_since, unexpected_exits):
+def missing_transactions(store, deliveries):
+    """Return (the store's transaction ids missing from the ERP, those whose webhook was lost).
+
+    A transaction reaches the ERP only by its order_transactions/create webhook: no
+    reconciliation or backfill fetches transactions, so a lost one stays lost.
+    """
+    made = {t["id"] for transactions in store.transactions.values() for t in transactions}
+    kept = {i for (i,) in OrderTransaction.select(OrderTransaction.shopify_id).tuples()}
+    delivered = {d.webhook_id for d in deliveries if d.state == "delivered"}
+    lost = {d.payload["id"] for d in deliveries
+            if d.topic == "order_transactions/create" and d.webhook_id not in delivered}
+    return made - kept, (made - kept) & lost
+
+
+def judge(store, deliveries, calm_since, unexpected_exits):
     """Compare the bound ERP with `store` and read what is pending and late; return an Outcome."""
     counts, mismatches = compare(store)
+    missing, lost = missing_transactions(store, deliveries)
     statuses = Counter(status.value for (status,) in WebhookLog.select(WebhookLog.status).tuples())
     duplicates = sum(n for (n,) in WebhookLog.select(WebhookLog.duplicates).tuples())
     runs = periodic.last_runs()
@@ -200,4 +220,6 @@ def judge(store, calm_since, unexpected_exits):
          for item in FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null())],
         liveness.report().late(),
         sorted(name for name in frequent_jobs() if not (runs.get(name) and runs[name] > calm_since)),
-        {job.name: runs.get(job.name) for job in periodic.JOBS}, list(unexpected_exits))
+        {job.name: runs.get(job.name) for job in periodic.JOBS}, list(unexpected_exits),
+        deliveries=Counter(d.state for d in deliveries), transactions_missing=sorted(missing),
+        transactions_lost_with_webhook=sorted(lost))
