@@ -1,6 +1,7 @@
 """Run the benchmarks, print a table and write docs/BENCHMARKS.md.
 
     python -m bench [--quick] [--output PATH|-] [--database-url URL] [--redis-url URL] [NAME...]
+    python -m bench chaos --minutes N --seed S     (see bench/chaos.py)
 
 Each benchmark gets a PostgreSQL database of its own (created beside --database-url, dropped
 afterwards) and its own RQ queue on --redis-url. In docs/BENCHMARKS.md only the sections of
@@ -139,8 +140,13 @@ def update_doc(path, blocks):
 
 def main(argv=None):
     """Run the chosen benchmarks; return the exit status (1 if one failed)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["chaos"]:
+        from bench import chaos
+
+        return chaos.main(argv[1:])
     args = parse_args(argv)
-    command = " ".join(["python -m bench", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
+    command = " ".join(["python -m bench", shlex.join(argv)]).strip()
     about = machine(args.database_url, args.redis_url)
     print(about, flush=True)
     results = {}

@@ -86,11 +86,24 @@ class Worker(SimpleWorker):
     """RQ's SimpleWorker that never quits on its own.
 
     RQ waits out a Redis outage only while it waits for a job; one that strikes anywhere else
-    (finishing a job, a maintenance task, registering at start) ends `work()`. This worker
-    then waits for Redis and starts over, however long that takes, until asked to stop.
+    (making the worker, finishing a job, a maintenance task, registering at start) ends
+    `work()`. This worker then waits for Redis and starts over, however long that takes, until
+    asked to stop.
     """
 
     max_connection_wait_time = RECONNECT_MAX_SECONDS  # RQ's backoff while waiting for a job
+
+    def _set_ip_address(self, connection):
+        """Name the connection and learn this worker's address, left unknown while Redis is down.
+
+        RQ does this as the worker is made, so a worker (re)started during an outage would exit;
+        this one goes on to `work()`, which waits for Redis.
+        """
+        try:
+            super()._set_ip_address(connection)
+        except RedisError as exc:
+            log.warning("worker started while Redis is unreachable, waiting for it: %s", exc)
+            self.ip_address = "unknown"
 
     def work(self, burst=False, **options):
         """Work until asked to stop (or, with `burst`, until the queue is empty)."""

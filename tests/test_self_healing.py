@@ -118,3 +118,20 @@ def test_scheduler_and_worker_ride_out_a_database_cut(own_redis, processes, serv
     finally:
         processes.stop()
         proxy.close()
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path, processes, app):
+    redis_server = RedisServer(tmp_path)  # its port, nothing listening yet
+    try:
+        worker = processes.worker(REDIS_URL=redis_server.url)
+        wait_until(lambda: _seen_since(EVER) == {"worker"} or worker.poll() is not None,
+                   message="the worker to start")
+        time.sleep(2)  # RQ meets Redis as the worker is made, right after its first beat
+        assert worker.poll() is None  # waiting for Redis, not exited
+        redis_server.start()
+        job = Queue(app.config["RQ_QUEUE"], connection=redis_server.client).enqueue("time.sleep", 0)
+        wait_until(lambda: job.get_status() == "finished", timeout=60, message="the job to run")
+        assert worker.poll() is None
+    finally:
+        processes.stop()
+        redis_server.kill()
