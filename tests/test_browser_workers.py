@@ -2,9 +2,10 @@
 
 import datetime as dt
 import threading
+import time
 
 import pytest
-from rq import SimpleWorker
+from rq import SimpleWorker, Worker
 
 from shopsync import liveness, periodic, scheduler
 from shopsync.dashboard import utc
@@ -18,6 +19,15 @@ from tests.test_browser import assert_not_reloaded, mark_page, shoot
 browser, page, admin = test_browser.browser, test_browser.page, test_browser.admin
 
 pytestmark = pytest.mark.browser
+
+
+def _registered(rq_queue, name):
+    return any(w.name == name for w in Worker.all(queue=rq_queue))
+
+
+def _beaten(name):
+    with db.connection_context():
+        return Heartbeat.select().where(Heartbeat.name == name).exists()
 
 
 @pytest.fixture
@@ -37,10 +47,13 @@ def worker_thread(app):
 
         threads.append(threading.Thread(target=run, daemon=True))
         threads[-1].start()
+        until = time.monotonic() + 30  # a deadline, not a timing assertion
+        while not (_registered(rq_queue, name) and _beaten(name)) and time.monotonic() < until:
+            time.sleep(0.05)
 
     yield start
     for thread in threads:
-        assert enqueue(rq_queue, dt.datetime.now)
+        assert enqueue(rq_queue, utcnow)
         thread.join(timeout=30)
         assert not thread.is_alive()
 

@@ -36,7 +36,7 @@ def busy_worker(admin_client):
     rq_queue = get_queue()
     SEEN["client"] = admin_client
     assert enqueue(rq_queue, look_at_the_workers, job_id=f"{JOB_PREFIX}looking")
-    assert enqueue(rq_queue, dt.datetime.now, job_id=f"{JOB_PREFIX}waiting")
+    assert enqueue(rq_queue, utcnow, job_id=f"{JOB_PREFIX}waiting")
     worker = ThreadWorker([rq_queue], connection=rq_queue.connection)
     worker.work(burst=True)
     return worker
