@@ -5,7 +5,7 @@ import hmac
 from flask import Blueprint, abort, current_app, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
-from shopsync import dlq, health, liveness, reconciliation, stats
+from shopsync import dlq, health, liveness, reconciliation, stats, workers
 from shopsync.ledger import books_of
 from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
 from shopsync.schemas import MAX_BIGINT
@@ -148,3 +148,9 @@ def start_reconciliation():
 def get_health():
     """Return the latest health readings, their worst status, and what is late among processes and jobs."""
     return jsonify({**health.summary(), "liveness": liveness.report().json()})
+
+
+@bp.get("/workers")
+def get_workers():
+    """Return the queue, the drains, each worker's heartbeat and current job, and the schedule."""
+    return jsonify(workers.view().json())

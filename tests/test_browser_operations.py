@@ -183,7 +183,7 @@ def test_the_audit_log_shows_what_people_did(live_server, dashboard_data, admin)
     shoot(page, "audit")
 
 
-@pytest.mark.parametrize("path", ["/", "/failed-items", "/webhooks", "/reconciliation",
+@pytest.mark.parametrize("path", ["/", "/failed-items", "/webhooks", "/reconciliation", "/workers",
                                   "/backfills", "/audit"])
 def test_an_idle_page_polls_at_most_six_times_a_minute(live_server, dashboard_data, admin, path):
     page = admin

@@ -94,4 +94,5 @@ from shopsync.dashboard import (  # noqa: E402, F401
     records,
     search,
     webhooks,
+    workers,
 )
