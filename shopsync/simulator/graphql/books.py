@@ -1,0 +1,371 @@
+"""An order's books as GraphQL objects: tax, shipping and discount lines, refunds, transactions
+and fulfillments, with shop and presentment money, under Shopify's GraphQL Admin names.
+
+`refunds`, `fulfillments`, `taxLines` and `trackingInfo` are lists, the rest connections.
+"""
+
+from decimal import Decimal
+
+from shopsync.simulator.graphql.paging import connection
+
+SDL = """
+type PricingPercentageValue { percentage: Float! }
+union PricingValue = MoneyV2 | PricingPercentageValue
+enum DiscountApplicationAllocationMethod { ACROSS EACH ONE }
+enum DiscountApplicationTargetSelection { ALL ENTITLED EXPLICIT }
+enum DiscountApplicationTargetType { LINE_ITEM SHIPPING_LINE EXPLICIT }
+interface DiscountApplication {
+  allocationMethod: DiscountApplicationAllocationMethod!
+  index: Int!
+  targetSelection: DiscountApplicationTargetSelection!
+  targetType: DiscountApplicationTargetType!
+  value: PricingValue!
+}
+type DiscountCodeApplication implements DiscountApplication {
+  allocationMethod: DiscountApplicationAllocationMethod!
+  index: Int!
+  targetSelection: DiscountApplicationTargetSelection!
+  targetType: DiscountApplicationTargetType!
+  value: PricingValue!
+  code: String!
+}
+type ManualDiscountApplication implements DiscountApplication {
+  allocationMethod: DiscountApplicationAllocationMethod!
+  index: Int!
+  targetSelection: DiscountApplicationTargetSelection!
+  targetType: DiscountApplicationTargetType!
+  value: PricingValue!
+  title: String!
+  description: String
+}
+type AutomaticDiscountApplication implements DiscountApplication {
+  allocationMethod: DiscountApplicationAllocationMethod!
+  index: Int!
+  targetSelection: DiscountApplicationTargetSelection!
+  targetType: DiscountApplicationTargetType!
+  value: PricingValue!
+  title: String!
+}
+type ScriptDiscountApplication implements DiscountApplication {
+  allocationMethod: DiscountApplicationAllocationMethod!
+  index: Int!
+  targetSelection: DiscountApplicationTargetSelection!
+  targetType: DiscountApplicationTargetType!
+  value: PricingValue!
+  title: String!
+}
+type DiscountApplicationEdge { cursor: String! node: DiscountApplication! }
+type DiscountApplicationConnection {
+  edges: [DiscountApplicationEdge!]! nodes: [DiscountApplication!]! pageInfo: PageInfo!
+}
+type DiscountAllocation { allocatedAmountSet: MoneyBag! discountApplication: DiscountApplication! }
+
+type TaxLine { title: String! rate: Float ratePercentage: Float priceSet: MoneyBag! }
+type ShippingLine {
+  id: ID
+  title: String!
+  code: String
+  source: String
+  originalPriceSet: MoneyBag!
+  discountedPriceSet: MoneyBag!
+}
+type ShippingLineEdge { cursor: String! node: ShippingLine! }
+type ShippingLineConnection { edges: [ShippingLineEdge!]! nodes: [ShippingLine!]! pageInfo: PageInfo! }
+
+type Location implements Node { id: ID! legacyResourceId: UnsignedInt64! }
+
+enum OrderTransactionKind {
+  AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID
+}
+enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
+enum OrderTransactionErrorCode {
+  AMAZON_PAYMENTS_INVALID_PAYMENT_METHOD CALL_ISSUER CARD_DECLINED CONFIG_ERROR EXPIRED_CARD
+  GENERIC_ERROR INCORRECT_ADDRESS INCORRECT_CVC INCORRECT_NUMBER INCORRECT_PIN INCORRECT_ZIP
+  INVALID_AMOUNT INVALID_COUNTRY INVALID_CVC INVALID_EXPIRY_DATE INVALID_NUMBER
+  PAYMENT_METHOD_UNAVAILABLE PICK_UP_CARD PROCESSING_ERROR TEST_MODE_LIVE_CARD
+  UNSUPPORTED_FEATURE
+}
+type OrderTransaction implements Node {
+  id: ID!
+  kind: OrderTransactionKind!
+  status: OrderTransactionStatus!
+  gateway: String
+  amountSet: MoneyBag!
+  errorCode: OrderTransactionErrorCode
+  createdAt: DateTime!
+  processedAt: DateTime
+  test: Boolean!
+  parentTransaction: OrderTransaction
+}
+type OrderTransactionEdge { cursor: String! node: OrderTransaction! }
+type OrderTransactionConnection {
+  edges: [OrderTransactionEdge!]! nodes: [OrderTransaction!]! pageInfo: PageInfo!
+}
+
+enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
+type RefundLineItem {
+  id: ID
+  lineItem: LineItem!
+  quantity: Int!
+  restockType: RefundLineItemRestockType!
+  restocked: Boolean!
+  location: Location
+  subtotalSet: MoneyBag!
+  totalTaxSet: MoneyBag!
+}
+type RefundLineItemEdge { cursor: String! node: RefundLineItem! }
+type RefundLineItemConnection { edges: [RefundLineItemEdge!]! nodes: [RefundLineItem!]! pageInfo: PageInfo! }
+type RefundShippingLine {
+  id: ID
+  shippingLine: ShippingLine!
+  subtotalAmountSet: MoneyBag!
+  taxAmountSet: MoneyBag!
+}
+type RefundShippingLineEdge { cursor: String! node: RefundShippingLine! }
+type RefundShippingLineConnection {
+  edges: [RefundShippingLineEdge!]! nodes: [RefundShippingLine!]! pageInfo: PageInfo!
+}
+type Refund implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  createdAt: DateTime
+  updatedAt: DateTime!
+  note: String
+  totalRefundedSet: MoneyBag!
+  refundLineItemsPAGED: RefundLineItemConnection!
+  refundShippingLinesPAGED: RefundShippingLineConnection!
+  transactionsPAGED: OrderTransactionConnection!
+}
+
+enum FulfillmentStatus { CANCELLED ERROR FAILURE OPEN PENDING SUCCESS }
+enum FulfillmentDisplayStatus {
+  ATTEMPTED_DELIVERY CANCELED CONFIRMED DELIVERED FAILURE FULFILLED IN_TRANSIT LABEL_PRINTED
+  LABEL_PURCHASED LABEL_VOIDED MARKED_AS_FULFILLED NOT_DELIVERED OUT_FOR_DELIVERY PICKED_UP
+  READY_FOR_PICKUP SUBMITTED
+}
+type FulfillmentService { handle: String! serviceName: String! }
+type FulfillmentTrackingInfo { company: String number: String url: URL }
+type FulfillmentLineItem { id: ID! lineItem: LineItem! quantity: Int }
+type FulfillmentLineItemEdge { cursor: String! node: FulfillmentLineItem! }
+type FulfillmentLineItemConnection {
+  edges: [FulfillmentLineItemEdge!]! nodes: [FulfillmentLineItem!]! pageInfo: PageInfo!
+}
+type Fulfillment implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  name: String!
+  status: FulfillmentStatus!
+  displayStatus: FulfillmentDisplayStatus
+  service: FulfillmentService
+  location: Location
+  trackingInfo(first: Int): [FulfillmentTrackingInfo!]!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  fulfillmentLineItemsPAGED: FulfillmentLineItemConnection!
+}
+"""
+# Order fields of the books (added to `type Order` in the schema).
+ORDER_FIELDS = """
+  presentmentCurrencyCode: CurrencyCode!
+  taxesIncluded: Boolean!
+  totalShippingPriceSet: MoneyBag!
+  currentSubtotalPriceSet: MoneyBag!
+  currentTotalTaxSet: MoneyBag!
+  currentTotalDiscountsSet: MoneyBag
+  currentTotalPriceSet: MoneyBag!
+  totalRefundedSet: MoneyBag!
+  totalOutstandingSet: MoneyBag!
+  taxLines: [TaxLine!]!
+  shippingLinesPAGED: ShippingLineConnection!
+  discountCodes: [String!]!
+  discountApplicationsPAGED: DiscountApplicationConnection!
+  refunds(first: Int): [Refund!]!
+  fulfillments(first: Int): [Fulfillment!]!
+  transactions(first: Int): [OrderTransaction!]!
+"""
+# A connection's arguments.
+PAGED = "(first: Int, after: String, last: Int, before: String, reverse: Boolean = false)"
+SDL, ORDER_FIELDS = SDL.replace("PAGED", PAGED), ORDER_FIELDS.replace("PAGED", PAGED)
+APPLICATION_TYPES = {"discount_code": "DiscountCodeApplication", "manual": "ManualDiscountApplication",
+                     "automatic": "AutomaticDiscountApplication", "script": "ScriptDiscountApplication"}
+# A fulfillment's displayStatus: its shipment status when it has one, else from its status.
+DISPLAY = {"success": "FULFILLED", "cancelled": "CANCELED", "failure": "FAILURE"}
+
+
+def _gid(kind, record_id):
+    return f"gid://shopify/{kind}/{record_id}"
+
+
+def _upper(value):
+    return value.upper() if value else None
+
+
+def money_bag(record, name, currency):
+    """Return the MoneyBag of `name` of a REST record: its `name_set`, else `name` in both."""
+    given = record.get(f"{name}_set")
+    if given:
+        return {part: {"amount": given[key]["amount"], "currencyCode": given[key]["currency_code"]}
+                for part, key in (("shopMoney", "shop_money"),
+                                  ("presentmentMoney", "presentment_money"))}
+    amount = record.get(name)
+    return None if amount is None else {"shopMoney": {"amount": amount, "currencyCode": currency},
+                                        "presentmentMoney": {"amount": amount,
+                                                             "currencyCode": currency}}
+
+
+def _negated(bag):
+    return {part: {**money, "amount": format(-Decimal(money["amount"]), "f")}
+            for part, money in bag.items()}
+
+
+def _sum_bags(bags, currency, presentment):
+    totals = [sum((Decimal(bag[part]["amount"]) for bag in bags), Decimal(0))
+              for part in ("shopMoney", "presentmentMoney")]
+    return {"shopMoney": {"amount": format(totals[0], "f"), "currencyCode": currency},
+            "presentmentMoney": {"amount": format(totals[1], "f"), "currencyCode": presentment}}
+
+
+def _paged(items):
+    """Return a connection resolver over an in-memory list, keyed by position."""
+    position = {id(item): i for i, item in enumerate(items)}
+    return lambda info, **args: connection(items, args, lambda item: position[id(item)])
+
+
+def _listed(items):
+    return lambda info, first=None: items if first is None else items[:first]
+
+
+def _location(location_id):
+    return location_id and {"typename": "Location", "id": _gid("Location", location_id),
+                            "legacyResourceId": str(location_id)}
+
+
+def discount_application(index, application, currency):
+    """Return a DiscountApplication from a REST discount application."""
+    value = (({"typename": "PricingPercentageValue", "percentage": float(application["value"])})
+             if application.get("value_type") == "percentage" else
+             {"typename": "MoneyV2", "amount": application.get("value"), "currencyCode": currency})
+    return {"typename": APPLICATION_TYPES.get(application.get("type"), "ManualDiscountApplication"),
+            "index": index, "value": value, "code": application.get("code"),
+            "title": application.get("title") or application.get("code"),
+            "description": application.get("description"),
+            "allocationMethod": _upper(application.get("allocation_method")),
+            "targetSelection": _upper(application.get("target_selection")),
+            "targetType": _upper(application.get("target_type"))}
+
+
+def allocations(line, order, currency):
+    """Return a line's DiscountAllocations: its REST `discount_allocations`, else its whole
+    discount allocated to the order's first discount application."""
+    applications = [discount_application(i, a, currency)
+                    for i, a in enumerate(order.get("discount_applications") or [])]
+    given = line.get("discount_allocations")
+    if given is None:
+        discount = Decimal(line.get("total_discount") or 0)
+        given = [{"amount_set": line.get("total_discount_set"), "amount": line["total_discount"],
+                  "discount_application_index": 0}] if discount and applications else []
+    return [{"allocatedAmountSet": money_bag(a, "amount", currency),
+             "discountApplication": applications[a["discount_application_index"]]}
+            for a in given]
+
+
+def shipping_line(line, currency):
+    """Return a ShippingLine from a REST shipping line."""
+    original = money_bag(line, "price", currency)
+    return {"id": line.get("id") and _gid("ShippingLine", line["id"]), "title": line.get("title"),
+            "code": line.get("code"), "source": line.get("source"), "originalPriceSet": original,
+            "discountedPriceSet": money_bag(line, "discounted_price", currency) or original}
+
+
+def transaction(item):
+    """Return an OrderTransaction from a REST transaction."""
+    parent = item.get("parent_id")
+    return {"typename": "OrderTransaction", "id": _gid("OrderTransaction", item["id"]),
+            "kind": _upper(item.get("kind")), "status": _upper(item.get("status")),
+            "gateway": item.get("gateway"), "errorCode": _upper(item.get("error_code")),
+            "amountSet": money_bag(item, "amount", item.get("currency")),
+            "createdAt": item.get("created_at"), "processedAt": item.get("processed_at"),
+            "test": bool(item.get("test")),
+            "parentTransaction": parent and {"id": _gid("OrderTransaction", parent)}}
+
+
+def refund(item, lines, shipping_lines, currency, presentment):
+    """Return a Refund from a REST refund (`lines`: the order's LineItems by id; its
+    ShippingLines: a shipping refund refers to the first)."""
+    shipping = [{"id": _gid("RefundShippingLine", a["id"]), "shippingLine": shipping_lines[0],
+                 "subtotalAmountSet": _negated(money_bag(a, "amount", currency)),
+                 "taxAmountSet": _negated(money_bag(a, "tax_amount", currency))}
+                for a in item.get("order_adjustments") or [] if a.get("kind") == "shipping_refund"]
+    refunded = [money_bag(t, "amount", presentment) for t in item.get("transactions") or []
+                if t.get("kind") == "refund" and t.get("status") == "success"]
+    return {"typename": "Refund", "id": _gid("Refund", item["id"]),
+            "legacyResourceId": str(item["id"]), "createdAt": item.get("created_at"),
+            "updatedAt": item.get("processed_at") or item.get("created_at"),
+            "note": item.get("note"),
+            "totalRefundedSet": _sum_bags(refunded, currency, presentment),
+            "refundLineItems": _paged([{
+                "id": _gid("RefundLineItem", line["id"]), "lineItem": lines[line["line_item_id"]],
+                "quantity": line["quantity"], "restockType": _upper(line.get("restock_type")),
+                "restocked": line.get("restock_type") not in (None, "no_restock"),
+                "location": _location(line.get("location_id")),
+                "subtotalSet": money_bag(line, "subtotal", currency),
+                "totalTaxSet": money_bag(line, "total_tax", currency)}
+                for line in item.get("refund_line_items") or []]),
+            "refundShippingLines": _paged(shipping),
+            "transactions": _paged([transaction(t) for t in item.get("transactions") or []])}
+
+
+def fulfillment(item, lines):
+    """Return a Fulfillment from a REST fulfillment (`lines`: the order's LineItems by id)."""
+    numbers = item.get("tracking_numbers") or []
+    urls = item.get("tracking_urls") or []
+    tracking = [{"company": item.get("tracking_company"), "number": number,
+                 "url": urls[i] if i < len(urls) else None} for i, number in enumerate(numbers)]
+    service = item.get("service")
+    return {"typename": "Fulfillment", "id": _gid("Fulfillment", item["id"]),
+            "legacyResourceId": str(item["id"]), "name": item.get("name"),
+            "status": _upper(item.get("status")),
+            "displayStatus": _upper(item.get("shipment_status")) or DISPLAY.get(item.get("status")),
+            "service": service and {"handle": service, "serviceName": service},
+            "location": _location(item.get("location_id")),
+            "trackingInfo": _listed(tracking),
+            "createdAt": item.get("created_at"), "updatedAt": item.get("updated_at"),
+            "fulfillmentLineItems": _paged([{
+                "id": _gid("FulfillmentLineItem", f"{item['id']}{i}"),
+                "lineItem": lines[line["id"]], "quantity": line["quantity"]}
+                for i, line in enumerate(item.get("line_items") or [])])}
+
+
+def order_fields(r, currency, lines):
+    """Return the books' fields of an Order from a REST order (`lines`: LineItems by id).
+
+    Its transactions are its refunds' (payments made in the simulator are not on the order).
+    """
+    presentment = r.get("presentment_currency") or currency
+    shipping_lines = [shipping_line(line, currency) for line in r.get("shipping_lines") or []]
+    refunds = [refund(item, lines, shipping_lines, currency, presentment)
+               for item in r.get("refunds") or []]
+    return {
+        "presentmentCurrencyCode": presentment, "taxesIncluded": bool(r.get("taxes_included")),
+        "totalShippingPriceSet": money_bag(r, "total_shipping_price", currency),
+        "currentSubtotalPriceSet": money_bag(r, "current_subtotal_price", currency),
+        "currentTotalTaxSet": money_bag(r, "current_total_tax", currency),
+        "currentTotalDiscountsSet": money_bag(r, "current_total_discounts", currency),
+        "currentTotalPriceSet": money_bag(r, "current_total_price", currency),
+        "totalRefundedSet": _sum_bags([item["totalRefundedSet"] for item in refunds],
+                                      currency, presentment),
+        "totalOutstandingSet": money_bag(r, "total_outstanding", currency),
+        "taxLines": [{"title": line.get("title"), "rate": line.get("rate"),
+                      "ratePercentage": None if line.get("rate") is None else line["rate"] * 100,
+                      "priceSet": money_bag(line, "price", currency)}
+                     for line in r.get("tax_lines") or []],
+        "shippingLines": _paged(shipping_lines),
+        "discountCodes": [code["code"] for code in r.get("discount_codes") or []],
+        "discountApplications": _paged([discount_application(i, a, currency) for i, a in
+                                        enumerate(r.get("discount_applications") or [])]),
+        "refunds": _listed(refunds),
+        "fulfillments": _listed([fulfillment(item, lines) for item in r.get("fulfillments") or []]),
+        "transactions": _listed([transaction(t) for item in r.get("refunds") or []
+                                 for t in item.get("transactions") or []]),
+    }
+
