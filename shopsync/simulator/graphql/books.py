@@ -6,6 +6,7 @@ and fulfillments, with shop and presentment money, under Shopify's GraphQL Admin
 
 from decimal import Decimal
 
+from shopsync.simulator.graphql import nodes
 from shopsync.simulator.graphql.paging import connection
 
 SDL = """
@@ -284,7 +285,8 @@ def transaction(item):
             "kind": _upper(item.get("kind")), "status": _upper(item.get("status")),
             "gateway": item.get("gateway"), "errorCode": _upper(item.get("error_code")),
             "amountSet": money_bag(item, "amount", item.get("currency")),
-            "createdAt": item.get("created_at"), "processedAt": item.get("processed_at"),
+            "createdAt": nodes.utc(item.get("created_at")),
+            "processedAt": nodes.utc(item.get("processed_at")),
             "test": bool(item.get("test")),
             "parentTransaction": parent and {"id": _gid("OrderTransaction", parent)}}
 
@@ -299,8 +301,8 @@ def refund(item, lines, shipping_lines, currency, presentment):
     refunded = [money_bag(t, "amount", presentment) for t in item.get("transactions") or []
                 if t.get("kind") == "refund" and t.get("status") == "success"]
     return {"typename": "Refund", "id": _gid("Refund", item["id"]),
-            "legacyResourceId": str(item["id"]), "createdAt": item.get("created_at"),
-            "updatedAt": item.get("processed_at") or item.get("created_at"),
+            "legacyResourceId": str(item["id"]), "createdAt": nodes.utc(item.get("created_at")),
+            "updatedAt": nodes.utc(item.get("processed_at") or item.get("created_at")),
             "note": item.get("note"),
             "totalRefundedSet": _sum_bags(refunded, currency, presentment),
             "refundLineItems": _paged([{
@@ -329,7 +331,8 @@ def fulfillment(item, lines):
             "service": service and {"handle": service, "serviceName": service},
             "location": _location(item.get("location_id")),
             "trackingInfo": _listed(tracking),
-            "createdAt": item.get("created_at"), "updatedAt": item.get("updated_at"),
+            "createdAt": nodes.utc(item.get("created_at")),
+            "updatedAt": nodes.utc(item.get("updated_at")),
             "fulfillmentLineItems": _paged([{
                 "id": _gid("FulfillmentLineItem", f"{item['id']}{i}"),
                 "lineItem": lines[line["id"]], "quantity": line["quantity"]}
