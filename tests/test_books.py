@@ -11,7 +11,6 @@ from shopsync import backfill, ingest, reconciliation
 from shopsync.db import db
 from shopsync.ledger import Fulfillment, OrderTaxLine, Refund
 from shopsync.models import FailedSyncItem, Order, RunStatus
-from shopsync.shopify import ShopifyClient
 from shopsync.simulator import SimulatorServer, Store, random_change
 from tests.helpers import ADMIN_TOKEN, deliver, encode, fixture, headers, order
 from tests.processes import wait_until

@@ -2,9 +2,10 @@
 
 Backfills, catch-up, reconciliation, single fetches and webhook subscriptions call the same
 methods whichever API is configured (SHOPIFY_ADMIN_API); records come back as webhooks carry
-them (see `mapping`). Page sizes keep each query under Shopify's 1,000-point single-query
-limit; nested lists longer than one page (line items, variants) are completed by follow-up
-queries.
+them (see `mapping`), orders with their books (see `books`). Page sizes keep each query under
+Shopify's 1,000-point single-query limit; nested connections longer than one page (line items,
+variants, a refund's lines and transactions, a fulfillment's lines) are completed by
+follow-up queries.
 """
 
 from dataclasses import dataclass

@@ -1,7 +1,5 @@
 """An order's books as GraphQL objects: tax, shipping and discount lines, refunds, transactions
-and fulfillments, with shop and presentment money, under Shopify's GraphQL Admin names.
-
-`refunds`, `fulfillments`, `taxLines` and `trackingInfo` are lists, the rest connections.
+and fulfillments, with shop and presentment money (the types are in `schema_books`).
 """
 
 from decimal import Decimal
@@ -9,192 +7,10 @@ from decimal import Decimal
 from shopsync.simulator.graphql import nodes
 from shopsync.simulator.graphql.paging import connection
 
-SDL = """
-type PricingPercentageValue { percentage: Float! }
-union PricingValue = MoneyV2 | PricingPercentageValue
-enum DiscountApplicationAllocationMethod { ACROSS EACH ONE }
-enum DiscountApplicationTargetSelection { ALL ENTITLED EXPLICIT }
-enum DiscountApplicationTargetType { LINE_ITEM SHIPPING_LINE EXPLICIT }
-interface DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  value: PricingValue!
-}
-type DiscountCodeApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  value: PricingValue!
-  code: String!
-}
-type ManualDiscountApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  value: PricingValue!
-  title: String!
-  description: String
-}
-type AutomaticDiscountApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  value: PricingValue!
-  title: String!
-}
-type ScriptDiscountApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  value: PricingValue!
-  title: String!
-}
-type DiscountApplicationEdge { cursor: String! node: DiscountApplication! }
-type DiscountApplicationConnection {
-  edges: [DiscountApplicationEdge!]! nodes: [DiscountApplication!]! pageInfo: PageInfo!
-}
-type DiscountAllocation { allocatedAmountSet: MoneyBag! discountApplication: DiscountApplication! }
-
-type TaxLine { title: String! rate: Float ratePercentage: Float priceSet: MoneyBag! }
-type ShippingLine {
-  id: ID
-  title: String!
-  code: String
-  source: String
-  originalPriceSet: MoneyBag!
-  discountedPriceSet: MoneyBag!
-}
-type ShippingLineEdge { cursor: String! node: ShippingLine! }
-type ShippingLineConnection { edges: [ShippingLineEdge!]! nodes: [ShippingLine!]! pageInfo: PageInfo! }
-
-type Location implements Node { id: ID! legacyResourceId: UnsignedInt64! }
-
-enum OrderTransactionKind {
-  AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID
-}
-enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
-enum OrderTransactionErrorCode {
-  AMAZON_PAYMENTS_INVALID_PAYMENT_METHOD CALL_ISSUER CARD_DECLINED CONFIG_ERROR EXPIRED_CARD
-  GENERIC_ERROR INCORRECT_ADDRESS INCORRECT_CVC INCORRECT_NUMBER INCORRECT_PIN INCORRECT_ZIP
-  INVALID_AMOUNT INVALID_COUNTRY INVALID_CVC INVALID_EXPIRY_DATE INVALID_NUMBER
-  PAYMENT_METHOD_UNAVAILABLE PICK_UP_CARD PROCESSING_ERROR TEST_MODE_LIVE_CARD
-  UNSUPPORTED_FEATURE
-}
-type OrderTransaction implements Node {
-  id: ID!
-  kind: OrderTransactionKind!
-  status: OrderTransactionStatus!
-  gateway: String
-  amountSet: MoneyBag!
-  errorCode: OrderTransactionErrorCode
-  createdAt: DateTime!
-  processedAt: DateTime
-  test: Boolean!
-  parentTransaction: OrderTransaction
-}
-type OrderTransactionEdge { cursor: String! node: OrderTransaction! }
-type OrderTransactionConnection {
-  edges: [OrderTransactionEdge!]! nodes: [OrderTransaction!]! pageInfo: PageInfo!
-}
-
-enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
-type RefundLineItem {
-  id: ID
-  lineItem: LineItem!
-  quantity: Int!
-  restockType: RefundLineItemRestockType!
-  restocked: Boolean!
-  location: Location
-  subtotalSet: MoneyBag!
-  totalTaxSet: MoneyBag!
-}
-type RefundLineItemEdge { cursor: String! node: RefundLineItem! }
-type RefundLineItemConnection { edges: [RefundLineItemEdge!]! nodes: [RefundLineItem!]! pageInfo: PageInfo! }
-type RefundShippingLine {
-  id: ID
-  shippingLine: ShippingLine!
-  subtotalAmountSet: MoneyBag!
-  taxAmountSet: MoneyBag!
-}
-type RefundShippingLineEdge { cursor: String! node: RefundShippingLine! }
-type RefundShippingLineConnection {
-  edges: [RefundShippingLineEdge!]! nodes: [RefundShippingLine!]! pageInfo: PageInfo!
-}
-type Refund implements Node {
-  id: ID!
-  legacyResourceId: UnsignedInt64!
-  createdAt: DateTime
-  updatedAt: DateTime!
-  note: String
-  totalRefundedSet: MoneyBag!
-  refundLineItemsPAGED: RefundLineItemConnection!
-  refundShippingLinesPAGED: RefundShippingLineConnection!
-  transactionsPAGED: OrderTransactionConnection!
-}
-
-enum FulfillmentStatus { CANCELLED ERROR FAILURE OPEN PENDING SUCCESS }
-enum FulfillmentDisplayStatus {
-  ATTEMPTED_DELIVERY CANCELED CONFIRMED DELIVERED FAILURE FULFILLED IN_TRANSIT LABEL_PRINTED
-  LABEL_PURCHASED LABEL_VOIDED MARKED_AS_FULFILLED NOT_DELIVERED OUT_FOR_DELIVERY PICKED_UP
-  READY_FOR_PICKUP SUBMITTED
-}
-type FulfillmentService { handle: String! serviceName: String! }
-type FulfillmentTrackingInfo { company: String number: String url: URL }
-type FulfillmentLineItem { id: ID! lineItem: LineItem! quantity: Int }
-type FulfillmentLineItemEdge { cursor: String! node: FulfillmentLineItem! }
-type FulfillmentLineItemConnection {
-  edges: [FulfillmentLineItemEdge!]! nodes: [FulfillmentLineItem!]! pageInfo: PageInfo!
-}
-type Fulfillment implements Node {
-  id: ID!
-  legacyResourceId: UnsignedInt64!
-  name: String!
-  status: FulfillmentStatus!
-  displayStatus: FulfillmentDisplayStatus
-  service: FulfillmentService
-  location: Location
-  trackingInfo(first: Int): [FulfillmentTrackingInfo!]!
-  createdAt: DateTime!
-  updatedAt: DateTime!
-  fulfillmentLineItemsPAGED: FulfillmentLineItemConnection!
-}
-"""
-# Order fields of the books (added to `type Order` in the schema).
-ORDER_FIELDS = """
-  presentmentCurrencyCode: CurrencyCode!
-  taxesIncluded: Boolean!
-  totalShippingPriceSet: MoneyBag!
-  currentSubtotalPriceSet: MoneyBag!
-  currentTotalTaxSet: MoneyBag!
-  currentTotalDiscountsSet: MoneyBag
-  currentTotalPriceSet: MoneyBag!
-  totalRefundedSet: MoneyBag!
-  totalOutstandingSet: MoneyBag!
-  taxLines: [TaxLine!]!
-  shippingLinesPAGED: ShippingLineConnection!
-  discountCodes: [String!]!
-  discountApplicationsPAGED: DiscountApplicationConnection!
-  refunds(first: Int): [Refund!]!
-  fulfillments(first: Int): [Fulfillment!]!
-  transactions(first: Int): [OrderTransaction!]!
-"""
-# A connection's arguments.
-PAGED = "(first: Int, after: String, last: Int, before: String, reverse: Boolean = false)"
-SDL, ORDER_FIELDS = SDL.replace("PAGED", PAGED), ORDER_FIELDS.replace("PAGED", PAGED)
 APPLICATION_TYPES = {"discount_code": "DiscountCodeApplication", "manual": "ManualDiscountApplication",
                      "automatic": "AutomaticDiscountApplication", "script": "ScriptDiscountApplication"}
 # A fulfillment's displayStatus: its shipment status when it has one, else from its status.
 DISPLAY = {"success": "FULFILLED", "cancelled": "CANCELED", "failure": "FAILURE"}
-
-
-def _gid(kind, record_id):
-    return f"gid://shopify/{kind}/{record_id}"
 
 
 def _upper(value):
@@ -237,7 +53,7 @@ def _listed(items):
 
 
 def _location(location_id):
-    return location_id and {"typename": "Location", "id": _gid("Location", location_id),
+    return location_id and {"typename": "Location", "id": nodes.gid("Location", location_id),
                             "legacyResourceId": str(location_id)}
 
 
@@ -273,7 +89,7 @@ def allocations(line, order, currency):
 def shipping_line(line, currency):
     """Return a ShippingLine from a REST shipping line."""
     original = money_bag(line, "price", currency)
-    return {"id": line.get("id") and _gid("ShippingLine", line["id"]), "title": line.get("title"),
+    return {"id": line.get("id") and nodes.gid("ShippingLine", line["id"]), "title": line.get("title"),
             "code": line.get("code"), "source": line.get("source"), "originalPriceSet": original,
             "discountedPriceSet": money_bag(line, "discounted_price", currency) or original}
 
@@ -281,32 +97,32 @@ def shipping_line(line, currency):
 def transaction(item):
     """Return an OrderTransaction from a REST transaction."""
     parent = item.get("parent_id")
-    return {"typename": "OrderTransaction", "id": _gid("OrderTransaction", item["id"]),
+    return {"typename": "OrderTransaction", "id": nodes.gid("OrderTransaction", item["id"]),
             "kind": _upper(item.get("kind")), "status": _upper(item.get("status")),
             "gateway": item.get("gateway"), "errorCode": _upper(item.get("error_code")),
             "amountSet": money_bag(item, "amount", item.get("currency")),
             "createdAt": nodes.utc(item.get("created_at")),
             "processedAt": nodes.utc(item.get("processed_at")),
             "test": bool(item.get("test")),
-            "parentTransaction": parent and {"id": _gid("OrderTransaction", parent)}}
+            "parentTransaction": parent and {"id": nodes.gid("OrderTransaction", parent)}}
 
 
 def refund(item, lines, shipping_lines, currency, presentment):
     """Return a Refund from a REST refund (`lines`: the order's LineItems by id; its
     ShippingLines: a shipping refund refers to the first)."""
-    shipping = [{"id": _gid("RefundShippingLine", a["id"]), "shippingLine": shipping_lines[0],
+    shipping = [{"id": nodes.gid("RefundShippingLine", a["id"]), "shippingLine": shipping_lines[0],
                  "subtotalAmountSet": _negated(money_bag(a, "amount", currency)),
                  "taxAmountSet": _negated(money_bag(a, "tax_amount", currency))}
                 for a in item.get("order_adjustments") or [] if a.get("kind") == "shipping_refund"]
     refunded = [money_bag(t, "amount", presentment) for t in item.get("transactions") or []
                 if t.get("kind") == "refund" and t.get("status") == "success"]
-    return {"typename": "Refund", "id": _gid("Refund", item["id"]),
+    return {"typename": "Refund", "id": nodes.gid("Refund", item["id"]),
             "legacyResourceId": str(item["id"]), "createdAt": nodes.utc(item.get("created_at")),
             "updatedAt": nodes.utc(item.get("processed_at") or item.get("created_at")),
             "note": item.get("note"),
             "totalRefundedSet": _sum_bags(refunded, currency, presentment),
             "refundLineItems": _paged([{
-                "id": _gid("RefundLineItem", line["id"]), "lineItem": lines[line["line_item_id"]],
+                "id": nodes.gid("RefundLineItem", line["id"]), "lineItem": lines[line["line_item_id"]],
                 "quantity": line["quantity"], "restockType": _upper(line.get("restock_type")),
                 "restocked": line.get("restock_type") not in (None, "no_restock"),
                 "location": _location(line.get("location_id")),
@@ -324,7 +140,7 @@ def fulfillment(item, lines):
     tracking = [{"company": item.get("tracking_company"), "number": number,
                  "url": urls[i] if i < len(urls) else None} for i, number in enumerate(numbers)]
     service = item.get("service")
-    return {"typename": "Fulfillment", "id": _gid("Fulfillment", item["id"]),
+    return {"typename": "Fulfillment", "id": nodes.gid("Fulfillment", item["id"]),
             "legacyResourceId": str(item["id"]), "name": item.get("name"),
             "status": _upper(item.get("status")),
             "displayStatus": _upper(item.get("shipment_status")) or DISPLAY.get(item.get("status")),
@@ -334,7 +150,7 @@ def fulfillment(item, lines):
             "createdAt": nodes.utc(item.get("created_at")),
             "updatedAt": nodes.utc(item.get("updated_at")),
             "fulfillmentLineItems": _paged([{
-                "id": _gid("FulfillmentLineItem", f"{item['id']}{i}"),
+                "id": nodes.gid("FulfillmentLineItem", f"{item['id']}{i}"),
                 "lineItem": lines[line["id"]], "quantity": line["quantity"]}
                 for i, line in enumerate(item.get("line_items") or [])])}
 

@@ -2,7 +2,7 @@
 
 from graphql import build_schema
 
-from shopsync.simulator.graphql import books
+from shopsync.simulator.graphql import schema_books as books
 from shopsync.simulator.webhooks import TOPICS
 
 
