@@ -64,11 +64,21 @@ def test_nested_lists_longer_than_a_page_are_completed(serve):
     store = Store.generate(seed=1, orders=10, products=10, customers=5)
     template = store.get_order(store.ids("orders", status="any")[0])["line_items"][0]
     lines = [{**template, "id": 900 + i} for i in range(12)]
-    created = store.create_order(line_items=lines)
+    created = store.create_order(line_items=lines, financial_status="paid")
+    store.fulfill_order(created["id"])
+    store.refund_order(created["id"])
     server = serve(store)
     record = AdminClient(server.base_url, TOKEN).get("orders", created["id"])
     assert [line["id"] for line in record["line_items"]] == [900 + i for i in range(12)]
     assert record["total_price"] == created["total_price"]
+    # A refund's and a fulfillment's lines beyond their first page too.
+    [refund], [shipment] = record["refunds"], record["fulfillments"]
+    assert [line["line_item_id"] for line in refund["refund_line_items"]] == [
+        900 + i for i in range(12)]
+    assert [line["id"] for line in shipment["line_items"]] == [900 + i for i in range(12)]
+    rest = ShopifyClient(server.base_url, TOKEN, leak_rate=0).get("orders", created["id"])
+    schema = ledger_schemas.OrderSchema()
+    assert schema.load(record) == schema.load(rest)
 
 
 def test_cost_is_paced_and_throttled_answers_waited_out(serve):
