@@ -17,17 +17,23 @@ def _upper(value):
     return value.upper() if value else None
 
 
+def set_bag(given):
+    """Return the MoneyBag of a REST money set."""
+    return {part: {"amount": given[key]["amount"], "currencyCode": given[key]["currency_code"]}
+            for part, key in (("shopMoney", "shop_money"), ("presentmentMoney", "presentment_money"))}
+
+
 def money_bag(record, name, currency):
-    """Return the MoneyBag of `name` of a REST record: its `name_set`, else `name` in both."""
-    given = record.get(f"{name}_set")
+    """Return the MoneyBag of `name` of a REST record: `name` in shop money, in the buyer's
+    money as its `name_set` gives it (else the same)."""
+    amount, given = record.get(name), record.get(f"{name}_set")
+    if amount is None:
+        return set_bag(given) if given else None
+    bag = {"shopMoney": {"amount": amount, "currencyCode": currency},
+           "presentmentMoney": {"amount": amount, "currencyCode": currency}}
     if given:
-        return {part: {"amount": given[key]["amount"], "currencyCode": given[key]["currency_code"]}
-                for part, key in (("shopMoney", "shop_money"),
-                                  ("presentmentMoney", "presentment_money"))}
-    amount = record.get(name)
-    return None if amount is None else {"shopMoney": {"amount": amount, "currencyCode": currency},
-                                        "presentmentMoney": {"amount": amount,
-                                                             "currencyCode": currency}}
+        bag["presentmentMoney"] = set_bag(given)["presentmentMoney"]
+    return bag
 
 
 def _negated(bag):
@@ -100,7 +106,7 @@ def transaction(item):
     return {"typename": "OrderTransaction", "id": nodes.gid("OrderTransaction", item["id"]),
             "kind": _upper(item.get("kind")), "status": _upper(item.get("status")),
             "gateway": item.get("gateway"), "errorCode": _upper(item.get("error_code")),
-            "amountSet": money_bag(item, "amount", item.get("currency")),
+            "amountSet": set_bag(item["amount_set"]),
             "createdAt": nodes.utc(item.get("created_at")),
             "processedAt": nodes.utc(item.get("processed_at")),
             "test": bool(item.get("test")),
@@ -114,7 +120,7 @@ def refund(item, lines, shipping_lines, currency, presentment):
                  "subtotalAmountSet": _negated(money_bag(a, "amount", currency)),
                  "taxAmountSet": _negated(money_bag(a, "tax_amount", currency))}
                 for a in item.get("order_adjustments") or [] if a.get("kind") == "shipping_refund"]
-    refunded = [money_bag(t, "amount", presentment) for t in item.get("transactions") or []
+    refunded = [set_bag(t["amount_set"]) for t in item.get("transactions") or []
                 if t.get("kind") == "refund" and t.get("status") == "success"]
     return {"typename": "Refund", "id": nodes.gid("Refund", item["id"]),
             "legacyResourceId": str(item["id"]), "createdAt": nodes.utc(item.get("created_at")),
