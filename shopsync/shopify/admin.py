@@ -26,7 +26,7 @@ MONEY = books.MONEY_SET
 ADDRESS = ("{ firstName lastName name company address1 address2 city province provinceCode "
            "country countryCodeV2 zip phone }")
 WEBHOOK = "id legacyResourceId topic uri format"
-PAGE_ORDERS = 8  # orders with their books per query
+PAGE_ORDERS = 11  # orders with their books per query (requested cost 959)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ TRANSACTION = (f"id kind status gateway errorCode createdAt processedAt parentTr
                f"amountSet {MONEY_SET}")
 FULFILLMENT_LINE = "quantity lineItem { id }"
 # Each connection of the books: the list fields leading to it, its name, its fields, first page.
-NESTED = ((("shippingLines",), SHIPPING_LINE, 5), (("discountApplications",), APPLICATION, 5),
+NESTED = ((("shippingLines",), SHIPPING_LINE, 2), (("discountApplications",), APPLICATION, 2),
           (("refunds", "refundLineItems"), REFUND_LINE, 10),
           (("refunds", "refundShippingLines"), REFUND_SHIPPING, 2),
           (("refunds", "transactions"), TRANSACTION, 5),
