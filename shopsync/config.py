@@ -5,9 +5,9 @@ import os
 from dotenv import load_dotenv
 
 DEFAULT_API_VERSION = "2025-10"
-# "graphql" or "rest". REST until the GraphQL records carry the books' fields (current totals,
-# presentment money, refunds, transactions, fulfillments, lines): a GraphQL pull would blank them.
-DEFAULT_ADMIN_API = "rest"
+# "graphql" or "rest" (the legacy REST Admin API): both bring an order with its books (current
+# totals, presentment money, lines, refunds, fulfillments) in the same record.
+DEFAULT_ADMIN_API = "graphql"
 DEFAULT_EMAIL_FROM = "shopsync@localhost"
 DEFAULT_DATABASE_URL = "sqlite:///instance/shopsync.db"
 # Shopify order payloads rarely exceed a few hundred KB; anything past this is refused with 413.

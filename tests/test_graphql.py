@@ -1,13 +1,15 @@
 """The GraphQL Admin API client against the simulator over HTTP: records, cost, errors."""
 
 import json
+import random
+from collections import Counter
 
 import pytest
 
-from shopsync import health, schemas
+from shopsync import health, ledger_schemas, schemas
 from shopsync.shopify import AdminClient, ShopifyClient, ShopifyRequestError, ShopifyUnavailable
 from shopsync.shopify.mapping import order as order_record
-from shopsync.simulator import SimulatorServer, Store
+from shopsync.simulator import SimulatorServer, Store, random_change
 from tests.helpers import FIXTURES
 
 TOKEN = "shpat_test"
@@ -62,11 +64,21 @@ def test_nested_lists_longer_than_a_page_are_completed(serve):
     store = Store.generate(seed=1, orders=10, products=10, customers=5)
     template = store.get_order(store.ids("orders", status="any")[0])["line_items"][0]
     lines = [{**template, "id": 900 + i} for i in range(12)]
-    created = store.create_order(line_items=lines)
+    created = store.create_order(line_items=lines, financial_status="paid")
+    store.fulfill_order(created["id"])
+    store.refund_order(created["id"])
     server = serve(store)
     record = AdminClient(server.base_url, TOKEN).get("orders", created["id"])
     assert [line["id"] for line in record["line_items"]] == [900 + i for i in range(12)]
     assert record["total_price"] == created["total_price"]
+    # A refund's and a fulfillment's lines beyond their first page too.
+    [refund], [shipment] = record["refunds"], record["fulfillments"]
+    assert [line["line_item_id"] for line in refund["refund_line_items"]] == [
+        900 + i for i in range(12)]
+    assert [line["id"] for line in shipment["line_items"]] == [900 + i for i in range(12)]
+    rest = ShopifyClient(server.base_url, TOKEN, leak_rate=0).get("orders", created["id"])
+    schema = ledger_schemas.OrderSchema()
+    assert schema.load(record) == schema.load(rest)
 
 
 def test_cost_is_paced_and_throttled_answers_waited_out(serve):
@@ -113,3 +125,28 @@ def test_webhook_subscriptions_are_registered_and_repaired_through_graphql(app, 
     assert moved["address"] == "https://erp2.example.com/webhooks/shopify"
     assert client.delete_webhook(item["id"]) is True and client.delete_webhook(item["id"]) is False
     assert set(server.requests_by_kind) == {"graphql.query"}  # every call to graphql.json
+
+
+def test_graphql_orders_carry_the_same_books_as_rest(serve):
+    store = Store.generate(seed=8, orders=300, products=20, customers=30)
+    rng = random.Random(8)
+    for _ in range(40):
+        store.create_order()
+    changes = Counter(random_change(store, rng) for _ in range(600))
+    assert changes["refund_order"] and changes["cancel_order"] and changes["pay_order"]
+    server = serve(store)
+    schema = ledger_schemas.OrderSchema()
+    via_graphql = [schema.load(r) for r in AdminClient(server.base_url, TOKEN).iter_records("orders")]
+    via_rest = [schema.load(r) for r in ShopifyClient(server.base_url, TOKEN,
+                                                      leak_rate=0).iter_records("orders")]
+    assert len(via_graphql) == len(via_rest) == len(store.orders)
+    for ours, theirs in zip(via_graphql, via_rest, strict=True):
+        assert ours == theirs, ours["id"]
+    books = Counter()
+    for order in via_rest:
+        books.update(refunds=bool(order["refunds"]), fulfillments=bool(order["fulfillments"]),
+                     foreign=order["presentment_currency"] != "USD",
+                     discounted=bool(order["discount_codes"]),
+                     shipping_refunded=any(r["shipping_refunded"] for r in order["refunds"]))
+    assert all(books[name] for name in ("refunds", "fulfillments", "foreign", "discounted",
+                                        "shipping_refunded")), books

@@ -33,8 +33,7 @@ def configure(app, shop, **settings):
                        "RECONCILE_SETTLE_SECONDS": 0, **settings})
 
 
-# Orders through GraphQL lack the books (refunds...) that the money check needs: REST only, for now.
-@pytest.mark.parametrize("api", ["rest"])
+@pytest.mark.parametrize("api", ["graphql", "rest"])
 def test_backfill_and_reconciliation_outlive_several_token_expiries(app, shop, api):
     configure(app, shop, SHOPIFY_ADMIN_API=api)
     # Tokens last a second; every call takes long enough that the run outlives several. REST

@@ -2,15 +2,16 @@
 
 Backfills, catch-up, reconciliation, single fetches and webhook subscriptions call the same
 methods whichever API is configured (SHOPIFY_ADMIN_API); records come back as webhooks carry
-them (see `mapping`). Page sizes keep each query under Shopify's 1,000-point single-query
-limit; nested lists longer than one page (line items, variants) are completed by follow-up
-queries.
+them (see `mapping`), orders with their books (see `books`). Page sizes keep each query under
+Shopify's 1,000-point single-query limit; nested connections longer than one page (line items,
+variants, a refund's lines and transactions, a fulfillment's lines) are completed by
+follow-up queries.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shopsync.shopify import mapping
+from shopsync.shopify import books, mapping
 from shopsync.shopify.errors import ShopifyRequestError
 from shopsync.shopify.graphql import GraphQLClient
 from shopsync.shopify.scopes import SCOPES
@@ -19,12 +20,13 @@ BRIEF = {"id", "created_at", "updated_at"}  # fields a comparison lists: no reco
 BRIEF_PAGE = 250  # ids per listing query (cost 2 + 250)
 WINDOWS_PER_QUERY = 200  # aliased windows per counting query (4 points each)
 LINE_ITEM = ("id title variantTitle sku quantity originalUnitPriceSet { shopMoney { amount } } "
-             "product { legacyResourceId } variant { legacyResourceId }")
+             f"product {{ legacyResourceId }} variant {{ legacyResourceId }} {books.LINE_ITEM}")
 VARIANT = "id legacyResourceId title sku price inventoryQuantity position updatedAt"
-MONEY = "{ shopMoney { amount } }"
+MONEY = books.MONEY_SET
 ADDRESS = ("{ firstName lastName name company address1 address2 city province provinceCode "
            "country countryCodeV2 zip phone }")
 WEBHOOK = "id legacyResourceId topic uri format"
+PAGE_ORDERS = 11  # orders with their books per query (requested cost 959)
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,9 @@ class Resource:
     typename: str
     fields: str
     page: int  # full records per query, within the cost limit
-    children: str | None = None  # a nested connection completed by follow-up queries
-    child_fields: str = ""
+    # Connections completed by follow-up queries: (list fields leading to it and its name,
+    # its fields, first page size).
+    nested: tuple = ()
 
 
 RESOURCES = {r.name: r for r in (
@@ -45,12 +48,13 @@ RESOURCES = {r.name: r for r in (
         "currencyCode displayFinancialStatus displayFulfillmentStatus "
         f"subtotalPriceSet {MONEY} totalTaxSet {MONEY} totalDiscountsSet {MONEY} "
         f"totalPriceSet {MONEY} customer {{ legacyResourceId }} shippingAddress {ADDRESS} "
-        f"lineItems(first: 5) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM} }} }}"),
-        26, "lineItems", LINE_ITEM),
+        f"lineItems(first: 5) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {LINE_ITEM} }} }} "
+        f"{books.ORDER}"),
+        PAGE_ORDERS, ((("lineItems",), LINE_ITEM, 5), *books.NESTED)),
     Resource("products", "Product", (
         "id legacyResourceId title handle vendor productType status tags createdAt updatedAt "
         f"variants(first: 50) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {VARIANT} }} }}"),
-        18, "variants", VARIANT),
+        18, ((("variants",), VARIANT, 50),)),
     Resource("customers", "Customer", (
         "id legacyResourceId email firstName lastName phone state numberOfOrders createdAt "
         f"updatedAt amountSpent {{ amount currencyCode }} defaultAddress {ADDRESS[:-1]} id }}"),
@@ -141,20 +145,35 @@ class AdminClient(GraphQLClient):
             yield [record(node) for node in self._completed(spec, nodes, brief)]
 
     def _completed(self, spec, nodes, brief):
-        """Return nodes whose nested list is complete, fetching the pages it lacked."""
-        if brief or not spec.children:
+        """Return nodes whose nested connections are complete, fetching the pages they lacked."""
+        if brief:
             return nodes
-        query = (f"query($id: ID!, $after: String) {{ node(id: $id) {{ ... on {spec.typename} {{ "
-                 f"{spec.children}(first: 100, after: $after) {{ pageInfo {{ hasNextPage "
-                 f"endCursor }} nodes {{ {spec.child_fields} }} }} }} }} }}")
         for node in nodes:
-            children = node[spec.children]
-            after = children["pageInfo"]["endCursor"]
-            while children["pageInfo"]["hasNextPage"]:
-                more = self.execute(query, {"id": node["id"], "after": after})["node"][spec.children]
-                children["nodes"].extend(more["nodes"])
-                children["pageInfo"], after = more["pageInfo"], more["pageInfo"]["endCursor"]
+            for path, fields, _ in spec.nested:
+                owners = [node]
+                for name in path[:-1]:  # a connection inside a list (refunds, fulfillments)
+                    owners = [item for owner in owners for item in owner[name]]
+                for owner in owners:
+                    self._complete(spec.typename, node["id"], path, fields, owner)
         return nodes
+
+    def _complete(self, typename, node_id, path, fields, owner):
+        """Fetch the rest of the connection at `path` of `owner`, inside the node `node_id`."""
+        *lists, name = path
+        children = owner[name]
+        selection = (f"{name}(first: 100, after: $after) {{ pageInfo {{ hasNextPage endCursor }} "
+                     f"nodes {{ {fields} }} }}")
+        for field in reversed(lists):
+            selection = f"{field} {{ id {selection} }}"
+        query = (f"query($id: ID!, $after: String) {{ node(id: $id) {{ ... on {typename} {{ "
+                 f"{selection} }} }} }}")
+        while children["pageInfo"]["hasNextPage"]:
+            found = self.execute(query, {"id": node_id,
+                                         "after": children["pageInfo"]["endCursor"]})["node"]
+            for field in lists:  # the owner, by id, in the one list above it
+                found = next(item for item in found[field] if item["id"] == owner["id"])
+            children["nodes"].extend(found[name]["nodes"])
+            children["pageInfo"] = found[name]["pageInfo"]
 
     def count(self, resource, **filters):
         """Count matching records exactly."""

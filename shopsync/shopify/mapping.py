@@ -6,6 +6,8 @@ Ids come from `legacyResourceId` (or the number ending a GID), money from
 
 import re
 
+from shopsync.shopify import books
+
 FULFILLMENT = {"PARTIALLY_FULFILLED": "partial", "FULFILLED": "fulfilled",
                "RESTOCKED": "restocked"}  # anything else: null (unfulfilled) in REST
 ORDER_NUMBER = re.compile(r"#?(\d+)")
@@ -32,8 +34,18 @@ def amount(bag):
     return (bag.get("shopMoney") or bag).get("amount")
 
 
-def _lower(value):
+def lower(value):
+    """Return an enum value in REST's lower case, or None."""
     return value.lower() if value else None
+
+
+def money_set(bag):
+    """Return REST's money set of a MoneyBag: shop and presentment amounts with currencies."""
+    if not bag:
+        return None
+    return {key: {"amount": bag[part]["amount"], "currency_code": bag[part].get("currencyCode")}
+            if bag.get(part) else None
+            for key, part in (("shop_money", "shopMoney"), ("presentment_money", "presentmentMoney"))}
 
 
 def address(node, **extra):
@@ -58,7 +70,8 @@ def line_item(node):
     return {"id": legacy_id(node), "product_id": legacy_id(node.get("product")),
             "variant_id": legacy_id(node.get("variant")), "title": node.get("title"),
             "variant_title": node.get("variantTitle"), "sku": node.get("sku"),
-            "quantity": node.get("quantity"), "price": amount(node.get("originalUnitPriceSet"))}
+            "quantity": node.get("quantity"), "price": amount(node.get("originalUnitPriceSet")),
+            "total_discount": amount(node.get("totalDiscountSet"))}
 
 
 def order(node):
@@ -75,13 +88,14 @@ def order(node):
         "total_tax": amount(node.get("totalTaxSet")),
         "total_discounts": amount(node.get("totalDiscountsSet")),
         "total_price": amount(node.get("totalPriceSet")),
-        "financial_status": _lower(node.get("displayFinancialStatus")),
+        "financial_status": lower(node.get("displayFinancialStatus")),
         "fulfillment_status": FULFILLMENT.get(node.get("displayFulfillmentStatus")),
         "customer": {"id": legacy_id(customer)} if customer else None,
         "shipping_address": address(node.get("shippingAddress")),
         "line_items": [line_item(item) for item in node["lineItems"]["nodes"]],
-        "cancelled_at": node.get("cancelledAt"), "cancel_reason": _lower(node.get("cancelReason")),
+        "cancelled_at": node.get("cancelledAt"), "cancel_reason": lower(node.get("cancelReason")),
         "closed_at": node.get("closedAt"), **_times(node),
+        **books.order_books(node, legacy_id(node)),
     }
 
 
@@ -100,7 +114,7 @@ def product(node):
     product_id = legacy_id(node)
     return {"id": product_id, "admin_graphql_api_id": node["id"], "title": node.get("title"),
             "handle": node.get("handle"), "vendor": node.get("vendor"),
-            "product_type": node.get("productType"), "status": _lower(node.get("status")),
+            "product_type": node.get("productType"), "status": lower(node.get("status")),
             "tags": ", ".join(node.get("tags") or []),
             "variants": [variant(item, product_id) for item in node["variants"]["nodes"]],
             **_times(node)}
@@ -117,7 +131,7 @@ def customer(node):
     orders_count = node.get("numberOfOrders")
     return {"id": customer_id, "admin_graphql_api_id": node["id"], "email": node.get("email"),
             "first_name": node.get("firstName"), "last_name": node.get("lastName"),
-            "phone": node.get("phone"), "state": _lower(node.get("state")),
+            "phone": node.get("phone"), "state": lower(node.get("state")),
             "orders_count": None if orders_count is None else int(orders_count),
             "total_spent": spent.get("amount"), "currency": spent.get("currencyCode"),
             "default_address": default_address, **_times(node)}

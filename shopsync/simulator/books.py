@@ -172,8 +172,8 @@ def refund(order, refund_id, transaction_id, now, quantities=None, shipping=Fals
     paid = order["financial_status"] in PAID
     return {
         "id": refund_id, "order_id": order["id"], "created_at": now, "processed_at": now,
-        "note": "cancelled" if restock_type == "cancel" else "returned", "restock": True,
-        "user_id": None,
+        "note": "cancelled" if restock_type == "cancel" else "returned",
+        "restock": bool(subtotals) and restock_type != "no_restock", "user_id": None,
         "refund_line_items": [{
             "id": refund_id * 10 + i, "line_item_id": line_id, "quantity": quantities[line_id],
             "restock_type": restock_type, "location_id": 905684977,

@@ -7,6 +7,7 @@ arguments (connections). Id and times come from the Row, so listing ids never bu
 from datetime import UTC, datetime
 
 from shopsync.simulator.data import Row, parse_time
+from shopsync.simulator.graphql import books
 from shopsync.simulator.graphql.paging import connection
 
 FULFILLMENT = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED",
@@ -104,7 +105,7 @@ class OrderNode(Node):
 
     def fields(self, r):
         currency = r.get("currency") or "USD"
-        lines = [LineItemNode(line, currency) for line in r.get("line_items") or []]
+        lines = [LineItemNode(line, currency, r) for line in r.get("line_items") or []]
         customer = r.get("customer")
         return {
             "name": r.get("name"), "email": r.get("email"), "processedAt": utc(r.get("processed_at")),
@@ -113,13 +114,14 @@ class OrderNode(Node):
             "test": bool(r.get("test")), "currencyCode": currency,
             "displayFinancialStatus": _upper(r.get("financial_status")),
             "displayFulfillmentStatus": FULFILLMENT.get(r.get("fulfillment_status"), "UNFULFILLED"),
-            "subtotalPriceSet": money_bag(r.get("subtotal_price"), currency),
-            "totalTaxSet": money_bag(r.get("total_tax"), currency),
-            "totalDiscountsSet": money_bag(r.get("total_discounts"), currency),
-            "totalPriceSet": money_bag(r.get("total_price"), currency),
+            "subtotalPriceSet": books.money_bag(r, "subtotal_price", currency),
+            "totalTaxSet": books.money_bag(r, "total_tax", currency),
+            "totalDiscountsSet": books.money_bag(r, "total_discounts", currency),
+            "totalPriceSet": books.money_bag(r, "total_price", currency),
             "customer": EmbeddedCustomer(customer) if customer else None,
             "shippingAddress": mailing_address(r.get("shipping_address")),
             "lineItems": lambda info, **args: connection(lines, args, lambda line: line.key),
+            **books.order_fields(r, currency, {line.key: line for line in lines}),
         }
 
 
@@ -128,12 +130,14 @@ class LineItemNode:
 
     typename = "LineItem"
 
-    def __init__(self, line, currency):
+    def __init__(self, line, currency, order):
         self.key = line["id"]
         self.id = gid("LineItem", line["id"])
         self.title, self.variantTitle = line.get("title"), line.get("variant_title")
         self.sku, self.quantity = line.get("sku"), line.get("quantity")
         self.originalUnitPriceSet = money_bag(line.get("price"), currency)
+        self.totalDiscountSet = books.money_bag(line, "total_discount", currency)
+        self.discountAllocations = books.allocations(line, order, currency)
         product, variant = line.get("product_id"), line.get("variant_id")
         self.product = Reference("Product", product) if product else None
         self.variant = Reference("ProductVariant", variant) if variant else None

@@ -2,6 +2,7 @@
 
 from graphql import build_schema
 
+from shopsync.simulator.graphql import schema_books as books
 from shopsync.simulator.webhooks import TOPICS
 
 
@@ -92,7 +93,7 @@ type Order implements Node {
       before: String
       reverse: Boolean = false
   ): LineItemConnection!
-}
+%s}
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
 
@@ -103,6 +104,8 @@ type LineItem implements Node {
   sku: String
   quantity: Int!
   originalUnitPriceSet: MoneyBag!
+  totalDiscountSet: MoneyBag!
+  discountAllocations: [DiscountAllocation!]!
   product: Product
   variant: ProductVariant
 }
@@ -252,4 +255,5 @@ type Mutation {
 schema { query: QueryRoot mutation: Mutation }
 """
 
-SCHEMA = build_schema(SDL % " ".join(topic_enum(topic) for topic in TOPICS))
+SCHEMA = build_schema(SDL % (books.ORDER_FIELDS, " ".join(topic_enum(t) for t in TOPICS))
+                      + books.SDL)
