@@ -168,3 +168,10 @@ def test_the_books_kinds_have_no_record_page_of_their_own(client, viewer_client,
     sample_books(client, run_jobs)
     for kind, shopify_id in (("refund", 509562969), ("money", 450789469)):
         assert viewer_client.get(f"/records/{kind}/{shopify_id}").status_code == 404
+
+
+def test_a_refund_delivery_links_to_its_orders_page(client, viewer_client, run_jobs):
+    deliver(client, "refunds/create", fixture("refund"), webhook_id="refund-hook")
+    run_jobs()
+    html = viewer_client.get("/webhooks/refund-hook").get_data(as_text=True)
+    assert f'<a href="{ORDER}">order 450789469</a>' in html
