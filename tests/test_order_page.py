@@ -114,6 +114,8 @@ def test_a_failed_money_check_is_named_and_linked_at_the_top(client, viewer_clie
     assert "Money check failed: money does not add up: line items 597.00" in banner
     assert f'href="/failed-items/{item.id}"' in banner
     assert [row["Entity"] for row in tables(viewer_client.get(ORDER))["Failed items"]] == ["money"]
+    item_page = viewer_client.get(f"/failed-items/{item.id}").get_data(as_text=True)
+    assert f'<a href="{ORDER}">order 450789469</a>' in item_page
 
 
 def test_an_order_that_adds_up_has_no_money_banner(client, viewer_client, run_jobs):
