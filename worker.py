@@ -2,7 +2,7 @@
 
 import os
 
-from shopsync import create_app, liveness
+from shopsync import create_app_or_exit, liveness
 from shopsync.queue import Worker, get_queue
 
 # Workers yield the CPU to the web processes they share a machine with: a webhook must be
@@ -11,7 +11,7 @@ NICENESS = 10
 
 if __name__ == "__main__":
     os.nice(NICENESS)
-    app = create_app()
+    app = create_app_or_exit()
     with app.app_context(), liveness.beating("worker"):
         queue = get_queue()
         # SimpleWorker runs jobs in this process: a third of the forking worker's cost per job,

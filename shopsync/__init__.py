@@ -3,12 +3,16 @@
 import datetime as dt
 import logging
 import os
+import sys
 
 import peewee as pw
 from flask import Flask, jsonify
 from flask_wtf.csrf import CSRFProtect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The exit code of a process a setting stops: gunicorn's "App failed to load", on which its
+# master stops instead of booting workers again and again.
+CONFIG_EXIT_CODE = 4
 
 
 def create_app(test_config=None):
@@ -74,3 +78,14 @@ def create_app(test_config=None):
         return jsonify(error="database unavailable, retry later"), 503
 
     return app
+
+
+def create_app_or_exit():
+    """Build the app from the environment, or end the process with the setting's message alone."""
+    from shopsync.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        print(f"shopsync cannot start: {exc}", file=sys.stderr, flush=True)
+        sys.exit(CONFIG_EXIT_CODE)

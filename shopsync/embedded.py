@@ -13,7 +13,7 @@ import threading
 from dotenv import load_dotenv
 from werkzeug.serving import make_server
 
-from shopsync import backfill, create_app, demo, liveness, migrations, queue, scheduler
+from shopsync import backfill, create_app_or_exit, demo, liveness, migrations, queue, scheduler
 from shopsync.db import db
 
 HOST = "127.0.0.1"
@@ -69,7 +69,7 @@ def main():
         if not os.environ.get("DATABASE_URL"):  # a fresh store needs a fresh ERP
             os.environ["DATABASE_URL"] = demo.fresh_database()
 
-    app = create_app()
+    app = create_app_or_exit()
     with app.app_context(), db.connection_context():
         migrations.upgrade()
     username, password = demo.admin()

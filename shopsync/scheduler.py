@@ -165,9 +165,9 @@ def make_scheduler(rq_queue, scheduler_class=PeriodicScheduler):
 
 def main():
     """Run the scheduler until stopped, its heartbeat recorded meanwhile."""
-    from shopsync import create_app
+    from shopsync import create_app_or_exit
 
-    app = create_app()
+    app = create_app_or_exit()
     with app.app_context(), liveness.beating("scheduler"):
         make_scheduler(queue.get_queue()).run()
 

@@ -2,9 +2,9 @@
 
 import json
 
-from peewee import fn
+from peewee import Select, fn
 
-from shopsync.db import utcnow
+from shopsync.db import db, utcnow
 from shopsync.dlq import STATUS_FILTERS
 from shopsync.models import (
     Customer,
@@ -20,36 +20,42 @@ from shopsync.models import (
 SNAPSHOT_KEY = "stats-snapshot"
 
 
-def _live(model):
-    return model.select().where(model.deleted_at.is_null()).count()
+def _count(model, condition=None):
+    """Return a scalar subquery counting the rows of `model` that meet `condition`."""
+    query = model.select(fn.COUNT(model.id))
+    return query if condition is None else query.where(condition)
 
 
-def webhook_counts():
-    """Return received, duplicate and per-status counts of webhook deliveries."""
-    by_status = dict(WebhookLog.select(WebhookLog.status, fn.COUNT(WebhookLog.id))
-                     .group_by(WebhookLog.status).tuples())
-    by_status = {WebhookStatus(k).value: v for k, v in by_status.items()}
-    counts = {"received": sum(by_status.values()),
-              "duplicates": WebhookLog.select(fn.SUM(WebhookLog.duplicates)).scalar() or 0}
-    counts.update({status.value: by_status.get(status.value, 0) for status in WebhookStatus})
-    return counts
-
-
-def failed_item_counts():
-    """Return open (of which needs_person: not retried automatically), resolved and abandoned items."""
-    return {name: FailedSyncItem.select().where(condition).count()
-            for name, condition in STATUS_FILTERS.items()}
+def _columns():
+    """Return {name: scalar subquery} of every count the summary gives, webhook ones prefixed."""
+    columns = {entity: _count(model, model.deleted_at.is_null())
+               for entity, model in (("orders", Order), ("products", Product),
+                                     ("customers", Customer))}
+    columns["webhooks.received"] = _count(WebhookLog)
+    columns["webhooks.duplicates"] = WebhookLog.select(
+        fn.COALESCE(fn.SUM(WebhookLog.duplicates), 0))
+    columns.update({f"webhooks.{status.value}": _count(WebhookLog, WebhookLog.status == status)
+                    for status in WebhookStatus})
+    columns.update({f"failed_items.{name}": _count(FailedSyncItem, condition)
+                    for name, condition in STATUS_FILTERS.items()})
+    return columns
 
 
 def summary():
-    """Return the counts of GET /api/admin/stats."""
-    return {
-        "orders": _live(Order),
-        "products": _live(Product),
-        "customers": _live(Customer),
-        "webhooks": webhook_counts(),
-        "failed_items": failed_item_counts(),
-    }
+    """Return the counts of GET /api/admin/stats, taken in one statement so that they agree.
+
+    One statement reads one snapshot on PostgreSQL and SQLite alike: a write committed while
+    it runs is in every count or in none (separate counts could each see a different moment).
+    """
+    columns = _columns()
+    row = Select(columns=[query.alias(f"c{i}") for i, query in enumerate(columns.values())])
+    values = db.execute(row).fetchone()
+    out = {"webhooks": {}, "failed_items": {}}
+    for name, value in zip(columns, values, strict=True):
+        group, _, key = name.rpartition(".")
+        (out[group] if group else out)[key] = int(value)
+    return {name: out[name] for name in ("orders", "products", "customers", "webhooks",
+                                         "failed_items")}
 
 
 def take_snapshot(now=None):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from shopsync import config, create_app
+from shopsync import CONFIG_EXIT_CODE, config, create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,14 +53,24 @@ def test_the_app_refuses_a_short_secret_key(monkeypatch, weak):
         create_app()
 
 
-def test_the_web_process_exits_with_a_clear_message_without_a_secret_key(tmp_path):
+# Every process of the Procfile, as it is started there (gunicorn without a control socket in $HOME).
+PROCESSES = {
+    "web": ["-m", "gunicorn", "-b", "127.0.0.1:0", "--no-control-socket", "wsgi:app"],
+    "worker": ["worker.py"],
+    "scheduler": ["-m", "shopsync.scheduler"],
+    "release": ["-m", "flask", "--app", "wsgi", "init-db"],
+}
+
+
+@pytest.mark.parametrize("process", PROCESSES)
+def test_every_process_exits_with_just_the_message_without_a_secret_key(tmp_path, process):
     env = {name: value for name, value in os.environ.items() if name != "SECRET_KEY"}
     env.update(SHOPSYNC_ENV_FILE="/nonexistent", DATABASE_URL=f"sqlite:///{tmp_path}/s.db")
-    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, *PROCESSES[process]], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
-
+    assert result.returncode == CONFIG_EXIT_CODE, result.stderr
+    assert f"shopsync cannot start: SECRET_KEY is not set: {config.SECRET_KEY_HELP}\n" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(("value", "verify"), [(None, True), ("", True), ("1", True), ("true", True),

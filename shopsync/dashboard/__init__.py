@@ -59,9 +59,11 @@ def not_found(exc):
 
 @bp.app_template_filter("utc")
 def utc(value, seconds=True):
-    """Format an aware datetime in UTC, e.g. 2026-11-30 10:00:05 UTC."""
+    """Format an aware datetime (or its ISO 8601 text) in UTC, e.g. 2026-11-30 10:00:05 UTC."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 

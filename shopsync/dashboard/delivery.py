@@ -9,7 +9,7 @@ from shopsync.auth import admin_required, current_user, login_required, safe_nex
 from shopsync.dashboard import bp, get_or_404
 from shopsync.dashboard.webhooks import failed_items_of, read_filters
 from shopsync.models import DataRequestAnswer, WebhookLog
-from shopsync.topics import TOPICS
+from shopsync.topics import ENTITIES, TOPICS
 
 DATA_REQUEST = "customers/data_request"
 # Bodies longer than this are shown cut, with the length.
@@ -40,12 +40,29 @@ def body_of(hook):
     return text[:SHOWN_BYTES], len(raw), len(text) > SHOWN_BYTES
 
 
-def _customer_of(hook):
-    """Return the customer id a privacy delivery names, or None."""
+def _id_in_body(hook, *keys):
+    """Return the integer id at `keys` in a delivery's JSON body, or None."""
     try:
-        return json.loads(bytes(hook.raw_body))["customer"]["id"]
+        value = json.loads(bytes(hook.raw_body))
+        for key in keys:
+            value = value[key]
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
         return None
+    return value if type(value) is int else None
+
+
+def record_of(hook, topic):
+    """Return (entity, Shopify id) of the record page a delivery belongs on, or (None, None).
+
+    A refund, transaction or fulfillment belongs on its order's page; a privacy delivery on
+    the customer it names."""
+    if topic is None:
+        return None, None
+    if topic.is_privacy:
+        return "customer", _id_in_body(hook, "customer", "id")
+    if ENTITIES[topic.entity_type].model is None:
+        return "order", _id_in_body(hook, "order_id")
+    return topic.entity_type, hook.shopify_id
 
 
 @bp.get("/webhooks/<path:webhook_id>")
@@ -58,9 +75,8 @@ def webhook(webhook_id):
     return render_template(
         "dashboard/webhook.html", hook=hook, headers=headers_of(hook), body=body, size=size,
         cut=cut, failed_item=failed_items_of([hook]).get(hook.id),
-        entity=topic.entity_type if topic and not topic.is_privacy else None,
-        replayable=topic is not None, customer=_customer_of(hook) if topic and topic.is_privacy
-        else None, answer=DataRequestAnswer.get_or_none(DataRequestAnswer.webhook == hook.id)
+        record=record_of(hook, topic), replayable=topic is not None,
+        answer=DataRequestAnswer.get_or_none(DataRequestAnswer.webhook == hook.id)
         if hook.topic == DATA_REQUEST else None,
         back=request.full_path.rstrip("?"))
 

@@ -5,7 +5,7 @@ import json
 from flask import flash, make_response, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 
-from shopsync import audit, dlq, single
+from shopsync import audit, dlq, moneycheck, single
 from shopsync.auth import admin_required, is_htmx, login_required, safe_next
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.dashboard.health import COUNT_CAP, capped_count
@@ -18,6 +18,9 @@ from shopsync.topics import ENTITIES
 STATUSES = {**dlq.STATUS_FILTERS, "all": None}
 # A listing leaves out the payloads and stack traces; an item's own page shows them.
 LIST_COLUMNS = [f for f in FailedSyncItem._meta.sorted_fields if f.name not in ("raw_data", "error_stack")]
+# The record page a failed item's Shopify id opens, by its entity: a money check's is its order's.
+RECORD_PAGES = {"order": "order", "product": "product", "customer": "customer",
+                moneycheck.ENTITY: "order"}
 
 
 def filters():
@@ -76,6 +79,7 @@ def failed_item(item_id):
     except (ValueError, RecursionError):  # not JSON, or nested too deeply: shown as it came
         payload = item.raw_data
     return render_template("dashboard/failed_item.html", item=item, payload=payload,
+                           record_page=item.shopify_id and RECORD_PAGES.get(item.entity_type),
                            back=request.full_path.rstrip("?"))
 
 
