@@ -25,11 +25,14 @@ from shopsync.shopify.bulk import PARTS, BulkClient, nodes, records
 from shopsync.topics import ENTITIES, RESOURCES
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 10.0  # how often Shopify is asked how an operation stands (webhook lost)
+# How often Shopify is asked how an operation stands, in case the webhook is lost
+# (setting BULK_POLL_SECONDS).
+POLL_SECONDS = 10.0
 STEP_SECONDS = 0.5  # how often the run looks for the webhook's word, or a cancel
 PAGE = 250  # records applied per transaction
 URL_LIFETIME = dt.timedelta(days=7)
 URL_MARGIN = dt.timedelta(hours=1)  # a URL this close to expiring is not started on
+CANCEL_WAIT = dt.timedelta(seconds=30)  # how long a cancelled run waits to see Shopify stop
 RESTART = (BulkStatus.FAILED, BulkStatus.CANCELED, BulkStatus.EXPIRED)
 
 
@@ -62,8 +65,9 @@ def parts(run):
     return sorted(BulkRun.select().where(BulkRun.backfill == run), key=lambda r: names.index(r.part))
 
 
-def run_bulk_backfill(run_id, client=None, on_progress=None, poll=POLL_SECONDS, step=STEP_SECONDS):
+def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STEP_SECONDS):
     """Run each bulk query of the run, apply its result, and close the run."""
+    poll = poll or current_app.config.get("BULK_POLL_SECONDS", POLL_SECONDS)
     with db.connection_context():
         run = BackfillRun.get_by_id(run_id)
         if run.status is not RunStatus.RUNNING:  # cancelled while it waited in the queue
@@ -153,9 +157,7 @@ def _finished_operation(run, row, part, bulk, poll, step):
     while True:
         if backfill.cancelled(run):
             if row.operation_id and row.status in ACTIVE:
-                operation = bulk.cancel(row.operation_id)
-                if operation:
-                    _record(row, operation)
+                _cancel(row, bulk, step)
             return None
         if row.status is BulkStatus.QUEUED:
             operation = bulk.run_query(part, run.since)
@@ -173,6 +175,17 @@ def _finished_operation(run, row, part, bulk, poll, step):
         BackfillRun.update(updated_at=utcnow()).where(BackfillRun.id == run.id).execute()
         time.sleep(step if row.status is not BulkStatus.QUEUED else poll)
         row = BulkRun.get_by_id(row.id)
+
+
+def _cancel(row, bulk, step):
+    """Cancel an operation in Shopify and wait (CANCEL_WAIT at most) until it has stopped."""
+    operation = bulk.cancel(row.operation_id)
+    if operation:
+        row = _record(row, operation)
+    deadline = time.monotonic() + CANCEL_WAIT.total_seconds()
+    while row.status in ACTIVE and time.monotonic() < deadline:
+        time.sleep(step)
+        row = _record(row, bulk.operation(row.operation_id))
 
 
 def _apply(run, row, part, bulk, on_progress):
@@ -204,3 +217,24 @@ def _apply_page(run, row, part, page, lines, offset, on_progress):
     _save(row, lines_applied=lines, byte_offset=offset)
     if on_progress and applied:
         on_progress(run, applied)
+
+
+def cancel_operations(run_id):
+    """Ask Shopify to cancel the run's bulk operations still going; return the error, or None.
+
+    The run itself notices its cancel within STEP_SECONDS and does the same; this reaches
+    Shopify even when no worker is running it.
+    """
+    going = [row for row in BulkRun.select().where(BulkRun.backfill == run_id)
+             if row.operation_id and row.status in ACTIVE]
+    if not going:
+        return None
+    try:
+        bulk = BulkClient(connect(current_app.config))
+        for row in going:
+            operation = bulk.cancel(row.operation_id)
+            if operation:
+                _record(row, operation)
+    except (ShopifyError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

@@ -206,3 +206,12 @@ def test_every_bulk_query_stays_within_shopifys_limits():
     for parts in PARTS.values():
         for part in parts:
             assert plan(part.text(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))).root == part.resource
+
+
+def test_the_cli_runs_a_bulk_backfill_with_its_progress(app, shop):
+    app.config.update({"SHOPIFY_API_BASE_URL": shop.base_url, "SHOPIFY_ACCESS_TOKEN": "shpat_test",
+                       "BULK_POLL_SECONDS": 0.05})
+    result = app.test_cli_runner().invoke(args=["backfill", "customers", "--bulk"])
+    assert result.exit_code == 0, result.output
+    assert "completed: fetched 60, stored 60, failed 0" in result.output
+    assert Customer.select().count() == 60 and BulkRun.get().status is BulkStatus.APPLIED
