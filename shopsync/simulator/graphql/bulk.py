@@ -21,11 +21,11 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import abort, request, send_file
-from graphql import execute
+from graphql import GraphQLError
 
+from shopsync.simulator.graphql.bulk_execute import execute_query
 from shopsync.simulator.graphql.bulk_query import PAGE_INFO, InvalidBulkQuery, items, lines, plan
 from shopsync.simulator.graphql.nodes import gid, utc
-from shopsync.simulator.graphql.schema import SCHEMA
 from shopsync.simulator.store import Event
 
 FINISH_TOPIC = "bulk_operations/finish"
@@ -163,7 +163,6 @@ class BulkOperations:
     # Running.
 
     def _run(self, operation, checked):
-        from shopsync.simulator.graphql.endpoint import _resolve_type
         from shopsync.simulator.graphql.resolvers import Root
 
         operation.status = "RUNNING"
@@ -174,12 +173,13 @@ class BulkOperations:
         self.fail_after = None
         with open(self._path(operation.id), "w", encoding="utf-8") as out:
             while failure is None and not operation.stop.is_set():
-                result = execute(SCHEMA, checked.document, Root(self.sim, {}), {},
-                                 {"bulkAfter": after}, type_resolver=_resolve_type)
-                if result.errors:
+                try:
+                    data = execute_query(Root(self.sim, {}), checked.document.definitions[0],
+                                         {"bulkAfter": after})
+                except GraphQLError:
                     failure = "INTERNAL_SERVER_ERROR"
                     break
-                connection = result.data[checked.root]
+                connection = data[checked.root]
                 for node in items(connection):
                     if operation.root_object_count == fail_at:
                         failure = fail_code
