@@ -30,7 +30,9 @@ def backfill_command(resource, since, bulk):
     since = since and since.replace(tzinfo=dt.UTC)
     with db.connection_context():
         run = (bulk_backfill if bulk else backfill).prepare_run(resource, since)
-    if run.position:
+    if bulk and run.fetched:
+        click.echo(f"resuming bulk backfill #{run.id} after {run.fetched} records")
+    elif run.position:
         click.echo(f"resuming backfill #{run.id} after id {run.position}")
     with tqdm(total=run.expected, initial=run.fetched, unit=resource[:-1], disable=None) as bar:
         def on_page(current, size):

@@ -5,8 +5,15 @@ import time
 
 import pytest
 import requests
+from graphql import execute
 
+from shopsync.shopify.bulk import PARTS
 from shopsync.simulator import SimulatorServer, Store
+from shopsync.simulator.graphql.bulk_execute import execute_query
+from shopsync.simulator.graphql.bulk_query import plan
+from shopsync.simulator.graphql.endpoint import _resolve_type
+from shopsync.simulator.graphql.resolvers import Root
+from shopsync.simulator.graphql.schema import SCHEMA
 from tests.test_simulator import Receiver
 
 TOKEN = {"X-Shopify-Access-Token": "shpat_test"}
@@ -141,3 +148,19 @@ def test_invalid_bulk_queries_are_user_errors(sim, query, reason):
     refused = start(sim, query)
     assert refused["bulkOperation"] is None
     assert refused["userErrors"][0]["code"] == "INVALID" and reason in refused["userErrors"][0]["message"]
+
+
+@pytest.mark.parametrize("part", [p for parts in PARTS.values() for p in parts], ids=lambda p: p.name)
+def test_the_bulk_executor_gives_what_graphql_core_gives(part):
+    store = Store.generate(seed=2, orders=60, products=10, customers=20)
+    paid = [i for i in store.ids("orders", status="any")
+            if store.get_order(i)["financial_status"] == "paid"]
+    store.fulfill_order(paid[0])
+    store.refund_order(paid[1], shipping=True)
+    checked = plan(part.query)
+    variables = {"bulkAfter": None}
+    with SimulatorServer(store) as sim:
+        ours = execute_query(Root(sim, {}), checked.document.definitions[0], variables)
+        theirs = execute(SCHEMA, checked.document, Root(sim, {}), {}, variables,
+                         type_resolver=_resolve_type)
+    assert theirs.errors is None and ours == theirs.data
