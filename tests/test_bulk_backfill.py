@@ -215,3 +215,14 @@ def test_the_cli_runs_a_bulk_backfill_with_its_progress(app, shop):
     assert result.exit_code == 0, result.output
     assert "completed: fetched 60, stored 60, failed 0" in result.output
     assert Customer.select().count() == 60 and BulkRun.get().status is BulkStatus.APPLIED
+
+
+@pytest.mark.usefixtures("app")
+def test_from_2026_01_the_backfill_asks_for_children_grouped_under_their_parent(store):
+    with SimulatorServer(store, api_version="2026-01", **FAST) as shop:
+        client = AdminClient(shop.base_url.replace("2025-10", "2026-01"), "shpat_test")
+        started = bulk_backfill.prepare_run("products")
+        done = bulk_backfill.run_bulk_backfill(started.id, client=client, poll=0.05, step=0.02)
+    assert done.status is RunStatus.COMPLETED, done.error
+    expected = sum(len(store.get_product(i)["variants"]) for i in store.ids("products"))
+    assert ProductVariant.select().count() == expected

@@ -164,3 +164,23 @@ def test_the_bulk_executor_gives_what_graphql_core_gives(part):
         theirs = execute(SCHEMA, checked.document, Root(sim, {}), {}, variables,
                          type_resolver=_resolve_type)
     assert theirs.errors is None and ours == theirs.data
+
+
+def test_from_2026_01_five_run_at_once_and_children_are_grouped_only_when_asked():
+    store = Store.generate(seed=1, orders=300, products=10, customers=40)
+    with SimulatorServer(store, api_version="2026-01", graphql_restore_rate=100_000.0) as sim:
+        sim.bulk.page_delay = 0.5
+        started = [start(sim)["bulkOperation"]["id"] for _ in range(5)]
+        assert start(sim)["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
+        sim.bulk.page_delay = 0.0
+        ungrouped = finished(sim, started[0])
+        grouped = finished(sim, gql(sim, RUN.replace("query: $q", "query: $q, groupObjects: true"),
+                                    q=ORDERS)["bulkOperationRunQuery"]["bulkOperation"]["id"])
+
+        def first_child_follows_its_parent(state):
+            lines = [json.loads(line) for line in
+                     requests.get(state["url"], timeout=10).text.splitlines()]
+            return lines[1].get("__parentId") == lines[0]["id"]
+
+        assert first_child_follows_its_parent(grouped)
+        assert not first_child_follows_its_parent(ungrouped)

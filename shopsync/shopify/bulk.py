@@ -3,9 +3,10 @@
 A bulk query may hold at most five connections, so an order with its books takes two:
 `orders` (the order, its lines, shipping lines and discount applications) and `books` (its
 refunds with their lines, shipping and transactions, and its fulfillments with their lines).
-Each connection's objects come as lines of their own after the object holding them, which
-they name in `__parentId`; `records` joins them back into the nodes the cursor-paged queries
-return, so the same mapping makes them webhook-shaped records.
+Each connection's objects come as lines of their own, naming the object holding them in
+`__parentId`; asked with `groupObjects: true` (the default before 2026-01), they follow it at
+once, so `nodes` joins them back one node at a time, in constant memory, into the nodes the
+cursor-paged queries return, and the same mapping makes them webhook-shaped records.
 """
 
 import json
@@ -165,7 +166,8 @@ class BulkClient:
         """Start `part`'s bulk query; return the operation, or None when one is in progress."""
         self.client.require_scope(f"read_{part.resource}")
         data = self.client.execute(
-            f"mutation($q: String!) {{ r: bulkOperationRunQuery(query: $q) {{ bulkOperation "
+            f"mutation($q: String!) {{ r: bulkOperationRunQuery(query: $q, groupObjects: true) "
+            f"{{ bulkOperation "
             f"{{ {OPERATION} }} userErrors {{ code field message }} }} }}",
             {"q": part.text(since)}, mutation=True)["r"]
         errors = data["userErrors"]

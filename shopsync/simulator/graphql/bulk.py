@@ -4,8 +4,10 @@ An operation goes CREATED -> RUNNING -> COMPLETED (its `url`), FAILED (`errorCod
 `partialDataUrl` when some lines were written) or, through bulkOperationCancel, CANCELING ->
 CANCELED; each end sends `bulk_operations/finish`. Shopify runs one bulk query per shop at a
 time before API version 2026-01 and five from then on; one more is refused with
-OPERATION_IN_PROGRESS. The result URLs are signed and expire after seven days, like the
-storage links Shopify hands out, so reading them needs no access token.
+OPERATION_IN_PROGRESS. From 2026-01 `groupObjects` defaults to false: children then come after
+the page of root objects, not right after their parent. The result URLs are signed and expire
+after seven days, like the storage links Shopify hands out, so reading them needs no access
+token.
 """
 
 import hashlib
@@ -83,8 +85,13 @@ class BulkOperations:
             operation.stop.set()
         shutil.rmtree(self._directory, ignore_errors=True)
 
-    def run_query(self, text):
-        """Start a bulk query; return (Operation or None, userErrors)."""
+    def run_query(self, text, group=None):
+        """Start a bulk query; return (Operation or None, userErrors).
+
+        `group`: children right after their parent (default before 2026-01), else after the
+        page of root objects they belong to.
+        """
+        group = self.sim.api_version < "2026-01" if group is None else group
         try:
             checked = plan(text)
         except InvalidBulkQuery as exc:
@@ -97,7 +104,7 @@ class BulkOperations:
                                           f"already in progress: {active[0].gid}."}]
             operation = Operation(next(self._ids), text, self.clock())
             self._operations[operation.id] = operation
-        threading.Thread(target=self._run, args=(operation, checked), daemon=True,
+        threading.Thread(target=self._run, args=(operation, checked, group), daemon=True,
                          name=f"bulk-{operation.id}").start()
         return operation, []
 
@@ -162,7 +169,7 @@ class BulkOperations:
 
     # Running.
 
-    def _run(self, operation, checked):
+    def _run(self, operation, checked, group):
         from shopsync.simulator.graphql.resolvers import Root
 
         operation.status = "RUNNING"
@@ -179,15 +186,19 @@ class BulkOperations:
                 except GraphQLError:
                     failure = "INTERNAL_SERVER_ERROR"
                     break
-                connection = data[checked.root]
+                connection, later = data[checked.root], []
                 for node in items(connection):
                     if operation.root_object_count == fail_at:
                         failure = fail_code
                         break
                     for line in lines(node, checked.shapes):
-                        out.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
-                        operation.object_count += 1
+                        if group or "__parentId" not in line:
+                            self._write(out, operation, line)
+                        else:
+                            later.append(line)
                     operation.root_object_count += 1
+                for line in later:
+                    self._write(out, operation, line)
                 if not connection[PAGE_INFO]["hasNextPage"]:
                     break
                 after = connection[PAGE_INFO]["endCursor"]
@@ -197,6 +208,11 @@ class BulkOperations:
             return self._finish(operation, "CANCELED", None, written=False)
         self._finish(operation, "FAILED" if failure else "COMPLETED", failure,
                      written=operation.object_count > 0 or failure is None)
+
+    @staticmethod
+    def _write(out, operation, line):
+        out.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
+        operation.object_count += 1
 
     def _finish(self, operation, status, error_code, written):
         """Close an operation and send bulk_operations/finish."""
@@ -223,8 +239,8 @@ class BulkRoot:
     def bulkOperation(self, info, id):  # noqa: N802
         return self.sim.bulk.graphql(self.sim.bulk.get(_number(id)))
 
-    def bulkOperationRunQuery(self, info, query, groupObjects=False):  # noqa: N802, N803
-        operation, errors = self.sim.bulk.run_query(query)
+    def bulkOperationRunQuery(self, info, query, groupObjects=None):  # noqa: N802, N803
+        operation, errors = self.sim.bulk.run_query(query, groupObjects)
         return {"bulkOperation": self.sim.bulk.graphql(operation), "userErrors": errors}
 
     def bulkOperationCancel(self, info, id):  # noqa: N802

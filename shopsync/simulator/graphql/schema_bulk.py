@@ -34,7 +34,7 @@ extend type QueryRoot {
   bulkOperation(id: ID!): BulkOperation
 }
 extend type Mutation {
-  bulkOperationRunQuery(query: String!, groupObjects: Boolean = false):
+  bulkOperationRunQuery(query: String!, groupObjects: Boolean):
       BulkOperationRunQueryPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload
 }
