@@ -21,7 +21,7 @@ from shopsync.db import db, utcnow
 from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
 from shopsync.shopify import AdminClient, ShopifyError, connect
-from shopsync.shopify.bulk import PARTS, BulkClient, nodes, records
+from shopsync.shopify.bulk import PARTS, BulkClient, ResultGone, nodes, records
 from shopsync.topics import ENTITIES, RESOURCES
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,12 @@ def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STE
                 if row.status is BulkStatus.APPLIED:
                     continue
                 row = _finished_operation(run, row, part, bulk, poll, step)
-                if row is None or (row.url and not _apply(run, row, part, bulk, on_progress)):
-                    return BackfillRun.get_by_id(run.id)  # cancelled
+                try:
+                    if row is None or (row.url and not _apply(run, row, part, bulk, on_progress)):
+                        return BackfillRun.get_by_id(run.id)  # cancelled
+                except ResultGone:
+                    _save(row, status=BulkStatus.EXPIRED)  # the next start runs it again
+                    raise
                 if row.status is not BulkStatus.COMPLETED:
                     backfill.close(run, RunStatus.FAILED, describe(row))
                     return run

@@ -226,3 +226,16 @@ def test_from_2026_01_the_backfill_asks_for_children_grouped_under_their_parent(
     assert done.status is RunStatus.COMPLETED, done.error
     expected = sum(len(store.get_product(i)["variants"]) for i in store.ids("products"))
     assert ProductVariant.select().count() == expected
+
+
+@pytest.mark.usefixtures("app")
+def test_a_result_url_refused_before_its_time_fails_the_run_and_the_next_start_reruns_it(shop):
+    with pytest.raises(KeyboardInterrupt):
+        run(shop, "products", on_progress=lambda current, size: (_ for _ in ()).throw(KeyboardInterrupt))
+    shop.bulk.clock = lambda: time.time() + shop.bulk.url_lifetime + 1  # storage says expired
+    failed = run(shop, "products")
+    assert failed.status is RunStatus.FAILED and "the URL has expired" in failed.error
+    assert BulkRun.get().status is BulkStatus.EXPIRED
+    shop.bulk.clock = time.time
+    done = run(shop, "products")
+    assert done.status is RunStatus.COMPLETED and operations(shop) == 2

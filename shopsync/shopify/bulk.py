@@ -20,6 +20,7 @@ PAGED = re.compile(r"(\w+)\(first: \d+\) \{ pageInfo \{ hasNextPage endCursor \}
 OPERATION = ("id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url "
              "partialDataUrl")
 IN_PROGRESS = "OPERATION_IN_PROGRESS"
+GONE = (403, 404, 410)  # how storage answers a result URL past its expiry
 DISCOUNTS = ("DiscountCodeApplication", "ManualDiscountApplication",
              "AutomaticDiscountApplication", "ScriptDiscountApplication")
 # (type of the holding object, __typename of a child line) -> the connection it belongs to.
@@ -71,6 +72,10 @@ def _query(resource, fields):
 def _books_fields():
     text = books.ORDER
     return "id " + " ".join(text[slice(*_block(text, name))] for name in ("refunds", "fulfillments"))
+
+
+class ResultGone(ShopifyRequestError):
+    """The result URL no longer serves the file (expired or withdrawn)."""
 
 
 @dataclass(frozen=True)
@@ -202,9 +207,11 @@ class BulkClient:
                                      timeout=self.client.timeout) as response:
             if response.status_code == 416:  # nothing after the offset
                 return
+            if response.status_code in GONE:
+                raise ResultGone(f"GET bulk result: HTTP {response.status_code}: the URL has "
+                                 f"expired", response.status_code)
             if response.status_code >= 400:
-                raise ShopifyRequestError(f"GET bulk result: HTTP {response.status_code} "
-                                          f"(the URL expires 7 days after the operation ends)",
+                raise ShopifyRequestError(f"GET bulk result: HTTP {response.status_code}",
                                           response.status_code)
             ranged = response.status_code == 206
             for number, line in enumerate(response.iter_lines(chunk_size=1 << 16)):
