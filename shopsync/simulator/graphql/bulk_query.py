@@ -41,8 +41,8 @@ class InvalidBulkQuery(ValueError):
 
 @dataclass(frozen=True)
 class Shape:
-    """What of an object is kept on its line: {response key: Shape} of the fields below it that
-    hold connections (`connection` True for a connection itself)."""
+    """A field holding connections: whether it is one itself, and {response key: Shape} of the
+    fields below it that hold connections."""
 
     connection: bool
     inner: dict
