@@ -1,11 +1,19 @@
-"""Backfill: orders from the simulator behind Shopify's leaky bucket, against the rate-limit ceiling.
+"""Backfill: orders from the simulator behind Shopify's leaky bucket, against the rate-limit ceiling;
+and through a bulk operation, against direct bulk upserts of the same orders.
 
 The simulator runs in its own process (`python -m shopsync.simulator`), so it does not take
 the backfill's interpreter; each backfill runs in a fresh process that reports its own peak
 RSS. The ceiling: the first BUCKET pages come at once, every further page costs 1/LEAK_RATE
 s, so N orders take at least (ceil(N/250) - BUCKET) / LEAK_RATE s.
 
-    python -m bench.backfill BASE_URL DATABASE_URL LEAK_RATE   # one backfill, prints JSON
+A bulk backfill's time has two parts: the simulator running the two bulk queries (Shopify's
+side: not shopsync's to speed up, and the simulator builds its orders far slower than
+Shopify) and shopsync streaming and applying the results. The apply phases are what is
+compared with `ingest.apply_records` upserting the same generated orders, page by page.
+
+    python -m bench.backfill BASE_URL DATABASE_URL LEAK_RATE   # one REST backfill, prints JSON
+    python -m bench.backfill bulk BASE_URL DATABASE_URL        # one bulk backfill, prints JSON
+    python -m bench.backfill direct ORDERS DATABASE_URL        # direct upserts, prints JSON
 """
 
 import json
@@ -16,13 +24,18 @@ import sys
 import time
 
 from bench.common import ROOT, SESSION_KEY, Row, fresh_schema, peak_rss_mb
-from shopsync import backfill, create_app
+from shopsync import backfill, bulk_backfill, create_app
+from shopsync.bulk_run import BulkRun
 from shopsync.db import db
-from shopsync.shopify import ShopifyClient
+from shopsync.ingest import apply_records
+from shopsync.models import Order
+from shopsync.shopify import AdminClient, ShopifyClient
+from shopsync.simulator import Store
 
 PAGE = 250
 FULL = {"sizes": (10_000, 100_000), "bucket": 40, "leak_rate": 2.0}
 QUICK = {"sizes": (100, 300), "bucket": 1, "leak_rate": 4.0}
+SIMULATOR_DEFAULTS = {"products": 50, "customers": 200}  # python -m shopsync.simulator's
 
 
 def ceiling(orders, bucket, leak_rate):
@@ -33,9 +46,7 @@ def ceiling(orders, bucket, leak_rate):
 
 def backfill_once(base_url, database_url, leak_rate):
     """Backfill every order into a fresh schema; return what it did, its time and peak RSS."""
-    app = create_app({"DATABASE_URL": database_url, "REDIS_URL": None,
-                      "SHOPIFY_API_BASE_URL": base_url, "SECRET_KEY": SESSION_KEY})
-    with app.app_context(), db.connection_context():
+    with _app(base_url, database_url).app_context(), db.connection_context():
         fresh_schema()
         run_id = backfill.prepare_run("orders").id
         client = ShopifyClient(base_url, "shpat_test", leak_rate=leak_rate)
@@ -45,6 +56,47 @@ def backfill_once(base_url, database_url, leak_rate):
     return {"status": run.status.value, "fetched": run.fetched, "stored": run.stored,
             "seconds": seconds, "requests": client.request_count,
             "throttled": client.throttled_count, "peak_rss_mb": peak_rss_mb()}
+
+
+def _app(base_url, database_url):
+    return create_app({"DATABASE_URL": database_url, "REDIS_URL": None,
+                       "SHOPIFY_API_BASE_URL": base_url, "SECRET_KEY": SESSION_KEY})
+
+
+def bulk_once(base_url, database_url):
+    """Backfill every order through bulk operations into a fresh schema; return its figures.
+
+    `apply_seconds`: from each operation's end (as the run saw it) to its last applied page.
+    """
+    with _app(base_url, database_url).app_context(), db.connection_context():
+        fresh_schema()
+        run_id = bulk_backfill.prepare_run("orders").id
+        client = AdminClient(base_url, "shpat_test")
+        started = time.monotonic()
+        run = bulk_backfill.run_bulk_backfill(run_id, client=client, poll=0.2, step=0.05)
+        seconds = time.monotonic() - started
+        parts = list(BulkRun.select().where(BulkRun.backfill == run_id))
+    return {"status": run.status.value, "error": run.error, "stored": run.stored,
+            "seconds": seconds, "requests": client.request_count,
+            "apply_seconds": sum((p.updated_at - p.finished_at).total_seconds() for p in parts),
+            "lines": sum(p.lines_applied for p in parts), "peak_rss_mb": peak_rss_mb()}
+
+
+def direct_once(orders, database_url):
+    """Upsert the simulator's generated orders with `apply_records`, a page at a time, into a
+    fresh schema; return the orders stored and the seconds the upserts took."""
+    store = Store.generate(1, orders, **SIMULATOR_DEFAULTS)
+    ids = store.ids("orders", status="any")
+    seconds = 0.0
+    with _app("http://unused", database_url).app_context(), db.connection_context():
+        fresh_schema()
+        for start in range(0, len(ids), PAGE):
+            page = [store.get_order(i) for i in ids[start:start + PAGE]]
+            began = time.monotonic()
+            apply_records("order", page)
+            seconds += time.monotonic() - began
+        stored = Order.select().count()
+    return {"stored": stored, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
 def _simulator(orders, bucket, leak_rate):
@@ -60,17 +112,24 @@ def _simulator(orders, bucket, leak_rate):
     return proc, proc.stdout.readline().strip()
 
 
-def measure(ctx, orders, bucket, leak_rate):
-    """Backfill `orders` from a fresh simulator in a fresh process; return its report."""
+def _report(*args):
+    """Run `python -m bench.backfill ARGS` in a fresh process; return the JSON it prints."""
+    out = subprocess.run([sys.executable, "-m", "bench.backfill", *map(str, args)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=7200, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(ctx, orders, bucket, leak_rate, mode="rest"):
+    """Backfill `orders` from a fresh simulator in a fresh process (REST or bulk); return its
+    report."""
     simulator, base_url = _simulator(orders, bucket, leak_rate)
     try:
-        out = subprocess.run([sys.executable, "-m", "bench.backfill", base_url, ctx.database_url,
-                              str(leak_rate)], cwd=ROOT, capture_output=True, text=True,
-                             timeout=1800, check=True)
+        if mode == "bulk":
+            return _report("bulk", base_url, ctx.database_url)
+        return _report(base_url, ctx.database_url, leak_rate)
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(ctx):
@@ -96,5 +155,34 @@ def run(ctx):
     return rows
 
 
+def bulk_rows(ctx, spec):
+    """Backfill the small and the large store through bulk operations; return rows."""
+    small, large = spec["sizes"]
+    bulk = {n: measure(ctx, n, spec["bucket"], spec["leak_rate"], "bulk") for n in (small, large)}
+    direct = _report("direct", large, ctx.database_url)
+    done = bulk[large]
+    apply_rate, direct_rate = done["stored"] / done["apply_seconds"], direct["stored"] / direct["seconds"]
+    rows = [Row("bulk", f"orders/s applied, {large:,} orders ({done['lines']:,} JSONL lines "
+                            f"streamed)", apply_rate, "orders/s", direct_rate,
+                "direct apply_records upserts", "≥ 0.8×", apply_rate >= 0.8 * direct_rate)]
+    for n, report in bulk.items():
+        rows.append(Row("bulk", f"orders stored of {n:,} ({report['requests']} API calls)",
+                        report["stored"], "orders", n, "orders in the store", "all",
+                        report["stored"] == n and report["status"] == "completed"))
+    rows.append(Row("bulk", f"peak RSS, {large:,} orders", done["peak_rss_mb"], "MB",
+                    bulk[small]["peak_rss_mb"], f"peak RSS, {small:,} orders", "≤ 1.2×",
+                    done["peak_rss_mb"] <= 1.2 * bulk[small]["peak_rss_mb"]))
+    top = ceiling(large, spec["bucket"], spec["leak_rate"])
+    rows.append(Row("bulk", f"seconds end to end, {large:,} orders (the simulator's "
+                                f"run included)", done["seconds"], "s", large / top if top else None,
+                    "a REST backfill at its rate-limit ceiling"))
+    return rows
+
+
 if __name__ == "__main__":
-    print(json.dumps(backfill_once(sys.argv[1], sys.argv[2], float(sys.argv[3]))))
+    if sys.argv[1] == "bulk":
+        print(json.dumps(bulk_once(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "direct":
+        print(json.dumps(direct_once(int(sys.argv[2]), sys.argv[3])))
+    else:
+        print(json.dumps(backfill_once(sys.argv[1], sys.argv[2], float(sys.argv[3]))))

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import current_app
 
 from shopsync import queue
+from shopsync.bulk_run import BulkRun
 from shopsync.db import db, utcnow
 from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
@@ -30,7 +31,7 @@ def start_backfill(resource, since=None):
     """
     run = prepare_run(resource, since)
     if not queue.enqueue(queue.get_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT):
-        _close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
+        close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run
 
 
@@ -45,18 +46,31 @@ def prepare_run(resource, since=None):
     """Return the unfinished run of `resource` and `since` to resume, or a new one."""
     if resource not in RESOURCES:
         raise ValueError(f"cannot backfill {resource!r}: choose {', '.join(RESOURCES)}")
+    resumable = unfinished(resource, since, bulk=False)
+    if resumable is None:
+        return BackfillRun.create(entity_type=resource, since=since)
+    return reopen(resumable)
+
+
+def unfinished(resource, since, bulk):
+    """Return the latest run of `resource` and `since` that stopped before the end (or whose
+    process died), of bulk operations or not, or None."""
     stale = utcnow() - STALE_AFTER
-    resumable = BackfillRun.select().where(
+    with_bulk = BackfillRun.id.in_(BulkRun.select(BulkRun.backfill))
+    return BackfillRun.select().where(
         (BackfillRun.entity_type == resource)
         & (BackfillRun.since.is_null() if since is None else BackfillRun.since == since)
         & (BackfillRun.status.in_([RunStatus.INTERRUPTED, RunStatus.FAILED])
            | ((BackfillRun.status == RunStatus.RUNNING) & (BackfillRun.updated_at < stale)))
+        & (with_bulk if bulk else ~with_bulk)
     ).order_by(BackfillRun.id.desc()).first()
-    if resumable is None:
-        return BackfillRun.create(entity_type=resource, since=since)
-    resumable.status, resumable.error, resumable.updated_at = RunStatus.RUNNING, None, utcnow()
-    resumable.save()
-    return resumable
+
+
+def reopen(run):
+    """Mark an unfinished run running again and return it."""
+    run.status, run.error, run.updated_at = RunStatus.RUNNING, None, utcnow()
+    run.save()
+    return run
 
 
 def _stored_count(model, ids):
@@ -79,22 +93,22 @@ def run_backfill(run_id, client=None, on_page=None):
             pages = client.iter_pages(run.entity_type, since_id=run.position or None,
                                       created_at_min=run.since)
             for page in prefetched(pages):
-                _apply_page(run, topic, page)
+                apply_page(run, topic, page)
                 if on_page:
                     on_page(run, len(page))
-                if _cancelled(run):
+                if cancelled(run):
                     return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
-            _close(run, status, f"{type(exc).__name__}: {exc}")
+            close(run, status, f"{type(exc).__name__}: {exc}")
             if isinstance(exc, KeyboardInterrupt):
                 raise
             return run
         if run.fetched != run.stored + run.failed:
-            _close(run, RunStatus.FAILED, f"fetched {run.fetched} records but stored {run.stored} "
+            close(run, RunStatus.FAILED, f"fetched {run.fetched} records but stored {run.stored} "
                                           f"and sent {run.failed} to failed items")
         else:
-            _close(run, RunStatus.COMPLETED, None)
+            close(run, RunStatus.COMPLETED, None)
         return run
 
 
@@ -107,7 +121,7 @@ def prefetched(pages):
             yield page
 
 
-def _apply_page(run, topic, page):
+def apply_page(run, topic, page):
     """Apply one page of records and record the run's progress."""
     failed = sum(result is None for result in apply_records(topic.entity_type, page))
     ids = [record["id"] for record in page]
@@ -133,12 +147,12 @@ def cancel(run_id, by):
         (BackfillRun.id == run_id) & (BackfillRun.status == RunStatus.RUNNING)).execute() == 1
 
 
-def _cancelled(run):
+def cancelled(run):
     """Tell whether someone cancelled the run since it started."""
     return BackfillRun.get_by_id(run.id).status is not RunStatus.RUNNING
 
 
-def _close(run, status, error):
+def close(run, status, error):
     """Finish a run with `status`."""
     run.status, run.error, run.finished_at = status, error, utcnow()
     run.updated_at = run.finished_at

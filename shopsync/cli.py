@@ -5,7 +5,7 @@ import datetime as dt
 import click
 from tqdm import tqdm
 
-from shopsync import backfill, dlq, migrations
+from shopsync import backfill, bulk_backfill, dlq, migrations
 from shopsync.db import db
 from shopsync.models import RunStatus
 from shopsync.topics import RESOURCES
@@ -23,19 +23,26 @@ def init_db_command():
 @click.argument("resource", type=click.Choice(sorted(RESOURCES)))
 @click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
               help="Only records created on or after this date (UTC).")
-def backfill_command(resource, since):
+@click.option("--bulk", is_flag=True, help="Through a bulk operation (GraphQL): Shopify runs the "
+                                         "query and shopsync streams the result.")
+def backfill_command(resource, since, bulk):
     """Copy every RESOURCE record from Shopify into the ERP, resuming an unfinished run."""
     since = since and since.replace(tzinfo=dt.UTC)
     with db.connection_context():
-        run = backfill.prepare_run(resource, since)
-    if run.position:
+        run = (bulk_backfill if bulk else backfill).prepare_run(resource, since)
+    if bulk and run.fetched:
+        click.echo(f"resuming bulk backfill #{run.id} after {run.fetched} records")
+    elif run.position:
         click.echo(f"resuming backfill #{run.id} after id {run.position}")
     with tqdm(total=run.expected, initial=run.fetched, unit=resource[:-1], disable=None) as bar:
         def on_page(current, size):
             bar.total = current.expected
             bar.update(size)
 
-        run = backfill.run_backfill(run.id, on_page=on_page)
+        if bulk:
+            run = bulk_backfill.run_bulk_backfill(run.id, on_progress=on_page)
+        else:
+            run = backfill.run_backfill(run.id, on_page=on_page)
     click.echo(f"{run.status.value}: fetched {run.fetched}, stored {run.stored}, "
                f"failed {run.failed}" + (f" ({run.error})" if run.error else ""))
     if run.status is not RunStatus.COMPLETED:

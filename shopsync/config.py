@@ -28,9 +28,10 @@ class ConfigError(RuntimeError):
 
 
 # Numeric tuning settings pass through under these prefixes, e.g. HEALTH_ORDER_LAG_WARNING,
-# RECONCILE_THRESHOLD_ORDERS, CATCHUP_OVERLAP_SECONDS, ALERT_REPEAT_MINUTES. Their defaults
-# live beside the code that reads them (health.METRICS, reconciliation, alerts).
-TUNING_PREFIXES = ("HEALTH_", "RECONCILE_", "CATCHUP_", "ALERT_REPEAT_")
+# RECONCILE_THRESHOLD_ORDERS, CATCHUP_OVERLAP_SECONDS, ALERT_REPEAT_MINUTES, BULK_POLL_SECONDS.
+# Their defaults live beside the code that reads them (health.METRICS, reconciliation, alerts,
+# bulk_backfill).
+TUNING_PREFIXES = ("HEALTH_", "RECONCILE_", "CATCHUP_", "ALERT_REPEAT_", "BULK_")
 
 
 def _number(text):

@@ -9,6 +9,7 @@ import peewee as pw
 from peewee import fn
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
+from shopsync.bulk_run import BulkRun
 from shopsync.db import UTCDateTimeField, db, is_sqlite, utcnow
 from shopsync.ledger import LEDGER_MODELS
 from shopsync.models import (
@@ -82,6 +83,10 @@ def _operations_tables(migrator):
     db.create_tables([AuditEntry, DataRequestAnswer], safe=True)
 
 
+def _bulk_runs(migrator):
+    db.create_tables([BulkRun], safe=True)
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
@@ -91,6 +96,7 @@ MIGRATIONS = [
     ("0005_books", _books),
     ("0006_one_delivery_per_event_and_topic", _one_delivery_per_event_and_topic),
     ("0007_audit_log_and_data_request_answers", _operations_tables),
+    ("0008_bulk_runs", _bulk_runs),
 ]
 
 

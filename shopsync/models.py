@@ -326,4 +326,5 @@ ALL_MODELS = [Customer, Product, ProductVariant, Order, OrderLineItem, WebhookLo
               User, BackfillRun, ReconciliationReport, SyncHealthMetric, Alert, SyncState, Heartbeat,
               AuditEntry, DataRequestAnswer]
 
+import shopsync.bulk_run  # noqa: E402, F401  (bulk operations of backfills join ALL_MODELS)
 import shopsync.ledger  # noqa: E402, F401  (the books' tables build on Order and join ALL_MODELS)

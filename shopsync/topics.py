@@ -2,7 +2,16 @@
 
 from dataclasses import dataclass
 
-from shopsync import ledger_schemas, ledger_sync, moneycheck, privacy, schemas, sync, uninstall
+from shopsync import (
+    bulk_finish,
+    ledger_schemas,
+    ledger_sync,
+    moneycheck,
+    privacy,
+    schemas,
+    sync,
+    uninstall,
+)
 from shopsync.models import Customer, Order, Product
 
 
@@ -65,6 +74,10 @@ TOPICS = {
     # Nothing to store: a critical alert, as nothing syncs until the app is reinstalled.
     "app/uninstalled": Topic("shop", "shop", uninstall.AppUninstalledSchema, uninstall.raise_alert,
                              is_privacy=True),
+    # A bulk operation ended: the backfill waiting on it reads its outcome.
+    "bulk_operations/finish": Topic("bulk_operation", "bulk_operations",
+                                    bulk_finish.BulkFinishSchema, bulk_finish.note_finish,
+                                    is_privacy=True),
 }
 # Privacy topics: Shopify requires every app to answer them and act within 30 days. They are
 # configured in the app's settings, not subscribed through the API.

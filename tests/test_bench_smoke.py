@@ -5,7 +5,7 @@ import math
 import pytest
 
 from bench import __main__ as runner
-from bench import backfill, books, dashboard, ingest, processing, reconciliation
+from bench import backfill, books, bulk, dashboard, ingest, processing, reconciliation
 from bench.common import Context, Row, own_database
 from tests.conftest import REDIS_URL
 
@@ -51,6 +51,12 @@ def test_backfill_smoke(context):
     rows = _check(backfill.run(context), "backfill")
     assert all(row.met for measure, row in rows.items() if measure.startswith("orders stored"))
     assert _first(rows, "peak RSS").value > 0
+
+
+def test_bulk_smoke(context):
+    rows = _check(bulk.run(context), "bulk")
+    assert all(row.met for measure, row in rows.items() if measure.startswith("orders stored"))
+    assert _first(rows, "orders/s applied").baseline > 0
 
 
 def test_books_smoke(context):

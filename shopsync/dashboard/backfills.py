@@ -2,12 +2,12 @@
 
 import datetime as dt
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 
-from shopsync import backfill, single
+from shopsync import backfill, bulk_backfill, single
 from shopsync.auth import admin_required, current_user, login_required
-from shopsync.dashboard import bp, get_or_404, newest_first, render
+from shopsync.dashboard import bp, get_or_404, is_htmx, newest_first, render
 from shopsync.models import BackfillRun, RunStatus
 from shopsync.queue import get_queue
 from shopsync.topics import RESOURCES
@@ -46,7 +46,8 @@ def start_backfill():
     try:
         with single.claim(get_queue(), f"backfill-{entity}") as free:
             busy = backfill.running(entity) if free else True
-            run = None if busy else backfill.start_backfill(entity, since=since)
+            start = bulk_backfill.start if request.form.get("bulk") else backfill.start_backfill
+            run = None if busy else start(entity, since=since)
     except RedisError:
         busy, run = False, None
     if busy:
@@ -63,11 +64,19 @@ def start_backfill():
 @bp.post("/backfills/<int:run_id>/cancel")
 @admin_required
 def cancel_backfill(run_id):
-    """Stop a running backfill after its current page; starting it again resumes it."""
+    """Stop a running backfill after its current page (and its bulk operation); starting it
+    again resumes it."""
     get_or_404(BackfillRun, run_id, "backfill run")
     if backfill.cancel(run_id, current_user().username):
-        flash(f"Backfill #{run_id} cancelled: it stops after its current page, and starting a "
-              "backfill of the same records resumes it.", "info")
+        problem = bulk_backfill.cancel_operations(run_id)
+        message = (f"Backfill #{run_id} cancelled: it stops after its current page, and starting "
+                   "a backfill of the same records resumes it."
+                   + (f" Shopify's bulk operation could not be cancelled: {problem}" if problem else ""))
+        category = "error" if problem else "info"
     else:
-        flash(f"Backfill #{run_id} was not running.", "error")
+        message, category = f"Backfill #{run_id} was not running.", "error"
+    if is_htmx():
+        return render_template("dashboard/_backfill_row.html", run=BackfillRun.get_by_id(run_id),
+                               message=message)
+    flash(message, category)
     return redirect(url_for("dashboard.backfills"))

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, g, request
 
 from shopsync.simulator import graphql, query
+from shopsync.simulator.graphql import bulk
 from shopsync.simulator.query import BadRequest, Filters
 from shopsync.simulator.webhooks import SubscriptionError
 
@@ -89,7 +90,7 @@ def create_api(sim):
     def gatekeeper():
         """Check the token, the version, the rate limit and the injected faults, in that order."""
         g.started, g.authenticated = time.monotonic(), False
-        if request.endpoint == "oauth_token":
+        if request.endpoint in ("oauth_token", "bulk_result"):  # no access token asked
             return None
         token = request.headers.get("X-Shopify-Access-Token", "")
         static = bool(sim.access_token) and hmac.compare_digest(token.encode(),
@@ -138,6 +139,7 @@ def create_api(sim):
         return reply(body, status)
 
     graphql.register(app, sim, reply)
+    bulk.register(app, sim)
 
     @app.get(f"{base}/{RESOURCES}.json")
     def records_list(version, kind):

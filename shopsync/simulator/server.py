@@ -6,6 +6,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from shopsync.simulator.api import RequestStats, create_api
 from shopsync.simulator.faults import Faults
+from shopsync.simulator.graphql.bulk import BulkOperations
 from shopsync.simulator.ratelimit import LeakyBucket
 from shopsync.simulator.tokens import DEFAULT_CLIENT_ID, DEFAULT_LIFETIME, Tokens
 from shopsync.simulator.webhooks import Subscriptions, WebhookSender
@@ -46,6 +47,7 @@ class SimulatorServer:
         self.subscriptions = Subscriptions(api_version)
         self.webhooks = WebhookSender(shop, api_version, self.webhook_secret, webhook_options,
                                       on_give_up=self._give_up)
+        self.bulk = BulkOperations(self)
         self.app = create_api(self)
         self._http = make_server(host, port, self.app, threaded=True, request_handler=_Handler)
         self.port = self._http.server_port
@@ -80,6 +82,7 @@ class SimulatorServer:
             self._thread.join()
         self._http.server_close()
         self.webhooks.stop()
+        self.bulk.close()
 
     def __enter__(self):
         return self.start()
@@ -126,9 +129,9 @@ class SimulatorServer:
         return self.webhooks.wait_idle(timeout)
 
     def _on_change(self, event):
-        self.webhooks.submit(event, self._targets)
+        self.webhooks.submit(event, self.targets)
 
-    def _targets(self, topic):
+    def targets(self, topic):
         """Return (subscription id, address) pairs to deliver `topic` to, one per address."""
         targets = [(None, self.webhook_url)] if self.webhook_url else []
         for subscription_id, address in self.subscriptions.targets(topic):

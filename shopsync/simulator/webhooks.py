@@ -22,6 +22,7 @@ TOPICS = (
     "products/delete", "customers/create", "customers/update", "customers/enable",
     "customers/disable", "customers/delete", "app/uninstalled", "refunds/create",
     "order_transactions/create", "fulfillments/create", "fulfillments/update",
+    "bulk_operations/finish",
 )
 FIRST_SUBSCRIPTION_ID = 1_047_000_000_000
 

@@ -6,6 +6,7 @@ from functools import partial
 from graphql import GraphQLError
 
 from shopsync.simulator.graphql import search
+from shopsync.simulator.graphql.bulk import BulkRoot
 from shopsync.simulator.graphql.nodes import KINDS, NODE_TYPES, gid, utc
 from shopsync.simulator.graphql.paging import build, connection, decode_cursor, stream
 from shopsync.simulator.graphql.schema import topic_enum
@@ -28,7 +29,7 @@ def parse_gid(value, typename=None):
     return match[1], int(match[2])
 
 
-class Root:
+class Root(BulkRoot):
     """The QueryRoot and Mutation objects of one request (`context` collects search warnings)."""
 
     def __init__(self, sim, context):

@@ -3,6 +3,7 @@
 from graphql import build_schema
 
 from shopsync.simulator.graphql import schema_books as books
+from shopsync.simulator.graphql import schema_bulk as bulk
 from shopsync.simulator.webhooks import TOPICS
 
 
@@ -256,4 +257,4 @@ schema { query: QueryRoot mutation: Mutation }
 """
 
 SCHEMA = build_schema(SDL % (books.ORDER_FIELDS, " ".join(topic_enum(t) for t in TOPICS))
-                      + books.SDL)
+                      + books.SDL + bulk.SDL)

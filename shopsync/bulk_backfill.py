@@ -1,0 +1,244 @@
+"""Backfills through bulk operations: Shopify runs the query, shopsync streams and applies the JSONL.
+
+A run starts each bulk query of its resource in turn (`shopify.bulk.PARTS`); while another
+bulk query holds the shop's limit it waits its turn (queued) instead of failing. It learns
+that an operation ended from the `bulk_operations/finish` webhook, and asks Shopify every
+POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a page
+at a time through the one apply path; after each page the run stores the lines and bytes
+applied, so a run that stops resumes at that line while the URL is valid (7 days), and
+starts the operation again after that.
+"""
+
+import datetime as dt
+import logging
+import time
+
+from flask import current_app
+
+from shopsync import backfill, queue
+from shopsync.bulk_run import ACTIVE, BulkRun, BulkStatus
+from shopsync.db import db, utcnow
+from shopsync.ingest import apply_records
+from shopsync.models import BackfillRun, RunStatus
+from shopsync.shopify import AdminClient, ShopifyError, connect
+from shopsync.shopify.bulk import PARTS, BulkClient, ResultGone, nodes, records
+from shopsync.topics import ENTITIES, RESOURCES
+
+log = logging.getLogger(__name__)
+# How often Shopify is asked how an operation stands, in case the webhook is lost
+# (setting BULK_POLL_SECONDS).
+POLL_SECONDS = 10.0
+STEP_SECONDS = 0.5  # how often the run looks for the webhook's word, or a cancel
+PAGE = 250  # records applied per transaction
+URL_LIFETIME = dt.timedelta(days=7)
+URL_MARGIN = dt.timedelta(hours=1)  # a URL this close to expiring is not started on
+CANCEL_WAIT = dt.timedelta(seconds=30)  # how long a cancelled run waits to see Shopify stop
+RESTART = (BulkStatus.FAILED, BulkStatus.CANCELED, BulkStatus.EXPIRED)
+
+
+def start(resource, since=None):
+    """Create (or reopen) a bulk backfill of `resource` and queue it; return the run."""
+    run = prepare_run(resource, since)
+    if not queue.enqueue(queue.get_queue(), run_bulk_backfill, run.id,
+                         job_timeout=backfill.JOB_TIMEOUT):
+        backfill.close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
+    return run
+
+
+def prepare_run(resource, since=None):
+    """Return the unfinished bulk backfill of `resource` and `since`, or a new one."""
+    if resource not in RESOURCES:
+        raise ValueError(f"cannot backfill {resource!r}: choose {', '.join(RESOURCES)}")
+    resumable = backfill.unfinished(resource, since, bulk=True)
+    if resumable is not None:
+        return backfill.reopen(resumable)
+    with db.atomic():
+        run = BackfillRun.create(entity_type=resource, since=since)
+        for part in PARTS[resource]:
+            BulkRun.create(backfill=run, part=part.name)
+    return run
+
+
+def parts(run):
+    """Return the BulkRuns of a run, in the order they run."""
+    names = [part.name for part in PARTS[run.entity_type]]
+    return sorted(BulkRun.select().where(BulkRun.backfill == run), key=lambda r: names.index(r.part))
+
+
+def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STEP_SECONDS):
+    """Run each bulk query of the run, apply its result, and close the run."""
+    poll = poll or current_app.config.get("BULK_POLL_SECONDS", POLL_SECONDS)
+    with db.connection_context():
+        run = BackfillRun.get_by_id(run_id)
+        if run.status is not RunStatus.RUNNING:  # cancelled while it waited in the queue
+            return run
+        client = client or connect(current_app.config)
+        if not isinstance(client, AdminClient):
+            backfill.close(run, RunStatus.FAILED, "bulk operations need SHOPIFY_ADMIN_API=graphql")
+            return run
+        bulk = BulkClient(client)
+        try:
+            if run.expected is None:
+                run.expected = client.count(run.entity_type, created_at_min=run.since)
+                run.save(only=[BackfillRun.expected])
+            for row, part in zip(parts(run), PARTS[run.entity_type], strict=True):
+                if row.status is BulkStatus.APPLIED:
+                    continue
+                row = _finished_operation(run, row, part, bulk, poll, step)
+                try:
+                    if row is None or (row.url and not _apply(run, row, part, bulk, on_progress)):
+                        return BackfillRun.get_by_id(run.id)  # cancelled
+                except ResultGone:
+                    _save(row, status=BulkStatus.EXPIRED)  # the next start runs it again
+                    raise
+                if row.status is not BulkStatus.COMPLETED:
+                    backfill.close(run, RunStatus.FAILED, describe(row))
+                    return run
+                _save(row, status=BulkStatus.APPLIED)
+        except (ShopifyError, KeyboardInterrupt) as exc:
+            status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
+            backfill.close(run, status, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return run
+        if run.fetched != run.stored + run.failed:
+            backfill.close(run, RunStatus.FAILED, f"fetched {run.fetched} records but stored "
+                                                  f"{run.stored} and sent {run.failed} to failed items")
+        else:
+            backfill.close(run, RunStatus.COMPLETED, None)
+        return run
+
+
+def describe(row):
+    """Say why a bulk operation gave no complete result."""
+    reason = f"bulk operation {row.operation_id} {row.status.value}"
+    if row.error_code:
+        reason += f" ({row.error_code})"
+    if row.status is BulkStatus.FAILED and row.url:
+        reason += f"; the {row.lines_applied} lines of its partial data were applied"
+    return reason + "; starting the backfill again runs a new operation"
+
+
+def _save(row, **changes):
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    row.save()
+    return row
+
+
+def _record(row, operation):
+    """Copy what Shopify says of an operation onto its row."""
+    status = BulkStatus(operation["status"].lower())
+    url = operation.get("url") or operation.get("partialDataUrl")
+    changes = {"operation_id": operation["id"], "status": status,
+               "error_code": operation.get("errorCode"),
+               "object_count": int(operation.get("objectCount") or 0)}
+    if url and url != row.url:
+        changes.update(url=url, url_expires_at=utcnow() + URL_LIFETIME)
+    if status not in ACTIVE and row.finished_at is None:
+        changes["finished_at"] = utcnow()
+    return _save(row, **changes)
+
+
+def _usable(row):
+    """Tell whether a row's result can still be read (or its operation is still going)."""
+    if row.status in RESTART:
+        return False
+    if row.status in (BulkStatus.COMPLETED, BulkStatus.FAILED):
+        return row.url_expires_at is not None and row.url_expires_at - URL_MARGIN > utcnow()
+    return True
+
+
+def _finished_operation(run, row, part, bulk, poll, step):
+    """Start (or find again) the part's operation and wait until it ends; return its row,
+    or None when the run was cancelled."""
+    if not _usable(row):  # resuming after a failure, a cancel or an expired URL: run it again
+        row = _save(row, operation_id=None, status=BulkStatus.QUEUED, error_code=None,
+                    object_count=0, url=None, url_expires_at=None, lines_applied=0,
+                    byte_offset=0, finished_at=None)
+    asked = None
+    while True:
+        if backfill.cancelled(run):
+            if row.operation_id and row.status in ACTIVE:
+                _cancel(row, bulk, step)
+            return None
+        if row.status is BulkStatus.QUEUED:
+            operation = bulk.run_query(part, run.since)
+            if operation is not None:
+                row, asked = _record(row, operation), time.monotonic()
+            elif row.operation_id is None:
+                log.info("bulk %s of backfill %d queued: another bulk query is running",
+                         part.name, run.id)
+        elif row.status not in ACTIVE:
+            return row
+        elif asked is None or row.finished_at or time.monotonic() - asked >= poll:
+            row, asked = _record(row, bulk.operation(row.operation_id)), time.monotonic()
+            if row.status not in ACTIVE:
+                return row
+        BackfillRun.update(updated_at=utcnow()).where(BackfillRun.id == run.id).execute()
+        time.sleep(step if row.status is not BulkStatus.QUEUED else poll)
+        row = BulkRun.get_by_id(row.id)
+
+
+def _cancel(row, bulk, step):
+    """Cancel an operation in Shopify and wait (CANCEL_WAIT at most) until it has stopped."""
+    operation = bulk.cancel(row.operation_id)
+    if operation:
+        row = _record(row, operation)
+    deadline = time.monotonic() + CANCEL_WAIT.total_seconds()
+    while row.status in ACTIVE and time.monotonic() < deadline:
+        time.sleep(step)
+        row = _record(row, bulk.operation(row.operation_id))
+
+
+def _apply(run, row, part, bulk, on_progress):
+    """Apply the operation's result from its last applied line on; False if cancelled."""
+    base_lines, base_bytes, page, used = row.lines_applied, row.byte_offset, [], None
+    for node, count, size in nodes(bulk.lines(row.url, row.byte_offset, row.lines_applied)):
+        page.extend(records(part, node))
+        used = (count, size)
+        if len(page) >= PAGE:
+            _apply_page(run, row, part, page, base_lines + count, base_bytes + size, on_progress)
+            page = []
+            if backfill.cancelled(run):
+                return False
+    if used is not None and page:
+        _apply_page(run, row, part, page, base_lines + used[0], base_bytes + used[1], on_progress)
+    return True
+
+
+def _apply_page(run, row, part, page, lines, offset, on_progress):
+    """Apply one page of records of each entity type, then record how far the run got."""
+    main, applied = RESOURCES[run.entity_type].entity_type, 0
+    for entity_type in part.entity_types:
+        documents = [record for kind, record in page if kind == entity_type]
+        if entity_type == main:
+            backfill.apply_page(run, ENTITIES[main], documents)
+            applied = len(documents)
+        else:  # the books: what fails is a failed item, not a record of the run's count
+            apply_records(entity_type, documents)
+    _save(row, lines_applied=lines, byte_offset=offset)
+    if on_progress and applied:
+        on_progress(run, applied)
+
+
+def cancel_operations(run_id):
+    """Ask Shopify to cancel the run's bulk operations still going; return the error, or None.
+
+    The run itself notices its cancel within STEP_SECONDS and does the same; this reaches
+    Shopify even when no worker is running it.
+    """
+    going = [row for row in BulkRun.select().where(BulkRun.backfill == run_id)
+             if row.operation_id and row.status in ACTIVE]
+    if not going:
+        return None
+    try:
+        bulk = BulkClient(connect(current_app.config))
+        for row in going:
+            operation = bulk.cancel(row.operation_id)
+            if operation:
+                _record(row, operation)
+    except (ShopifyError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

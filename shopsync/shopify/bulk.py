@@ -1,0 +1,219 @@
+"""Bulk operations: a whole resource in one query run on Shopify's side, read back as JSONL.
+
+A bulk query may hold at most five connections, so an order with its books takes two:
+`orders` (the order, its lines, shipping lines and discount applications) and `books` (its
+refunds with their lines, shipping and transactions, and its fulfillments with their lines).
+Each connection's objects come as lines of their own, naming the object holding them in
+`__parentId`; asked with `groupObjects: true` (the default before 2026-01), they follow it at
+once, so `nodes` joins them back one node at a time, in constant memory, into the nodes the
+cursor-paged queries return, and the same mapping makes them webhook-shaped records.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+from shopsync.shopify import admin, books, mapping
+from shopsync.shopify.errors import ShopifyRequestError
+
+PAGED = re.compile(r"(\w+)\(first: \d+\) \{ pageInfo \{ hasNextPage endCursor \} nodes \{ ")
+OPERATION = ("id status errorCode createdAt completedAt objectCount rootObjectCount fileSize url "
+             "partialDataUrl")
+IN_PROGRESS = "OPERATION_IN_PROGRESS"
+GONE = (403, 404, 410)  # how storage answers a result URL past its expiry
+DISCOUNTS = ("DiscountCodeApplication", "ManualDiscountApplication",
+             "AutomaticDiscountApplication", "ScriptDiscountApplication")
+# (type of the holding object, __typename of a child line) -> the connection it belongs to.
+CONNECTIONS = {
+    ("Order", "LineItem"): "lineItems", ("Order", "ShippingLine"): "shippingLines",
+    **{("Order", kind): "discountApplications" for kind in DISCOUNTS},
+    ("Refund", "RefundLineItem"): "refundLineItems",
+    ("Refund", "RefundShippingLine"): "refundShippingLines",
+    ("Refund", "OrderTransaction"): "transactions",
+    ("Fulfillment", "FulfillmentLineItem"): "fulfillmentLineItems",
+    ("Product", "ProductVariant"): "variants",
+}
+# The lists inside a root object whose items hold connections of their own.
+LISTS = {"Order": ("refunds", "fulfillments")}
+
+
+def _block(text, name, after=0):
+    """Return (start, end) of the first `name { ... }` from `after` in a selection."""
+    start = re.compile(rf"\b{name} \{{").search(text, after).start()
+    depth = 0
+    for end in range(text.index("{", start), len(text)):
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        if depth == 0:
+            return start, end + 1
+    raise ValueError(f"unbalanced selection of {name}")
+
+
+def _bulk_selection(fields):
+    """Turn cursor-paged nested connections into whole ones with typed nodes (bulk form)."""
+    while match := PAGED.search(fields):
+        start, end = _block(fields, "nodes", match.start())
+        inner = fields[fields.index("{", start) + 1:end - 1]
+        fields = (f"{fields[:match.start()]}{match[1]} {{ edges {{ node {{ __typename{inner}}} }} "
+                  f"}}{fields[end + 2:]}")
+    return fields
+
+
+def _without(fields, *names):
+    for name in names:
+        start, end = _block(fields, name)
+        fields = fields[:start] + fields[end:]
+    return fields
+
+
+def _query(resource, fields):
+    return f"{{ {resource} {{ edges {{ node {{ {_bulk_selection(fields)} }} }} }} }}"
+
+
+def _books_fields():
+    text = books.ORDER
+    return "id " + " ".join(text[slice(*_block(text, name))] for name in ("refunds", "fulfillments"))
+
+
+class ResultGone(ShopifyRequestError):
+    """The result URL no longer serves the file (expired or withdrawn)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One bulk query of a backfill: the resource read and how its nodes become records."""
+
+    name: str
+    resource: str
+    query: str
+    entity_types: tuple  # the entity types whose records it yields, in apply order
+
+    def text(self, since=None):
+        """Return the query, of records created on or after `since` when given."""
+        if since is None:
+            return self.query
+        condition = json.dumps(admin.search(created_at_min=since))
+        return self.query.replace(f"{{ {self.resource} {{", f"{{ {self.resource}(query: {condition}) {{", 1)
+
+
+PARTS = {
+    # The books first: an order's money is checked when it is written, against its refunds.
+    "orders": (
+        Part("books", "orders", _query("orders", _books_fields()), ("refund", "fulfillment")),
+        Part("orders", "orders", _query("orders", _without(admin.RESOURCES["orders"].fields,
+                                                           "refunds", "fulfillments")),
+             ("order",))),
+    "products": (Part("products", "products", _query("products", admin.RESOURCES["products"].fields),
+                      ("product",)),),
+    "customers": (Part("customers", "customers",
+                       _query("customers", admin.RESOURCES["customers"].fields), ("customer",)),),
+}
+
+
+def _typename(gid):
+    return gid.split("/")[3]
+
+
+def _open(node):
+    """Give a root object (and the items of its lists) empty connections; index them by id."""
+    index = {node["id"]: node}
+    for name in LISTS.get(_typename(node["id"]), ()):
+        for item in node.get(name) or ():
+            index[item["id"]] = item
+    for owner in index.values():
+        kind = _typename(owner["id"])
+        for (parent, _), connection in CONNECTIONS.items():
+            if parent == kind:
+                owner.setdefault(connection, {"nodes": []})
+    return index
+
+
+def nodes(lines):
+    """Join JSONL lines (bytes) back into nodes; yield (node, lines used so far, bytes used).
+
+    A node is whole once the next root line (or the end) arrives, as children follow their
+    parent; the counts then stand just before that next root line.
+    """
+    node = index = None
+    count = size = 0
+    for raw in lines:
+        item = json.loads(raw)
+        parent = item.pop("__parentId", None)
+        if parent is None:
+            if node is not None:
+                yield node, count, size
+            node, index = item, _open(item)
+        else:
+            owner = index[parent]
+            connection = CONNECTIONS[(_typename(parent), item["__typename"])]
+            owner[connection]["nodes"].append(item)
+        count += 1
+        size += len(raw) + 1
+    if node is not None:
+        yield node, count, size
+
+
+def records(part, node):
+    """Return [(entity type, record)] of one joined node of `part`."""
+    if part.name == "books":
+        order_books = books.order_books(node, mapping.legacy_id(node))
+        return ([("refund", refund) for refund in order_books["refunds"]]
+                + [("fulfillment", item) for item in order_books["fulfillments"]])
+    return [(part.entity_types[0], mapping.RECORDS[part.resource](node))]
+
+
+class BulkClient:
+    """The bulk operation calls of a GraphQL Admin API client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def run_query(self, part, since=None):
+        """Start `part`'s bulk query; return the operation, or None when one is in progress."""
+        self.client.require_scope(f"read_{part.resource}")
+        data = self.client.execute(
+            f"mutation($q: String!) {{ r: bulkOperationRunQuery(query: $q, groupObjects: true) "
+            f"{{ bulkOperation "
+            f"{{ {OPERATION} }} userErrors {{ code field message }} }} }}",
+            {"q": part.text(since)}, mutation=True)["r"]
+        errors = data["userErrors"]
+        if errors and all(error.get("code") == IN_PROGRESS for error in errors):
+            return None
+        if errors:
+            raise ShopifyRequestError("bulkOperationRunQuery: " + "; ".join(
+                e["message"] for e in errors), 422, errors)
+        return data["bulkOperation"]
+
+    def operation(self, operation_id):
+        """Return a bulk operation by id, or None."""
+        return self.client.execute(f"query($id: ID!) {{ bulkOperation(id: $id) {{ {OPERATION} }} }}",
+                                   {"id": operation_id})["bulkOperation"]
+
+    def cancel(self, operation_id):
+        """Ask Shopify to cancel a bulk operation; return it (CANCELING) or None if it had ended."""
+        data = self.client.execute(
+            f"mutation($id: ID!) {{ r: bulkOperationCancel(id: $id) {{ bulkOperation "
+            f"{{ {OPERATION} }} userErrors {{ field message }} }} }}", {"id": operation_id},
+            mutation=True)["r"]
+        return None if data["userErrors"] else data["bulkOperation"]
+
+    def lines(self, url, offset=0, skip=0):
+        """Yield the lines (bytes) of a result file from byte `offset`, streamed.
+
+        A server that ignores the Range header sends the whole file: then `skip` lines are
+        passed over instead.
+        """
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        with self.client.session.get(url, headers=headers, stream=True,
+                                     timeout=self.client.timeout) as response:
+            if response.status_code == 416:  # nothing after the offset
+                return
+            if response.status_code in GONE:
+                raise ResultGone(f"GET bulk result: HTTP {response.status_code}: the URL has "
+                                 f"expired", response.status_code)
+            if response.status_code >= 400:
+                raise ShopifyRequestError(f"GET bulk result: HTTP {response.status_code}",
+                                          response.status_code)
+            ranged = response.status_code == 206
+            for number, line in enumerate(response.iter_lines(chunk_size=1 << 16)):
+                if line and (ranged or number >= skip):
+                    yield line

@@ -1,0 +1,241 @@
+"""Backfills through bulk operations against the simulator over real HTTP."""
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from shopsync import backfill, bulk_backfill
+from shopsync.bulk_run import BulkRun, BulkStatus
+from shopsync.db import db
+from shopsync.ledger import Fulfillment, Refund
+from shopsync.models import (
+    BackfillRun,
+    Customer,
+    FailedSyncItem,
+    Order,
+    OrderLineItem,
+    Product,
+    ProductVariant,
+    RunStatus,
+)
+from shopsync.shopify import AdminClient
+from shopsync.shopify.bulk import PARTS
+from shopsync.simulator import SimulatorServer, Store
+from tests.helpers import SECRET
+
+FAST = {"graphql_restore_rate": 100_000.0, "bucket_size": 1000, "leak_rate": 1000.0}
+
+
+@pytest.fixture
+def store():
+    return Store.generate(seed=3, orders=300, products=20, customers=60)
+
+
+@pytest.fixture
+def shop(store):
+    with SimulatorServer(store, webhook_secret=SECRET, **FAST) as server:
+        yield server
+
+
+def run(shop, resource="orders", poll=0.05, **options):
+    started = bulk_backfill.prepare_run(resource)
+    return bulk_backfill.run_bulk_backfill(started.id, client=AdminClient(shop.base_url, "shpat_test"),
+                                           poll=poll, step=0.02, **options)
+
+
+def operations(shop):
+    return len(shop.bulk._operations)
+
+
+@pytest.mark.usefixtures("app")
+def test_a_bulk_backfill_copies_orders_with_their_lines_and_books(shop, store):
+    paid = [i for i in store.ids("orders", status="any")
+            if store.get_order(i)["financial_status"] == "paid"]
+    for order_id in paid[:20]:
+        store.fulfill_order(order_id)
+    for order_id in paid[20:30]:
+        store.refund_order(order_id, shipping=True)
+    done = run(shop)
+    truth = store.ids("orders", status="any")
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert done.fetched == done.stored == done.expected == len(truth) and done.failed == 0
+    assert sorted(o.shopify_id for o in Order.select()) == sorted(truth)
+    records = [store.get_order(i) for i in truth]
+    assert OrderLineItem.select().count() == sum(len(r["line_items"]) for r in records)
+    assert Refund.select().count() == sum(len(r["refunds"]) for r in records) > 0
+    assert Fulfillment.select().count() == sum(len(r["fulfillments"]) for r in records) > 0
+    assert FailedSyncItem.select().count() == 0  # every order's money checks out with its books
+    rows = list(BulkRun.select().order_by(BulkRun.id))
+    assert [(r.part, r.status) for r in rows] == [("books", BulkStatus.APPLIED),
+                                                  ("orders", BulkStatus.APPLIED)]
+    assert rows[1].lines_applied == rows[1].object_count > len(truth)
+
+
+@pytest.mark.usefixtures("app")
+@pytest.mark.parametrize("resource, model, children, child_model", [
+    ("products", Product, "variants", ProductVariant), ("customers", Customer, None, None)])
+def test_a_bulk_backfill_copies_products_and_customers(shop, store, resource, model, children,
+                                                       child_model):
+    done = run(shop, resource)
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert sorted(r.shopify_id for r in model.select()) == sorted(store.ids(resource))
+    if children:
+        expected = sum(len(store.collection(resource).get(i)[children]) for i in store.ids(resource))
+        assert child_model.select().count() == expected
+
+
+@pytest.mark.usefixtures("app")
+def test_an_interrupted_bulk_backfill_resumes_at_its_last_applied_line(shop):
+    pages = []
+
+    def stop_after_one_page(current, size):
+        pages.append(size)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(shop, on_progress=stop_after_one_page)
+    stopped = BackfillRun.get()
+    row = BulkRun.get(BulkRun.part == "orders")
+    assert stopped.status is RunStatus.INTERRUPTED and stopped.stored == pages[0] == 250
+    assert 0 < row.lines_applied < row.object_count and row.byte_offset > 0
+
+    resumed = run(shop)
+    assert resumed.id == stopped.id and resumed.status is RunStatus.COMPLETED, resumed.error
+    assert resumed.fetched == 300 and Order.select().count() == 300
+    assert operations(shop) == 2  # the same two operations: the result read on from its line
+
+
+@pytest.mark.usefixtures("app")
+def test_an_expired_result_url_starts_a_new_operation(shop):
+    with pytest.raises(KeyboardInterrupt):
+        run(shop, on_progress=lambda current, size: (_ for _ in ()).throw(KeyboardInterrupt))
+    BulkRun.update(url_expires_at=dt.datetime.now(dt.UTC)).where(BulkRun.part == "orders").execute()
+    done = run(shop)
+    assert done.status is RunStatus.COMPLETED and Order.select().count() == 300
+    assert operations(shop) == 3
+
+
+@pytest.mark.usefixtures("app")
+def test_a_bulk_backfill_waits_its_turn_while_another_bulk_query_runs(shop):
+    shop.bulk.page_delay = 0.3
+    other, _ = shop.bulk.run_query("{ products { edges { node { id } } } }")
+    seen = []
+
+    def watch():
+        while not seen or seen[-1] is not BulkStatus.APPLIED:
+            with db.connection_context():
+                row = BulkRun.select().where(BulkRun.part == "customers").first()
+            if row:
+                seen.append(row.status)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    done = run(shop, "customers")
+    watcher.join(5)
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert BulkStatus.QUEUED in seen and other.status == "COMPLETED"
+    assert Customer.select().count() == 60
+
+
+@pytest.mark.usefixtures("app")
+def test_a_failed_operation_applies_its_partial_data_and_says_why(shop):
+    shop.bulk.fail_after = ("INTERNAL_SERVER_ERROR", 25)
+    failed = run(shop, "customers")
+    assert failed.status is RunStatus.FAILED
+    assert "failed (INTERNAL_SERVER_ERROR)" in failed.error and "partial data" in failed.error
+    assert Customer.select().count() == 25
+    done = run(shop, "customers")
+    assert done.id == failed.id and done.status is RunStatus.COMPLETED
+    assert Customer.select().count() == 60 and operations(shop) == 2
+
+
+@pytest.mark.usefixtures("app")
+def test_access_denied_fails_the_run_with_the_reason(shop):
+    client = AdminClient(shop.base_url, "shpat_test")
+    client.granted_scopes()  # the scopes granted when it started
+    shop.tokens.scopes = ("read_orders", "read_products")
+    started = bulk_backfill.prepare_run("customers")
+    failed = bulk_backfill.run_bulk_backfill(started.id, client=client, poll=0.05, step=0.02)
+    assert failed.status is RunStatus.FAILED and "ACCESS_DENIED" in failed.error
+    assert BulkRun.get().error_code == "ACCESS_DENIED"
+
+
+@pytest.mark.usefixtures("app")
+def test_the_finish_webhook_ends_the_wait_without_polling(store, live_server, run_jobs):
+    with SimulatorServer(store, webhook_secret=SECRET, webhook_url=f"{live_server}/webhooks/shopify",
+                         **FAST) as shop:
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(run=run(shop, "customers", poll=3600)))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while worker.is_alive() and time.monotonic() < deadline:
+            run_jobs()  # the drain applying the delivered bulk_operations/finish
+            time.sleep(0.05)
+        worker.join(1)
+    assert result["run"].status is RunStatus.COMPLETED, result["run"].error
+    assert BulkRun.get().finished_at is not None and Customer.select().count() == 60
+
+
+@pytest.mark.usefixtures("app")
+def test_cancelling_the_run_cancels_the_bulk_operation(shop):
+    shop.bulk.page_delay = 2.0  # 300 orders: two pages, two seconds apart
+    started = bulk_backfill.prepare_run("orders")
+
+    def cancel_it():
+        with db.connection_context():
+            backfill.cancel(started.id, "admin")
+
+    cancel = threading.Timer(0.3, cancel_it)
+    cancel.start()
+    done = bulk_backfill.run_bulk_backfill(started.id, client=AdminClient(shop.base_url, "shpat_test"),
+                                           poll=0.05, step=0.02)
+    assert done.status is RunStatus.INTERRUPTED and done.error == "cancelled by admin"
+    operation = shop.bulk.current()
+    deadline = time.monotonic() + 5
+    while operation.status != "CANCELED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert operation.status == "CANCELED"
+
+
+def test_every_bulk_query_stays_within_shopifys_limits():
+    from shopsync.simulator.graphql.bulk_query import plan
+
+    for parts in PARTS.values():
+        for part in parts:
+            assert plan(part.text(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))).root == part.resource
+
+
+def test_the_cli_runs_a_bulk_backfill_with_its_progress(app, shop):
+    app.config.update({"SHOPIFY_API_BASE_URL": shop.base_url, "SHOPIFY_ACCESS_TOKEN": "shpat_test",
+                       "BULK_POLL_SECONDS": 0.05})
+    result = app.test_cli_runner().invoke(args=["backfill", "customers", "--bulk"])
+    assert result.exit_code == 0, result.output
+    assert "completed: fetched 60, stored 60, failed 0" in result.output
+    assert Customer.select().count() == 60 and BulkRun.get().status is BulkStatus.APPLIED
+
+
+@pytest.mark.usefixtures("app")
+def test_from_2026_01_the_backfill_asks_for_children_grouped_under_their_parent(store):
+    with SimulatorServer(store, api_version="2026-01", **FAST) as shop:
+        client = AdminClient(shop.base_url.replace("2025-10", "2026-01"), "shpat_test")
+        started = bulk_backfill.prepare_run("products")
+        done = bulk_backfill.run_bulk_backfill(started.id, client=client, poll=0.05, step=0.02)
+    assert done.status is RunStatus.COMPLETED, done.error
+    expected = sum(len(store.get_product(i)["variants"]) for i in store.ids("products"))
+    assert ProductVariant.select().count() == expected
+
+
+@pytest.mark.usefixtures("app")
+def test_a_result_url_refused_before_its_time_fails_the_run_and_the_next_start_reruns_it(shop):
+    with pytest.raises(KeyboardInterrupt):
+        run(shop, "products", on_progress=lambda current, size: (_ for _ in ()).throw(KeyboardInterrupt))
+    shop.bulk.clock = lambda: time.time() + shop.bulk.url_lifetime + 1  # storage says expired
+    failed = run(shop, "products")
+    assert failed.status is RunStatus.FAILED and "the URL has expired" in failed.error
+    assert BulkRun.get().status is BulkStatus.EXPIRED
+    shop.bulk.clock = time.time
+    done = run(shop, "products")
+    assert done.status is RunStatus.COMPLETED and operations(shop) == 2
