@@ -4,6 +4,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 
 import peewee as pw
 from flask import Blueprint, current_app, jsonify, request
@@ -18,11 +19,19 @@ from shopsync.topics import TOPICS
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 MAX_ID_LENGTH = 128  # WebhookLog.id's column; longer ids are replaced by their digest
+# The payloads of Shopify's webhook reference open with the record's `id`: read there, it costs
+# nothing, where parsing a 6 KB order took a sixth of the endpoint's CPU. A body that does not
+# open with it is parsed whole. (A body naming `id` twice is read by its first; a parser keeps
+# the last.)
+LEADING_ID = re.compile(rb'_\{_"id"_:_(\d{1,20})_[,}]'.replace(b"_", rb"[ \t\r\n]*"))
 log = logging.getLogger(__name__)
 
 
-def _shopify_id(body):
+def shopify_id(body):
     """Return the payload's integer `id` if it has a usable one, else None."""
+    leading = LEADING_ID.match(body)
+    if leading:  # read where Shopify puts it, without parsing the whole body
+        return record_id({"id": int(leading.group(1))})
     try:
         return record_id(json.loads(body))
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
@@ -56,7 +65,7 @@ def _store(body, headers):
     now = utcnow()
     row = {
         "id": _webhook_id(headers, topic, body), "topic": topic[:64], "raw_body": body,
-        "received_at": now, "shopify_id": _shopify_id(body),
+        "received_at": now, "shopify_id": shopify_id(body),
         "shop_domain": _header(headers, "X-Shopify-Shop-Domain", 255),
         "event_id": _header(headers, "X-Shopify-Event-Id", 128),
         "triggered_at": parse_time(headers.get("X-Shopify-Triggered-At")),

@@ -2,10 +2,12 @@
 
 import base64
 import json
+from types import SimpleNamespace
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from shopsync import webhooks
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.signing import is_authentic, sign
 from tests.helpers import SECRET, deliver, encode, headers, hmac_vectors, order
@@ -17,6 +19,21 @@ def test_sign_matches_shopify_known_answers(vector):
     assert sign(body, vector["secret"]) == vector["hmac_sha256_base64"]
     assert is_authentic(body, vector["hmac_sha256_base64"], [vector["secret"]])
     assert not is_authentic(body + b" ", vector["hmac_sha256_base64"], [vector["secret"]])
+
+
+def test_the_id_a_payload_opens_with_is_read_without_parsing_the_body(client, monkeypatch):
+    def refuse(body):
+        raise AssertionError("the whole body was parsed")
+
+    monkeypatch.setattr(webhooks, "json", SimpleNamespace(loads=refuse))
+    opening = {"id": 450789469, **order()}  # as in Shopify's webhook reference
+    assert deliver(client, "orders/create", opening, webhook_id="wh-1").status_code == 200
+    assert WebhookLog.get_by_id("wh-1").shopify_id == 450789469
+
+
+def test_the_id_is_read_wherever_the_payload_puts_it(client):
+    deliver(client, "orders/create", {"note": "id later", **order()}, webhook_id="wh-1")
+    assert WebhookLog.get_by_id("wh-1").shopify_id == 450789469
 
 
 def test_order_webhook_is_stored_queued_and_applied(client, api, run_jobs):
