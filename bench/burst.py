@@ -41,6 +41,10 @@ from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.queue import connect
 
 BURST = 16_000  # deliveries, duplicates included: about 10 s of ingest here
+# gunicorn settings the webhook endpoint is measured under besides the Procfile's: sync workers
+# (one request at a time each) against gthread workers (threads share a process).
+SETTINGS = (("--workers", "2"), ("--workers", "4"), ("--workers", "2", "--threads", "4"),
+            ("--workers", "4", "--threads", "4"))
 MAX_RATE = 6000  # requests/s no endpoint here reaches; bounds the deliveries prepared
 
 
@@ -71,6 +75,7 @@ def run(ctx):
             urls = procs.gunicorn("wsgi:app", "bench.noop:app", "bench.bare_receiver:app",
                                   options=web_options())
             found["alone"] = _ingest_alone(app, clients, urls, seconds, ctx.quick)
+            found["settings"] = _settings(app, procs, clients, seconds, ctx.quick)
             found["stored"] = clients.post(urls[0], posts)
             worker = procs.worker()
             with app.app_context():
@@ -96,17 +101,27 @@ def run(ctx):
     return _rows(found, len(sequence), len(posts.items))
 
 
-def _ingest_alone(app, clients, urls, seconds, quick):
+def _ingest_alone(app, clients, urls, seconds, quick, names=("hook", "noop", "bare")):
     """Post to each endpoint in a closed loop for `seconds`; return {name: Load}."""
     bodies = order_bodies(20 if quick else 200)
     load = {}
-    for name, url in zip(("hook", "noop", "bare"), urls, strict=True):
+    for name, url in zip(names, urls, strict=True):
         clients.post(url, deliveries(bodies, f"{name}-warm", 200))  # every gunicorn worker connected
         load[name] = clients.post(url, deliveries(bodies, name, int(MAX_RATE * seconds)),
                                   duration=seconds)
     with app.app_context(), db.connection_context():
         WebhookLog.delete().execute()  # pending, and no worker runs yet
     close_database()
+    return load
+
+
+def _settings(app, procs, clients, seconds, quick):
+    """Measure the webhook endpoint alone under each of SETTINGS; return {settings: Load}."""
+    load = {}
+    for options in SETTINGS[:1] if quick else SETTINGS:
+        (url,) = procs.gunicorn("wsgi:app", options=options)
+        load[" ".join(options)] = _ingest_alone(app, clients, [url], seconds, quick, ("hook",))["hook"]
+        procs.stop(procs.servers.pop(url))
     return load
 
 
@@ -171,6 +186,9 @@ def _rows(found, unique, total):
         Row("burst", "lag receipt → applied, max", line["lag_max"] * 1000, "ms"),
         Row("burst", "backlog left at the end of the burst", line["backlog"], "webhooks"),
     ]
+    procfile = " ".join(web_options()) or "gunicorn's defaults"
+    rows += [Row("burst", f"ingest alone, webhook endpoint, gunicorn {settings}", load.rate, "req/s",
+                 hook, f"the Procfile's: {procfile}") for settings, load in found["settings"].items()]
     if line["drain"]:
         rows.append(Row("burst", "drain after the burst", line["drain"], "unique/s", processing,
                         "processing alone, 1 worker", "≥ 0.9×", line["drain"] >= 0.9 * processing))
