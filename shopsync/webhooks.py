@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shopsync import outbox, queue
-from shopsync.db import db, utcnow
+from shopsync.db import db, keep_connection, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.schemas import parse_time, record_id
 from shopsync.signing import is_authentic
@@ -152,6 +152,7 @@ def receive():
     except pw.DatabaseError as exc:
         log.error("could not store webhook: %s", exc)
         return jsonify(error="cannot store the webhook now; Shopify will retry"), 503
+    keep_connection()
     if status is None:
         return jsonify(status="duplicate", id=webhook_id)
     if status is WebhookStatus.IGNORED:

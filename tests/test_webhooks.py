@@ -5,9 +5,11 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from playhouse.pool import PooledPostgresqlDatabase
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shopsync import webhooks
+from shopsync.db import PostgresPool, db
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.signing import is_authentic, sign
 from tests.helpers import SECRET, deliver, encode, headers, hmac_vectors, order
@@ -238,3 +240,22 @@ def test_overlong_headers_are_cut_not_refused(client, run_jobs):
     run_jobs()
     hook = WebhookLog.get_by_id(first.json["id"])
     assert hook.status is WebhookStatus.PROCESSED and len(hook.api_version) == 16
+
+
+def test_a_delivery_keeps_its_pooled_connection_for_the_next(client, services):
+    deliver(client, "orders/create", order(id=1))
+    assert not db.is_closed()  # not handed back to the pool
+    kept = db.connection()
+    deliver(client, "orders/create", order(id=2))
+    assert db.connection() is kept and WebhookLog.select().count() == 2
+
+
+def test_a_connection_kept_past_the_idle_time_is_tested_before_reuse(client, services, monkeypatch):
+    deliver(client, "orders/create", order(id=1))
+    monkeypatch.setattr(PostgresPool, "IDLE_PING_SECONDS", -1)
+    tested = []
+    test = PooledPostgresqlDatabase._is_closed
+    monkeypatch.setattr(PooledPostgresqlDatabase, "_is_closed",
+                        lambda pool, conn: tested.append(conn) or test(pool, conn))
+    deliver(client, "orders/create", order(id=2))
+    assert tested and WebhookLog.select().count() == 2
