@@ -43,8 +43,8 @@ from shopsync.queue import connect
 BURST = 16_000  # deliveries, duplicates included: about 10 s of ingest here
 # gunicorn settings the webhook endpoint is measured under besides the Procfile's: sync workers
 # (one request at a time each) against gthread workers (threads share a process).
-SETTINGS = (("--workers", "2"), ("--workers", "4"), ("--workers", "2", "--threads", "4"),
-            ("--workers", "4", "--threads", "4"))
+SETTINGS = (("--workers", "2"), ("--workers", "4"), ("--workers", "2", "--threads", "2"),
+            ("--workers", "2", "--threads", "8"), ("--workers", "4", "--threads", "4"))
 MAX_RATE = 6000  # requests/s no endpoint here reaches; bounds the deliveries prepared
 
 
