@@ -18,6 +18,7 @@ take turns on the machine. Every rate counts unique deliveries (a duplicate is a
 counted, never applied).
 """
 
+import os
 import shlex
 
 from peewee import fn
@@ -186,7 +187,7 @@ def _rows(found, unique, total):
         Row("burst", "lag receipt → applied, max", line["lag_max"] * 1000, "ms"),
         Row("burst", "backlog left at the end of the burst", line["backlog"], "webhooks"),
     ]
-    procfile = " ".join(web_options()) or "gunicorn's defaults"
+    procfile = " ".join([*web_options(), f"WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '')}"])
     rows += [Row("burst", f"ingest alone, webhook endpoint, gunicorn {settings}", load.rate, "req/s",
                  hook, f"the Procfile's: {procfile}") for settings, load in found["settings"].items()]
     if line["drain"]:
