@@ -20,8 +20,9 @@ MIN_SECRET_KEY_LENGTH = 32
 # them); tests run the minute jobs every 3 s with 0.05.
 DEFAULT_SCHEDULE_SCALE = 1.0
 # After each full batch a drain rests this many times as long as the batch took. No rest by
-# default: a drain alone on its machine (a worker dyno) runs at full speed, and on a shared
-# machine the worker's niceness kept the webhook's p99 under 50 ms (docs/BENCHMARKS.md, burst).
+# default: a drain alone on its machine (a worker dyno) runs at full speed. Where web and
+# workers share a machine, 1 keeps the web's answers fast while a backlog drains
+# (docs/BENCHMARKS.md, Burst).
 DEFAULT_DRAIN_REST_RATIO = 0.0
 SECRET_KEY_HELP = ("set SECRET_KEY to a long random value, e.g. "
                    "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
