@@ -26,7 +26,7 @@ from redis import Redis
 
 from bench.common import Context, own_database
 
-NAMES = ("ingest", "processing", "backfill", "bulk", "reconciliation", "dashboard", "books")
+NAMES = ("ingest", "processing", "burst", "backfill", "bulk", "reconciliation", "dashboard", "books")
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "BENCHMARKS.md")
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"

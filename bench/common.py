@@ -198,13 +198,15 @@ class Processes:
         self.children.append(child)
         return child
 
-    def gunicorn(self, *apps, workers):
-        """Start gunicorn for each app with `workers` sync workers; return their URLs once up."""
+    def gunicorn(self, *apps, workers=None, options=()):
+        """Start gunicorn for each app with `workers` sync workers (or with `options`, such as
+        the Procfile's); return their URLs once up."""
         urls = []
+        sizing = ("--workers", str(workers)) if workers else ()
         for app in apps:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            self.servers[url] = self.spawn("-m", "gunicorn", "--workers", str(workers), "--bind",
+            self.servers[url] = self.spawn("-m", "gunicorn", *options, *sizing, "--bind",
                                            f"127.0.0.1:{port}", "--graceful-timeout", "2", app)
             urls.append(url)
 

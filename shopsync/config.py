@@ -19,6 +19,11 @@ MIN_SECRET_KEY_LENGTH = 32
 # SHOPSYNC_SCHEDULE_SCALE multiplies every periodic interval (and the allowances judged from
 # them); tests run the minute jobs every 3 s with 0.05.
 DEFAULT_SCHEDULE_SCALE = 1.0
+# After each full batch a drain rests this many times as long as the batch took. No rest by
+# default: a drain alone on its machine (a worker dyno) runs at full speed. Where web and
+# workers share a machine, 1 keeps the web's answers fast while a backlog drains
+# (docs/BENCHMARKS.md, Burst).
+DEFAULT_DRAIN_REST_RATIO = 0.0
 SECRET_KEY_HELP = ("set SECRET_KEY to a long random value, e.g. "
                    "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')")
 
@@ -71,6 +76,17 @@ def schedule_scale(text):
     return scale
 
 
+def rest_ratio(text):
+    """Read SHOPSYNC_DRAIN_REST_RATIO: a number, 0 or more."""
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = -1.0
+    if not 0 <= ratio < float("inf"):
+        raise ConfigError(f"SHOPSYNC_DRAIN_REST_RATIO must be a number, 0 or more, not {text!r}")
+    return ratio
+
+
 def from_environment():
     """Return the settings mapping built from environment variables."""
     load_dotenv(os.environ.get("SHOPSYNC_ENV_FILE", ".env"))
@@ -114,6 +130,7 @@ def from_environment():
         # The sender of alert emails.
         "ALERT_EMAIL_FROM": env("ALERT_EMAIL_FROM", DEFAULT_EMAIL_FROM),
         "SCHEDULE_SCALE": schedule_scale(env("SHOPSYNC_SCHEDULE_SCALE") or DEFAULT_SCHEDULE_SCALE),
+        "DRAIN_REST_RATIO": rest_ratio(env("SHOPSYNC_DRAIN_REST_RATIO") or DEFAULT_DRAIN_REST_RATIO),
     }
 
 

@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 
+from flask import current_app
 from redis.exceptions import RedisError
 
 from shopsync import jobs, pause, periodic, queue
@@ -31,10 +32,6 @@ DRAIN_SECONDS = 10
 DRAIN_TIMEOUT = 300
 # The flag expires on its own, so a drain job lost before it started delays the next by this much.
 FLAG_TTL = 30
-# After each batch a drain rests this many times as long as the batch took. The worker's
-# niceness does not reach its database backend; resting does, so that on a shared machine the
-# web processes stay fast while a backlog drains (docs/BENCHMARKS.md, ingest).
-REST_RATIO = 1.0
 # Attempts at one batch before a drain gives up (a deadlock with another drain, a dropped connection).
 BATCH_ATTEMPTS = 3
 JOB_PREFIX = "drain-"
@@ -80,6 +77,10 @@ def drain(batch_size=jobs.BATCH_SIZE):
     if pause.is_paused():  # held; resuming queues a drain
         return 0
     deadline = time.monotonic() + DRAIN_SECONDS
+    # Resting after each batch (SHOPSYNC_DRAIN_REST_RATIO times as long as it took) leaves
+    # the database to web processes on the same machine: the worker's niceness does not reach
+    # its database backend.
+    rest_ratio = current_app.config["DRAIN_REST_RATIO"]
     claimed = 0
     while True:
         began = time.monotonic()
@@ -90,7 +91,8 @@ def drain(batch_size=jobs.BATCH_SIZE):
         wake(rq_queue)  # more is waiting: an idle worker can join in, or take over after the deadline
         if time.monotonic() > deadline:
             return claimed
-        time.sleep((time.monotonic() - began) * REST_RATIO)
+        if rest_ratio:
+            time.sleep((time.monotonic() - began) * rest_ratio)
 
 
 def _apply_batch(batch_size):

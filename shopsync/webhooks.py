@@ -4,13 +4,14 @@ import functools
 import hashlib
 import json
 import logging
+import re
 
 import peewee as pw
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shopsync import outbox, queue
-from shopsync.db import db, utcnow
+from shopsync.db import db, keep_connection, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.schemas import parse_time, record_id
 from shopsync.signing import is_authentic
@@ -18,11 +19,19 @@ from shopsync.topics import TOPICS
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 MAX_ID_LENGTH = 128  # WebhookLog.id's column; longer ids are replaced by their digest
+# The payloads of Shopify's webhook reference open with the record's `id`: read there, it costs
+# nothing, where parsing a 7 KB order took a sixth of the endpoint's CPU. A body that does not
+# open with it is parsed whole. (A body naming `id` twice is read by its first; a parser keeps
+# the last.)
+LEADING_ID = re.compile(rb'_\{_"id"_:_(\d{1,20})_[,}]'.replace(b"_", rb"[ \t\r\n]*"))
 log = logging.getLogger(__name__)
 
 
-def _shopify_id(body):
+def shopify_id(body):
     """Return the payload's integer `id` if it has a usable one, else None."""
+    leading = LEADING_ID.match(body)
+    if leading:  # read where Shopify puts it, without parsing the whole body
+        return record_id({"id": int(leading.group(1))})
     try:
         return record_id(json.loads(body))
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
@@ -56,7 +65,7 @@ def _store(body, headers):
     now = utcnow()
     row = {
         "id": _webhook_id(headers, topic, body), "topic": topic[:64], "raw_body": body,
-        "received_at": now, "shopify_id": _shopify_id(body),
+        "received_at": now, "shopify_id": shopify_id(body),
         "shop_domain": _header(headers, "X-Shopify-Shop-Domain", 255),
         "event_id": _header(headers, "X-Shopify-Event-Id", 128),
         "triggered_at": parse_time(headers.get("X-Shopify-Triggered-At")),
@@ -143,6 +152,7 @@ def receive():
     except pw.DatabaseError as exc:
         log.error("could not store webhook: %s", exc)
         return jsonify(error="cannot store the webhook now; Shopify will retry"), 503
+    keep_connection()
     if status is None:
         return jsonify(status="duplicate", id=webhook_id)
     if status is WebhookStatus.IGNORED:

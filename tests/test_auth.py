@@ -297,3 +297,11 @@ def test_demo_admin_can_log_in(app, client):
     username, password = auth.demo_admin()
     assert sign_in(client, username, password).status_code == 302
     assert User.get(User.username == username).is_admin
+
+
+def test_a_request_without_a_session_cookie_builds_no_signer(app, client, monkeypatch):
+    def refuse(application):
+        raise AssertionError("a signer was built")
+
+    monkeypatch.setattr(auth.CookieSessions, "get_signing_serializer", refuse)
+    assert deliver(client, "orders/create", order()).status_code == 200

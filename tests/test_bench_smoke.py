@@ -5,7 +5,7 @@ import math
 import pytest
 
 from bench import __main__ as runner
-from bench import backfill, books, bulk, dashboard, ingest, processing, reconciliation
+from bench import backfill, books, bulk, burst, dashboard, ingest, processing, reconciliation
 from bench.common import Context, Row, own_database
 from tests.conftest import REDIS_URL
 
@@ -45,6 +45,17 @@ def test_processing_smoke(services, tmp_path):
     assert losses and all(row.value == 0 for row in losses)
     assert _first(rows, "burst posted").met
     assert _first(rows, "orders/s, 1 worker").baseline > 0
+
+
+@pytest.mark.services
+def test_burst_smoke(services, tmp_path):
+    database_url, redis_url = services
+    with own_database(database_url, tmp_path, "smoke") as url:
+        rows = _check(burst.run(Context(url, redis_url, str(tmp_path), quick=True)), "burst")
+    losses = [row for row in rows.values() if row.target == "0"]
+    assert losses and all(row.value == 0 for row in losses)
+    assert _first(rows, "applied end to end").baseline > 0
+    assert _first(rows, "ingest alone, webhook endpoint,").baseline > 0
 
 
 def test_backfill_smoke(context):

@@ -88,3 +88,17 @@ def test_a_misspelt_redis_tls_setting_is_refused(monkeypatch):
     monkeypatch.setenv("REDIS_TLS_VERIFY", "maybe")
     with pytest.raises(config.ConfigError, match="REDIS_TLS_VERIFY='maybe' is neither 1 nor 0"):
         config.from_environment()
+
+
+def test_drains_do_not_rest_unless_told_to(monkeypatch):
+    monkeypatch.setenv("SHOPSYNC_ENV_FILE", "/nonexistent")
+    monkeypatch.delenv("SHOPSYNC_DRAIN_REST_RATIO", raising=False)
+    assert config.from_environment()["DRAIN_REST_RATIO"] == 0
+    monkeypatch.setenv("SHOPSYNC_DRAIN_REST_RATIO", "0.5")
+    assert config.from_environment()["DRAIN_REST_RATIO"] == 0.5
+
+
+@pytest.mark.parametrize("text", ["-1", "slow", "nan", "inf"])
+def test_a_drain_rest_ratio_must_be_a_number_not_below_zero(text):
+    with pytest.raises(config.ConfigError, match="SHOPSYNC_DRAIN_REST_RATIO"):
+        config.rest_ratio(text)

@@ -54,6 +54,26 @@ def test_a_drain_works_through_a_backlog_in_batches(client, monkeypatch):
     assert Order.select().count() == 30 and set(_statuses().values()) == {"processed"}
 
 
+def _rests(client, monkeypatch):
+    """Drain a backlog of 30 in batches of 7; return the rests taken between batches."""
+    rests = []
+    monkeypatch.setattr(outbox.time, "sleep", rests.append)
+    for n in range(1, 31):
+        deliver(client, "orders/create", order(id=n))
+    assert outbox.drain(batch_size=7) == 30
+    return rests
+
+
+def test_a_drain_does_not_rest_between_batches_by_default(client, monkeypatch):
+    assert _rests(client, monkeypatch) == []
+
+
+def test_a_drain_rests_after_each_full_batch_when_told_to(app, client, monkeypatch):
+    app.config["DRAIN_REST_RATIO"] = 1.0
+    rests = _rests(client, monkeypatch)
+    assert len(rests) == 4 and all(rest > 0 for rest in rests)
+
+
 def test_a_drain_hands_over_after_its_time(client, run_jobs, monkeypatch):
     monkeypatch.setattr(outbox, "DRAIN_SECONDS", -1)
     for n in range(1, 6):

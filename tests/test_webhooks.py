@@ -2,10 +2,14 @@
 
 import base64
 import json
+from types import SimpleNamespace
 
 import pytest
+from playhouse.pool import PooledPostgresqlDatabase
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from shopsync import webhooks
+from shopsync.db import PostgresPool, db
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.signing import is_authentic, sign
 from tests.helpers import SECRET, deliver, encode, headers, hmac_vectors, order
@@ -17,6 +21,21 @@ def test_sign_matches_shopify_known_answers(vector):
     assert sign(body, vector["secret"]) == vector["hmac_sha256_base64"]
     assert is_authentic(body, vector["hmac_sha256_base64"], [vector["secret"]])
     assert not is_authentic(body + b" ", vector["hmac_sha256_base64"], [vector["secret"]])
+
+
+def test_the_id_a_payload_opens_with_is_read_without_parsing_the_body(client, monkeypatch):
+    def refuse(body):
+        raise AssertionError("the whole body was parsed")
+
+    monkeypatch.setattr(webhooks, "json", SimpleNamespace(loads=refuse))
+    opening = {"id": 450789469, **order()}  # as in Shopify's webhook reference
+    assert deliver(client, "orders/create", opening, webhook_id="wh-1").status_code == 200
+    assert WebhookLog.get_by_id("wh-1").shopify_id == 450789469
+
+
+def test_the_id_is_read_wherever_the_payload_puts_it(client):
+    deliver(client, "orders/create", {"note": "id later", **order()}, webhook_id="wh-1")
+    assert WebhookLog.get_by_id("wh-1").shopify_id == 450789469
 
 
 def test_order_webhook_is_stored_queued_and_applied(client, api, run_jobs):
@@ -221,3 +240,22 @@ def test_overlong_headers_are_cut_not_refused(client, run_jobs):
     run_jobs()
     hook = WebhookLog.get_by_id(first.json["id"])
     assert hook.status is WebhookStatus.PROCESSED and len(hook.api_version) == 16
+
+
+def test_a_delivery_keeps_its_pooled_connection_for_the_next(client, services):
+    deliver(client, "orders/create", order(id=1))
+    assert not db.is_closed()  # not handed back to the pool
+    kept = db.connection()
+    deliver(client, "orders/create", order(id=2))
+    assert db.connection() is kept and WebhookLog.select().count() == 2
+
+
+def test_a_connection_kept_past_the_idle_time_is_tested_before_reuse(client, services, monkeypatch):
+    deliver(client, "orders/create", order(id=1))
+    monkeypatch.setattr(PostgresPool, "IDLE_PING_SECONDS", -1)
+    tested = []
+    test = PooledPostgresqlDatabase._is_closed
+    monkeypatch.setattr(PooledPostgresqlDatabase, "_is_closed",
+                        lambda pool, conn: tested.append(conn) or test(pool, conn))
+    deliver(client, "orders/create", order(id=2))
+    assert tested and WebhookLog.select().count() == 2
