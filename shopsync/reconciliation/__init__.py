@@ -254,9 +254,8 @@ def catch_up(entity, client, now=None):
         fetched += len(page)
         differing = entity.books(page)
         lacking, totals = lacking | differing[0], totals | differing[1]
-        healing = heal(entity, client, [record["id"] for record in
-                                        stale_records(entity, page, differing)
-                                        if isinstance(record.get("id"), int)])
+        healing = heal(entity, client, [i for i in map(record_id, stale_records(
+            entity, page, differing)) if i is not None])
         done.healed += healing.healed
         done.failed += healing.failed
     SyncState.insert(key=key, value=until.isoformat(), updated_at=utcnow()).on_conflict(

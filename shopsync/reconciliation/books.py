@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from shopsync.ledger import OrderTransaction
 from shopsync.ledger_sync import FINAL_STATUSES
 from shopsync.models import Order
-from shopsync.schemas import parse_time
+from shopsync.schemas import parse_time, record_id
 
 FIELDS = ("id", "updated_at", "current_total_price", "total_refunded", "transactions")
 TOTALS = ("current_total_price", "total_refunded")  # an order's columns of the same names
@@ -29,7 +29,7 @@ def differing(records):
     """Return (ids of orders with a transaction the ERP lacks or holds in an earlier status,
     ids of orders whose current total or refunded amount differs from the ERP's), of the
     listed `records` whose version the ERP holds."""
-    ids = [record["id"] for record in records if isinstance(record.get("id"), int)]
+    ids = [i for i in map(record_id, records) if i is not None]
     if not ids:
         return set(), set()
     held = {row[0]: row for row in Order.select(Order.shopify_id, Order.current_total_price,
