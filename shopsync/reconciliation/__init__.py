@@ -159,11 +159,18 @@ def reconcile(entity, client, until=None, deep=False):
              report.api_calls)
     alerts.notify(f"reconciliation_{entity.name}", status,
                   f"reconciliation of {entity.name}: {len(found.missing)} missing, "
-                  f"{len(found.stale)} stale ({len(found.lacking)} lacking transactions, "
-                  f"{len(found.totals)} other totals), {len(found.extra)} extra; {len(done.healed)} "
+                  f"{len(found.stale)} stale{_books_part(found)}, {len(found.extra)} extra; "
+                  f"{len(done.healed)} "
                   f"healed, {len(done.deleted)} deleted, {len(done.failed)} failed "
                   f"(Shopify {found.shopify_count}, ERP {found.erp_count})")
     return report
+
+
+def _books_part(found):
+    """Return " (n lacking transactions, n other totals)" of the stale, or "" when none are."""
+    if not (found.lacking or found.totals):
+        return ""
+    return f" ({len(found.lacking)} lacking transactions, {len(found.totals)} other totals)"
 
 
 def _error_report(entity, kind, exc, calls):
