@@ -115,7 +115,7 @@ def compare(store):
                 if want != got:
                     mismatches.append(f"{kind[:-1]} {record_id} {name}: store {want!r}, ERP {got!r}")
             if kind == "orders":
-                mismatches += books_mismatches(row, record, store.transactions.get(record_id, []))
+                mismatches += books_mismatches(row, record, store.order_transactions(record_id))
             want = _truth_lines(record, kind)
             if want is not None and want != erp_lines.get(kind, {}).get(record_id, []):
                 mismatches.append(f"{kind[:-1]} {record_id} lines: store {want}, "
@@ -158,13 +158,14 @@ class Outcome:
     faults: dict = field(default_factory=dict)  # fault -> (how many, seconds in all)
     deliveries: Counter = field(default_factory=Counter)  # the simulator's, by their end state
     transactions_missing: list = field(default_factory=list)
-    transactions_lost_with_webhook: list = field(default_factory=list)  # of those missing
+    transactions_lost_with_webhook: list = field(default_factory=list)  # healed by the pull path
 
     @property
     def passed(self):
         """Tell whether the run ended as promised."""
-        return not (self.mismatches or self.pending or self.open_failed_items or self.late
-                    or self.not_run_again or self.unexpected_exits)
+        return not (self.mismatches or self.transactions_missing or self.pending
+                    or self.open_failed_items or self.late or self.not_run_again
+                    or self.unexpected_exits)
 
     def report(self):
         """Return the outcome as text: faults, counts, anything wrong named by id."""
@@ -185,26 +186,23 @@ class Outcome:
                  f"late per liveness: {', '.join(self.late) or 'nothing'}",
                  f"frequent jobs not run since the faults: {', '.join(self.not_run_again) or 'none'}",
                  f"processes that exited by themselves: {', '.join(self.unexpected_exits) or 'none'}",
-                 f"transactions missing from the ERP: {len(self.transactions_missing)}, "
-                 f"{len(self.transactions_lost_with_webhook)} of them with their only webhook lost "
-                 "(nothing fetches transactions again)",
+                 f"transactions missing from the ERP: {len(self.transactions_missing)}; "
+                 f"transactions whose only webhook was lost: "
+                 f"{len(self.transactions_lost_with_webhook)} (the pull path fetched them)",
                  f"mismatches: {len(self.mismatches)}", *[f"  {m}" for m in self.mismatches[:50]],
                  "PASSED" if self.passed else "FAILED"]
         return "\n".join(lines)
 
 
 def missing_transactions(store, deliveries):
-    """Return (the store's transaction ids missing from the ERP, those whose webhook was lost).
-
-    A transaction reaches the ERP only by its order_transactions/create webhook: no
-    reconciliation or backfill fetches transactions, so a lost one stays lost.
-    """
+    """Return (the store's transaction ids missing from the ERP, the ids of the transactions
+    whose order_transactions/create webhook was never delivered)."""
     made = {t["id"] for transactions in store.transactions.values() for t in transactions}
     kept = {i for (i,) in OrderTransaction.select(OrderTransaction.shopify_id).tuples()}
     delivered = {d.webhook_id for d in deliveries if d.state == "delivered"}
     lost = {d.payload["id"] for d in deliveries
             if d.topic == "order_transactions/create" and d.webhook_id not in delivered}
-    return made - kept, (made - kept) & lost
+    return made - kept, made & lost
 
 
 def judge(store, deliveries, calm_since, unexpected_exits):

@@ -238,14 +238,20 @@ class OrderSchema(schemas.OrderSchema, SetsSchema):
                           load_default=list)
     fulfillments = fields.List(fields.Nested(FulfillmentSchema(partial=("order_id",))),
                                allow_none=True, load_default=list)
+    # Not in webhooks: the pull path adds them (GraphQL Order.transactions, REST's
+    # orders/{id}/transactions.json).
+    transactions = fields.List(fields.Nested(TransactionSchema(partial=("order_id",))),
+                               allow_none=True, load_default=list)
 
     @post_load
     def _own_parts(self, data, **kwargs):
         shipping = (data.pop("total_shipping_price_set", None) or {}).get("shop_money")
         data["total_shipping_price"] = shipping["amount"] if shipping else None
         for name in ("tax_lines", "shipping_lines", "discount_codes", "discount_applications",
-                     "refunds", "fulfillments"):
+                     "refunds", "fulfillments", "transactions"):
             data[name] = data[name] or []
+        for transaction in data["transactions"]:
+            transaction["order_id"] = data["id"]
         for child in data["refunds"] + data["fulfillments"]:
             child["order_id"] = data["id"]
             for transaction in child.get("transactions", ()):

@@ -52,7 +52,8 @@ def _pick(data, names):
 
 
 def upsert_orders(loaded):
-    """Apply loaded orders with their parts, refunds and fulfillments; return the ids changed."""
+    """Apply loaded orders with their parts, refunds, transactions and fulfillments; return the
+    ids of the orders changed (a transaction new to the ERP changes its order)."""
     written = sync.upsert_orders(loaded)
     if written:
         rows = dict(Order.select(Order.shopify_id, Order.id)
@@ -67,8 +68,13 @@ def upsert_orders(loaded):
                 model.insert_many(parts).as_rowcount().execute()
     _write_refunds([refund for data in loaded for refund in data["refunds"]])
     _write_fulfillments([fulfillment for data in loaded for fulfillment in data["fulfillments"]])
+    transactions = [transaction for data in loaded for transaction in data["transactions"]]
+    held = {i for (i,) in OrderTransaction.select(OrderTransaction.shopify_id).where(
+        OrderTransaction.shopify_id.in_([t["id"] for t in transactions])).tuples()
+            } if transactions else set()
+    _write_transactions(transactions)
     moneycheck.settle({data["id"] for data in loaded})
-    return written
+    return set(written) | {t["order_id"] for t in transactions if t["id"] not in held}
 
 
 def upsert_refunds(loaded):

@@ -60,7 +60,10 @@ def test_interrupted_backfill_resumes_where_it_stopped(shop, store):
     done = backfill.run_backfill(resumed.id, client=_client(shop))
     assert done.status is RunStatus.COMPLETED and done.fetched == 700
     assert Order.select().count() == 700
-    assert shop.request_count == 1  # one page of the remaining 200, nothing fetched twice
+    # One page of the remaining 200, nothing fetched twice, and each of their transactions.
+    assert sorted({r.kind for r in shop.request_log}) == ["orders.list", "transactions.list"]
+    assert [r.kind for r in shop.request_log].count("orders.list") == 1
+    assert shop.request_count == 1 + 200
 
 
 @pytest.mark.usefixtures("app")

@@ -19,10 +19,8 @@ def test_a_minute_of_chaos_ends_with_the_erp_equal_to_the_store(services, tmp_pa
     report = "\n".join([*outcome.timeline, outcome.report()])
     assert set(outcome.faults) == set(FAULTS), report  # seed 4 fits every kind of fault in a minute
     assert outcome.counts["orders"][0] > 50, report  # the store changed meanwhile
-    # Transactions come only with their own webhook: one whose webhook the store lost is missing
-    # (nothing fetches transactions again). Anything else missing or different is a failure.
-    assert [m for m in outcome.mismatches if " transactions: " not in m] == [], report
-    assert outcome.transactions_missing == outcome.transactions_lost_with_webhook, report
+    # Every record and transaction, to the cent: the pull path fetches those whose webhook was lost.
+    assert outcome.mismatches == [] and outcome.transactions_missing == [], report
     assert outcome.pending == [] and outcome.open_failed_items == [] and outcome.late == [], report
     assert outcome.not_run_again == [] and outcome.unexpected_exits == [], report
 

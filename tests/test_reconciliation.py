@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from shopsync import reconciliation
 from shopsync.db import db, utcnow
 from shopsync.ingest import apply_records
+from shopsync.ledger import OrderTransaction
 from shopsync.models import (
     Customer,
     FailedSyncItem,
@@ -25,7 +26,7 @@ from shopsync.queue import get_queue
 from shopsync.reconciliation import ENTITIES, reconcile
 from shopsync.reconciliation.windows import instant, shopify_time
 from shopsync.shopify import AdminClient, ShopifyClient
-from shopsync.shopify.admin import RESOURCES
+from shopsync.shopify.admin import CHECK_PAGE, RESOURCES
 from shopsync.simulator import SimulatorServer, Store
 from tests.helpers import ADMIN_TOKEN
 
@@ -55,21 +56,41 @@ def client_of(server, api="graphql"):
 
 
 def load_erp(store, kind="orders", skip=()):
-    """Insert the live records of a kind into the ERP in bulk (ids and times only)."""
+    """Insert the live records of a kind into the ERP in bulk: ids and times, and what a
+    comparison reads of orders' books (current total, refunded amount, transactions)."""
     model = {"orders": Order, "products": Product, "customers": Customer}[kind]
-    skip = set(skip)
+    skip, collection, transactions = set(skip), store.collection(kind), []
     rows = [{"shopify_id": row.id, "created_at": instant(row.created),
              "updated_at": instant(row.updated)}
-            for row in store.collection(kind).rows() if row.id not in skip]
+            for row in collection.rows() if row.id not in skip]
+    if kind == "orders":
+        for row in rows:
+            record = collection.get(row["shopify_id"])
+            made = store.order_transactions(row["shopify_id"])
+            row.update(current_total_price=Decimal(record["current_total_price"]),
+                       total_refunded=sum((Decimal(t["amount_set"]["shop_money"]["amount"])
+                                           for t in made if t["kind"] == "refund"), Decimal(0)))
+            transactions += [{"shopify_id": t["id"], "order_shopify_id": t["order_id"],
+                              "kind": t["kind"], "status": t["status"],
+                              "amount": Decimal(t["amount"])} for t in made]
     with db.atomic():
-        for start in range(0, len(rows), 1000):
-            model.insert_many(rows[start:start + 1000]).execute()
+        for table, items in ((model, rows), (OrderTransaction, transactions)):
+            for start in range(0, len(items), 1000):
+                table.insert_many(items[start:start + 1000]).execute()
+
+
+def pulled(store, order_id):
+    """Return an order as the pull path brings it: with every transaction of it."""
+    return {**store.get_order(order_id), "transactions": store.order_transactions(order_id)}
 
 
 def load_erp_through_sync(store, kind, skip=()):
-    """Apply every live record of a kind through the sync path, as webhooks would."""
+    """Apply every live record of a kind (orders with their transactions) through the sync
+    path, as webhooks would."""
     for record in store.collection(kind):
         if record["id"] not in skip:
+            if kind == "orders":
+                record = pulled(store, record["id"])
             assert apply_records(ENTITIES[kind].topic.entity_type, [record]) == [True]
 
 
@@ -139,9 +160,10 @@ def test_offsetting_differences_on_different_days_are_named_and_healed(serve, ap
         assert details["windows_listed"] == 2 * k
         assert report.api_calls == (1 + math.ceil(details["windows_counted"] / 200) + 2 * k
                                     + math.ceil(2 * k / RESOURCES["orders"].page))
-    else:  # REST counts a window a call: listing every id is cheaper
+    else:  # REST counts a window a call: listing every id is cheaper; then the fetch, and the
+        # transactions of each order found (a call each)
         assert details["windows_listed"] == 1
-        assert report.api_calls == math.ceil((n - k) / 250) + 1
+        assert report.api_calls == math.ceil((n - k) / 250) + 1 + k
     assert live_order_ids() == set(ids) - set(extra)
     for shopify_id in missing:  # healed through the sync path: complete and exact
         shopify = store.get_order(shopify_id)
@@ -179,8 +201,9 @@ def test_a_pair_sharing_a_day_is_found_by_the_deep_run(serve):
     assert deep.kind == "deep"
     assert deep.details["missing"] == [missing] and deep.details["extra"] == [extra]
     assert deep.details["healed"] == sorted([missing, extra])
-    # Listing every id, after asking once which scopes the static token has.
-    assert deep.details["search_calls"] == 1 + math.ceil(1199 / 250)
+    # Listing every id (orders with their books checks), after asking once which
+    # scopes the static token has.
+    assert deep.details["search_calls"] == 1 + math.ceil(1199 / CHECK_PAGE)
 
 
 @pytest.mark.usefixtures("app")
@@ -196,7 +219,7 @@ def test_window_bounds_are_exact_to_the_second_whatever_the_offset(serve, api):
     after = [store.create_order()["id"] for _ in range(260)]  # all at 00:00:00 UTC
     skip = {burst[299], after[150]}
     for shopify_id in set(burst + after) - skip:  # times arrive as 18:59:59-05:00
-        assert apply_records("order", [store.get_order(shopify_id)]) == [True]
+        assert apply_records("order", [pulled(store, shopify_id)]) == [True]
     server = serve(store)
 
     report = reconcile(ENTITIES["orders"], client_of(server, api), until=instant(moment[0]))
@@ -279,16 +302,18 @@ def test_catchup_applies_what_changed_since_the_watermark(app, serve):
     assert first.status is Severity.WARNING and first.discrepancy == 3
     assert Order.get(Order.shopify_id == ids[7]).cancelled_at is not None
     assert Order.get(Order.shopify_id == created).total_price is not None
-    request = server.request_log[-1]
-    assert request.args["status"] == "any" and "updated_at_min" in request.args
+    [request] = [r for r in server.request_log if "updated_at_min" in r.args]
+    assert request.args["status"] == "any" and request.args["fields"] == "id,updated_at,current_total_price"
     watermark = SyncState.get_by_id("catchup:orders").value
     assert dt.datetime.fromisoformat(watermark) == dt.datetime.fromisoformat(first.details["until"])
 
-    # The next run reads from the watermark minus the overlap: the same three, unchanged, so
-    # nothing is applied and no report written; the watermark moves on.
+    # The next run reads from the watermark minus the overlap: the same three (and their
+    # transactions, a call each on REST), unchanged, so nothing is applied and no report
+    # written; the watermark moves on.
     server.reset_counters()
     assert reconciliation.catch_up(entity, client) is None
-    [request] = server.request_log
+    request, *others = server.request_log
+    assert sorted(r.kind for r in others) == ["transactions.list"] * 3
     assert request.args["updated_at_min"] == shopify_time(
         (dt.datetime.fromisoformat(watermark) - dt.timedelta(seconds=120)).timestamp())
     assert SyncState.get_by_id("catchup:orders").value > watermark

@@ -21,8 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def shop():
     """A store that only grants expiring tokens (no static one), two seconds each."""
     store = Store.generate(seed=21, orders=700, products=10, customers=40)
-    with SimulatorServer(store, access_token="", token_lifetime=2,
-                         graphql_restore_rate=100_000.0) as server:
+    with SimulatorServer(store, access_token="", token_lifetime=2, bucket_size=1000,
+                         leak_rate=1000.0, graphql_restore_rate=100_000.0) as server:
         yield server
 
 
@@ -37,9 +37,10 @@ def configure(app, shop, **settings):
 def test_backfill_and_reconciliation_outlive_several_token_expiries(app, shop, api):
     configure(app, shop, SHOPIFY_ADMIN_API=api)
     # Tokens last a second; every call takes long enough that the run outlives several. REST
-    # fetches 700 orders in 3 pages, so each of its calls outlasts a token by itself.
+    # fetches 700 orders in 3 pages and each order's transactions with a call of its own, so
+    # each page outlasts a token by itself.
     shop.tokens.lifetime = 1
-    shop.faults.slow_rate, shop.faults.slow_seconds = 1.0, {"rest": 1.1, "graphql": 0.12}[api]
+    shop.faults.slow_rate, shop.faults.slow_seconds = 1.0, {"rest": 0.01, "graphql": 0.12}[api]
     run = backfill.run_backfill(backfill.prepare_run("orders").id)
     assert run.status is RunStatus.COMPLETED, run.error
     assert run.fetched == run.stored == 700 and run.failed == 0

@@ -19,8 +19,9 @@ from redis.exceptions import RedisError
 from shopsync import alerts, queue, topics
 from shopsync.db import db, utcnow
 from shopsync.dlq import payload_updated_at
-from shopsync.ingest import INFRASTRUCTURE_ERRORS, apply_records
+from shopsync.ingest import INFRASTRUCTURE_ERRORS
 from shopsync.models import ReconciliationReport, Severity, SyncState
+from shopsync.reconciliation import books
 from shopsync.reconciliation.heal import Healing, heal
 from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
 from shopsync.schemas import record_id
@@ -44,6 +45,21 @@ class Entity:
     def model(self):
         """Return the ERP table."""
         return self.topic.model
+
+    @property
+    def listed(self):
+        """Return the fields catch-up lists: ids and times, and orders' books checks."""
+        return books.FIELDS if self.name == "orders" else ("id", "updated_at")
+
+    def compared(self, client):
+        """Return the fields a full comparison lists: as catch-up, but REST, which reads
+        transactions with a call per order, leaves them to catch-up and to whole fetches."""
+        return tuple(name for name in self.listed
+                     if client.api == "graphql" or name != "transactions")
+
+    def books(self, records):
+        """Return (ids lacking a transaction, ids whose totals differ) of listed records."""
+        return books.differing(records) if self.name == "orders" else (set(), set())
 
 
 ENTITIES = {entity.name: entity for entity in (
@@ -109,7 +125,8 @@ def _ids(values):
 def reconcile(entity, client, until=None, deep=False):
     """Compare one entity, heal what differs, write and return its report."""
     start, cost = client.request_count, getattr(client, "actual_cost", None)
-    found = WindowComparison(client, entity.model, entity.name).run(until, deep=deep)
+    found = WindowComparison(client, entity.model, entity.name, entity.compared(client),
+                             entity.books).run(until, deep=deep)
     heal_error = None
     try:
         done = heal(entity, client, found.missing | found.stale, found.extra)
@@ -125,7 +142,8 @@ def reconcile(entity, client, until=None, deep=False):
         shopify_count=found.shopify_count, erp_count=found.erp_count, discrepancy=discrepancy,
         status=status, api_calls=client.request_count - start, details={
             "missing": _ids(found.missing), "extra": _ids(found.extra),
-            "stale": _ids(found.stale), "healed": _ids(done.healed + done.deleted),
+            "stale": _ids(found.stale), "lacking_transactions": _ids(found.lacking),
+            "totals_differ": _ids(found.totals), "healed": _ids(done.healed + done.deleted),
             "unchanged": _ids(done.unchanged), "failed": _ids(done.failed),
             "vanished": _ids(done.vanished), "deleted": _ids(done.deleted),
             "missing_count": len(found.missing), "extra_count": len(found.extra),
@@ -134,15 +152,25 @@ def reconcile(entity, client, until=None, deep=False):
             "windows_listed": found.listed, "heal_error": heal_error,
             "cost_points": None if cost is None else client.actual_cost - cost,
         })
-    log.info("reconciled %s: %d missing, %d stale, %d extra (%d healed, %d deleted, %d failed), "
-             "%d API calls", entity.name, len(found.missing), len(found.stale), len(found.extra),
-             len(done.healed), len(done.deleted), len(done.failed), report.api_calls)
+    log.info("reconciled %s: %d missing, %d stale (%d lacking transactions, %d other totals), "
+             "%d extra (%d healed, %d deleted, %d failed), %d API calls", entity.name,
+             len(found.missing), len(found.stale), len(found.lacking), len(found.totals),
+             len(found.extra), len(done.healed), len(done.deleted), len(done.failed),
+             report.api_calls)
     alerts.notify(f"reconciliation_{entity.name}", status,
                   f"reconciliation of {entity.name}: {len(found.missing)} missing, "
-                  f"{len(found.stale)} stale, {len(found.extra)} extra; {len(done.healed)} "
+                  f"{len(found.stale)} stale{_books_part(found)}, {len(found.extra)} extra; "
+                  f"{len(done.healed)} "
                   f"healed, {len(done.deleted)} deleted, {len(done.failed)} failed "
                   f"(Shopify {found.shopify_count}, ERP {found.erp_count})")
     return report
+
+
+def _books_part(found):
+    """Return " (n lacking transactions, n other totals)" of the stale, or "" when none are."""
+    if not (found.lacking or found.totals):
+        return ""
+    return f" ({len(found.lacking)} lacking transactions, {len(found.totals)} other totals)"
 
 
 def _error_report(entity, kind, exc, calls):
@@ -189,25 +217,30 @@ def watermark_key(entity):
     return f"catchup:{entity.name}"
 
 
-def stale_records(entity, records):
-    """Return the records the ERP lacks or holds an older version of (one query per page)."""
+def stale_records(entity, records, differing=None):
+    """Return the listed records the ERP lacks, holds an older version of, or (orders) lacks a
+    transaction of or holds other totals for (`differing`: entity.books(records) if known)."""
     model = entity.model
     ids = [shopify_id for shopify_id in map(record_id, records) if shopify_id is not None]
     held = dict(model.select(model.shopify_id, model.updated_at)
                 .where(model.shopify_id.in_(ids)).tuples()) if ids else {}
+    lacking, totals = differing or entity.books(records)
     stale = []
     for record in records:
         mine, theirs = held.get(record.get("id")), payload_updated_at(record)
-        if mine is None or theirs is None or mine < theirs:
+        if (mine is None or theirs is None or mine < theirs
+                or record.get("id") in lacking | totals):
             stale.append(record)  # a bad record goes through too, to reach the DLQ
     return stale
 
 
 def catch_up(entity, client, now=None):
-    """Apply every record Shopify changed since the watermark and move it on.
+    """Apply every record Shopify changed since the watermark that the ERP lacks or holds
+    otherwise, and move the watermark on.
 
-    Returns the report written when something webhooks had missed was applied (or failed),
-    else None.
+    The changed records are listed briefly (ids, times, orders' books checks); only those
+    that differ are fetched whole. Returns the report written when something webhooks had
+    missed was applied (or failed), else None.
     """
     now = now or utcnow()
     key = watermark_key(entity)
@@ -220,31 +253,35 @@ def catch_up(entity, client, now=None):
                                                     DEFAULT_CATCHUP_LOOKBACK))
     until = now - dt.timedelta(seconds=_setting("CATCHUP_SETTLE_SECONDS", DEFAULT_CATCHUP_SETTLE))
     start = client.request_count
-    fetched, healed, failed = 0, [], []
-    pages = client.iter_pages(entity.name, limit=PAGE, updated_at_min=shopify_time(since.timestamp()),
+    fetched, done, lacking, totals = 0, Healing(), set(), set()
+    pages = client.iter_pages(entity.name, limit=PAGE, fields=entity.listed,
+                              updated_at_min=shopify_time(since.timestamp()),
                               updated_at_max=shopify_time(until.timestamp()))
     for page in pages:
         fetched += len(page)
-        stale = stale_records(entity, page)
-        for record, result in zip(stale, apply_records(entity.topic.entity_type, stale),
-                                  strict=True):
-            if result:
-                healed.append(record["id"])
-            elif result is None:
-                failed.append(record["id"])
+        differing = entity.books(page)
+        lacking, totals = lacking | differing[0], totals | differing[1]
+        healing = heal(entity, client, [i for i in map(record_id, stale_records(
+            entity, page, differing)) if i is not None])
+        done.healed += healing.healed
+        done.failed += healing.failed
     SyncState.insert(key=key, value=until.isoformat(), updated_at=utcnow()).on_conflict(
         conflict_target=[SyncState.key],
         update={SyncState.value: until.isoformat(), SyncState.updated_at: utcnow()}).execute()
-    if not (healed or failed):
+    if not (done.healed or done.failed):
         return None  # webhooks missed nothing: the watermark's updated_at says it ran
-    log.warning("catch-up of %s applied %d records webhooks had missed (%d failed)",
-                entity.name, len(healed), len(failed))
+    log.warning("catch-up of %s applied %d records webhooks had missed (%d failed; %d lacking "
+                "transactions, %d other totals)", entity.name, len(done.healed), len(done.failed),
+                len(lacking), len(totals))
     return ReconciliationReport.create(
         entity_type=entity.name, kind="catchup", shopify_count=fetched,
-        discrepancy=len(healed) + len(failed), status=severity(entity, len(healed) + len(failed)),
+        discrepancy=len(done.healed) + len(done.failed),
+        status=severity(entity, len(done.healed) + len(done.failed)),
         api_calls=client.request_count - start, details={
             "since": since.isoformat(), "until": until.isoformat(), "fetched": fetched,
-            "healed": _ids(healed), "failed": _ids(failed), "missing": [], "extra": []})
+            "healed": _ids(done.healed), "failed": _ids(done.failed),
+            "lacking_transactions": _ids(lacking), "totals_differ": _ids(totals),
+            "missing": [], "extra": []})
 
 
 def run_catchup(entity_type=None, client=None, now=None):

@@ -51,7 +51,9 @@ class Differences:
     erp_count: int = 0
     missing: set = field(default_factory=set)  # in Shopify, not live in the ERP
     extra: set = field(default_factory=set)  # live in the ERP, gone from Shopify
-    stale: set = field(default_factory=set)  # in both, Shopify's version newer
+    stale: set = field(default_factory=set)  # in both, Shopify's version newer (or its books)
+    lacking: set = field(default_factory=set)  # of stale: orders lacking a transaction
+    totals: set = field(default_factory=set)  # of stale: orders whose totals differ
     calls: int = 0  # Shopify requests made
     counted: int = 0  # windows counted on Shopify
     listed: int = 0  # windows whose ids were listed
@@ -72,8 +74,10 @@ class Window:
 class WindowComparison:
     """Compare one entity's records created up to `until` on Shopify and in the ERP."""
 
-    def __init__(self, client, model, resource):
+    def __init__(self, client, model, resource, fields=("id", "updated_at"), books=None):
         self.client, self.model, self.resource = client, model, resource
+        # What a listing asks for, and (orders) `books(records)` -> (lacking, totals) ids.
+        self.fields, self.books = fields, books
         self.found = Differences()
 
     def run(self, until=None, deep=False):
@@ -139,10 +143,14 @@ class WindowComparison:
         """List [lo, hi) on both sides and record the differences; return Shopify's count."""
         self.found.listed += 1
         theirs = {}
-        for record in self.client.iter_records(self.resource, fields="id,updated_at", limit=PAGE,
-                                               created_at_min=shopify_time(lo),
-                                               created_at_max=shopify_time(hi - 1)):
-            theirs[record["id"]] = parse_time(record.get("updated_at"))
+        for page in self.client.iter_pages(self.resource, fields=self.fields, limit=PAGE,
+                                           created_at_min=shopify_time(lo),
+                                           created_at_max=shopify_time(hi - 1)):
+            theirs.update((record["id"], parse_time(record.get("updated_at"))) for record in page)
+            if self.books:
+                lacking, totals = self.books(page)
+                self.found.lacking |= lacking
+                self.found.totals |= totals
         model = self.model
         mine = dict(model.select(model.shopify_id, model.updated_at).where(self._live(lo, hi))
                     .tuples())
@@ -150,4 +158,5 @@ class WindowComparison:
         self.found.extra |= mine.keys() - theirs.keys()
         self.found.stale |= {i for i, updated in theirs.items() if i in mine and updated
                              and epoch(updated) <= until and updated > mine[i]}
+        self.found.stale |= (self.found.lacking | self.found.totals) & mine.keys()
         return len(theirs)

@@ -18,6 +18,7 @@ from shopsync.shopify.scopes import SCOPES
 
 BRIEF = {"id", "created_at", "updated_at"}  # fields a comparison lists: no record is built
 BRIEF_PAGE = 250  # ids per listing query (cost 2 + 250)
+CHECK_PAGE = 180  # orders per listing query with mapping.CHECKS (requested cost 2 + 180 × 5)
 WINDOWS_PER_QUERY = 200  # aliased windows per counting query (4 points each)
 LINE_ITEM = ("id title variantTitle sku quantity originalUnitPriceSet { shopMoney { amount } } "
              f"product {{ legacyResourceId }} variant {{ legacyResourceId }} {books.LINE_ITEM}")
@@ -114,14 +115,16 @@ class AdminClient(GraphQLClient):
         """Yield each page of records (REST-shaped), in id order, as it arrives.
 
         Filters as in REST (since_id, created_at_min/max, updated_at_min/max, status, ids);
-        `fields` of only id and times lists without building records.
+        `fields` of only id, times and mapping.CHECKS lists without building records.
         """
         spec = self._resource(resource)
         names = fields.split(",") if isinstance(fields, str) else fields
-        brief = names is not None and set(names) <= BRIEF
-        selection = "legacyResourceId createdAt updatedAt" if brief else spec.fields
+        checks = [mapping.CHECKS[name] for name in names or () if name in mapping.CHECKS]
+        brief = names is not None and set(names) <= BRIEF | set(mapping.CHECKS)
+        selection = (" ".join(["legacyResourceId createdAt updatedAt", *checks]) if brief
+                     else spec.fields)
         record = mapping.brief if brief else mapping.RECORDS[resource]
-        size = min(limit, BRIEF_PAGE if brief else spec.page)
+        size = min(limit, (CHECK_PAGE if checks else BRIEF_PAGE) if brief else spec.page)
         if ids is not None:
             yield from self._by_ids(spec, sorted(ids), size, selection, record, brief)
             return

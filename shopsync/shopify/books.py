@@ -1,9 +1,10 @@
 """An order's books through GraphQL: what to select, and the REST fields webhooks carry them in.
 
 Current totals, presentment money (`*Set` MoneyBags as REST's `*_set`), tax, shipping and
-discount lines, refunds (lines, shipping, transactions) and fulfillments. `refunds`,
-`fulfillments`, `taxLines` and `trackingInfo` are lists; the connections inside are completed
-by follow-up queries (NESTED) when longer than the first page.
+discount lines, refunds (lines, shipping, transactions), fulfillments and every transaction
+of the order. `refunds`, `fulfillments`, `transactions`, `taxLines` and `trackingInfo` are
+lists; the connections inside are completed by follow-up queries (NESTED) when longer than
+the first page.
 """
 
 from decimal import Decimal
@@ -53,7 +54,7 @@ ORDER = (
     f"refunds {{ id legacyResourceId createdAt note {_nested(('refunds',))} }} "
     "fulfillments { id legacyResourceId name status displayStatus createdAt updatedAt "
     "service { handle } location { legacyResourceId } trackingInfo { company number url } "
-    f"{_nested(('fulfillments',))} }}")
+    f"{_nested(('fulfillments',))} }} transactions {{ {TRANSACTION} }}")
 # Fulfillment display statuses that are REST shipment statuses (the others: none).
 SHIPMENT = {"LABEL_PRINTED", "LABEL_PURCHASED", "ATTEMPTED_DELIVERY", "READY_FOR_PICKUP",
             "CONFIRMED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "FAILURE"}
@@ -196,4 +197,6 @@ def order_books(node, order_id):
                                   for a in _nodes(node, "discountApplications")],
         "refunds": [refund(item, order_id) for item in node.get("refunds") or []],
         "fulfillments": [fulfillment(item, order_id) for item in node.get("fulfillments") or []],
+        "transactions": [{**transaction(t), "order_id": order_id}
+                         for t in node.get("transactions") or []],
     }

@@ -11,6 +11,11 @@ from shopsync.shopify import books
 FULFILLMENT = {"PARTIALLY_FULFILLED": "partial", "FULFILLED": "fulfilled",
                "RESTOCKED": "restocked"}  # anything else: null (unfulfilled) in REST
 ORDER_NUMBER = re.compile(r"#?(\d+)")
+# Order fields a comparison may list beside the id and times, with their selections: enough
+# to tell that the ERP lacks a transaction or holds other totals, without building records.
+CHECKS = {"current_total_price": "currentTotalPriceSet { shopMoney { amount } }",
+          "total_refunded": "totalRefundedSet { shopMoney { amount } }",
+          "transactions": "transactions { id status }"}
 
 
 def legacy_id(node):
@@ -138,12 +143,18 @@ def customer(node):
 
 
 def brief(node):
-    """Return the id and times of a node listed for comparison."""
+    """Return the id, times and CHECKS fields of a node listed for comparison."""
     out = {"id": legacy_id(node)}
-    if "createdAt" in node:
-        out["created_at"] = node["createdAt"]
-    if "updatedAt" in node:
-        out["updated_at"] = node["updatedAt"]
+    for name, key in (("created_at", "createdAt"), ("updated_at", "updatedAt")):
+        if key in node:
+            out[name] = node[key]
+    for name, key in (("current_total_price", "currentTotalPriceSet"),
+                      ("total_refunded", "totalRefundedSet")):
+        if key in node:
+            out[name] = amount(node[key])
+    if "transactions" in node:
+        out["transactions"] = [{"id": gid_number(t["id"]), "status": lower(t.get("status"))}
+                               for t in node["transactions"] or []]
     return out
 
 

@@ -15,6 +15,10 @@ from shopsync.shopify.transport import Transport, json_body
 BUCKET_MARGIN = 1  # requests left free at the top of the bucket, for other callers
 DEFAULT_RETRY_AFTER = 2.0  # seconds, when a 429 carries no Retry-After
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})  # safe to resend after any failure
+# Order fields that are not on orders.json: transactions come from each order's
+# transactions.json; REST has no total refunded (the transactions tell it).
+NOT_LISTED = {"transactions", "total_refunded"}
+CHECKED_TRANSACTION = ("id", "status")  # a transaction's fields when only compared
 LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 
 
@@ -57,16 +61,25 @@ class ShopifyClient(Transport):
         """Yield each page (a list of records) as it arrives, following rel="next" cursors.
 
         Filters go on the first request only; later ones carry page_info, limit and fields.
-        Orders default to status=any.
+        Orders default to status=any, and come with their transactions (a call per order)
+        when whole or when `fields` names them.
         """
         self._require(resource)
+        names = fields.split(",") if isinstance(fields, str) else fields
+        transactions = resource == "orders" and (names is None or "transactions" in names)
         if resource == "orders":
             filters.setdefault("status", "any")
-        paging = {"limit": limit} if fields is None else {"limit": limit, "fields": _param(fields)}
+        paging = {"limit": limit} if names is None else {
+            "limit": limit, "fields": _param([name for name in names if name not in NOT_LISTED])}
         params = {**paging, **{k: _param(v) for k, v in filters.items() if v is not None}}
         while True:
             response = self.request("GET", f"{resource}.json", params)
-            yield json_body(response)[resource]
+            page = json_body(response)[resource]
+            if transactions:
+                for record in page:
+                    record["transactions"] = self.transactions(
+                        record["id"], None if names is None else CHECKED_TRANSACTION)
+            yield page
             page_info = next_page_info(response.headers.get("Link"))
             if page_info is None:
                 return
@@ -92,7 +105,8 @@ class ShopifyClient(Transport):
                 for lo, hi in windows]
 
     def get(self, resource, record_id, fields=None):
-        """Return one record, or None when Shopify does not know it."""
+        """Return one record (a whole order with its transactions), or None when Shopify does
+        not know it."""
         params = None if fields is None else {"fields": _param(fields)}
         try:
             response = self.request("GET", f"{resource}/{int(record_id)}.json", params)
@@ -100,7 +114,22 @@ class ShopifyClient(Transport):
             if exc.status == 404:
                 return None
             raise
-        return json_body(response)[resource.removesuffix("s")]
+        record = json_body(response)[resource.removesuffix("s")]
+        if resource == "orders" and fields is None:
+            record["transactions"] = self.transactions(record["id"])
+        return record
+
+    def transactions(self, order_id, fields=None):
+        """Return every transaction of an order (none when Shopify does not know the order)."""
+        self._require("orders")
+        params = None if fields is None else {"fields": _param(fields)}
+        try:
+            response = self.request("GET", f"orders/{int(order_id)}/transactions.json", params)
+        except ShopifyRequestError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return json_body(response)["transactions"]
 
     def list_webhooks(self, **filters):
         """Return every webhook subscription (filters: topic, address)."""

@@ -176,6 +176,16 @@ def create_api(sim):
                 return error(404)
             return reply({kind[:-1]: query.render(collection, row, fields)})
 
+    @app.get(f"{base}/orders/<int:order_id>/transactions.json")
+    def transactions_list(version, order_id):
+        """List every transaction of an order, oldest first."""
+        fields = query.parse_fields(request.args)
+        found = store.order_transactions(order_id)
+        if found is None:
+            return error(404)
+        return reply({"transactions": [{k: v for k, v in t.items() if not fields or k in fields}
+                                       for t in found]})
+
     @app.get(f"{base}/webhooks.json")
     def webhooks_list(version):
         """List webhook subscriptions, optionally by topic or address."""

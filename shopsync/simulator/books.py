@@ -136,6 +136,13 @@ def transaction(order, transaction_id, kind, cents, now, parent_id=None):
             "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{transaction_id}"}
 
 
+def order_transactions(order, made):
+    """Return every transaction of an order, oldest first: its refunds' and those `made` for it
+    (payments of generated orders are not kept)."""
+    found = {t["id"]: t for t in [*made, *(t for r in order["refunds"] for t in r["transactions"])]}
+    return sorted(found.values(), key=lambda t: (t["created_at"] or "", t["id"]))
+
+
 def refund(order, refund_id, transaction_id, now, quantities=None, shipping=False,
            restock_type="return"):
     """Return a refund of `quantities` ({line id: n}; default all that is left) of an order.

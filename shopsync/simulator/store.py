@@ -85,6 +85,13 @@ class Store:
         with self.lock:
             return self.orders.get(order_id)
 
+    def order_transactions(self, order_id):
+        """Return every transaction of an order, oldest first, or None for an unknown order."""
+        with self.lock:
+            order = self.orders.get(order_id)
+            return None if order is None else books.order_transactions(
+                order, self.transactions.get(order_id, []))
+
     def get_product(self, product_id):
         """Return a copy of a product, or None."""
         with self.lock:

@@ -4,6 +4,7 @@ and fulfillments, with shop and presentment money (the types are in `schema_book
 
 from decimal import Decimal
 
+from shopsync.simulator.books import order_transactions
 from shopsync.simulator.graphql import nodes
 from shopsync.simulator.graphql.paging import connection
 
@@ -161,11 +162,9 @@ def fulfillment(item, lines):
                 for i, line in enumerate(item.get("line_items") or [])])}
 
 
-def order_fields(r, currency, lines):
-    """Return the books' fields of an Order from a REST order (`lines`: LineItems by id).
-
-    Its transactions are its refunds' (payments made in the simulator are not on the order).
-    """
+def order_fields(r, currency, lines, made=()):
+    """Return the books' fields of an Order from a REST order (`lines`: LineItems by id,
+    `made`: the transactions the store made for it beside its refunds')."""
     presentment = r.get("presentment_currency") or currency
     shipping_lines = [shipping_line(line, currency) for line in r.get("shipping_lines") or []]
     refunds = [refund(item, lines, shipping_lines, currency, presentment)
@@ -190,7 +189,6 @@ def order_fields(r, currency, lines):
                                         enumerate(r.get("discount_applications") or [])]),
         "refunds": _listed(refunds),
         "fulfillments": _listed([fulfillment(item, lines) for item in r.get("fulfillments") or []]),
-        "transactions": _listed([transaction(t) for item in r.get("refunds") or []
-                                 for t in item.get("transactions") or []]),
+        "transactions": _listed([transaction(t) for t in order_transactions(r, made)]),
     }
 

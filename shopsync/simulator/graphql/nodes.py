@@ -61,8 +61,8 @@ class Node:
 
     typename = ""
 
-    def __init__(self, collection, row, record=None):
-        self.collection, self.row, self._record = collection, row, record
+    def __init__(self, collection, row, record=None, store=None):
+        self.collection, self.row, self._record, self.store = collection, row, record, store
         self._fields = None
 
     @property
@@ -121,7 +121,8 @@ class OrderNode(Node):
             "customer": EmbeddedCustomer(customer) if customer else None,
             "shippingAddress": mailing_address(r.get("shipping_address")),
             "lineItems": lambda info, **args: connection(lines, args, lambda line: line.key),
-            **books.order_fields(r, currency, {line.key: line for line in lines}),
+            **books.order_fields(r, currency, {line.key: line for line in lines},
+                                 list(self.store.transactions.get(r["id"], [])) if self.store else []),
         }
 
 

@@ -64,7 +64,7 @@ class Root(BulkRoot):
     def _node(self, collection, row):
         """Return the GraphQL object of a Row (a changed record is captured now)."""
         record = collection.record(row) if row.index < 0 else None
-        return NODE_TYPES[collection.kind](collection, row, record)
+        return NODE_TYPES[collection.kind](collection, row, record, self.store)
 
     def _connection(self, kind, info, **args):
         parsed = self._search(kind, args.get("query"))
