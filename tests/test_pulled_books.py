@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from shopsync import backfill, reconciliation
+from shopsync import backfill, bulk_backfill, reconciliation
 from shopsync.db import utcnow
 from shopsync.ingest import apply_records
 from shopsync.ledger import OrderTransaction
@@ -85,6 +85,47 @@ def test_a_backfill_brings_every_transaction(app, shop, api):
     made = sorted(t["id"] for i in store.ids("orders", status="any")
                   for t in store.order_transactions(i))
     assert transaction_ids() == made and store.order_transactions(paid)[0]["id"] in made
+
+
+def ledger(transactions):
+    """Return {order id: {transaction id: what the ERP keeps of it}} of store transactions,
+    amounts as Decimals (to the cent)."""
+    out = {}
+    for t in transactions:
+        out.setdefault(t["order_id"], {})[t["id"]] = (
+            t["kind"], t["status"], t["parent_id"], t.get("refund_id"), Decimal(t["amount"]),
+            t["currency"], Decimal(t["amount_set"]["shop_money"]["amount"]))
+    return out
+
+
+def test_a_bulk_backfill_brings_every_transaction_of_every_order(app, shop):
+    store = shop.store
+    unpaid = [i for i in store.ids("orders", status="any")
+              if store.get_order(i)["financial_status"] in ("pending", "authorized")]
+    for order_id in unpaid[:8]:  # sales, and captures of authorized orders
+        store.pay_order(order_id)
+    for order_id in unpaid[:3]:  # paid here, then refunded
+        store.refund_order(order_id)
+    store.refund_order(next(i for i in store.ids("orders", status="any")
+                            if store.get_order(i)["financial_status"] == "paid"), shipping=True)
+    truth = {}
+    for order_id in store.ids("orders", status="any"):
+        refunds = {t["id"]: r["id"] for r in store.get_order(order_id)["refunds"]
+                   for t in r["transactions"]}
+        truth.update(ledger({**t, "refund_id": refunds.get(t["id"])}
+                            for t in store.order_transactions(order_id)))
+    kinds = {kind for books in truth.values() for kind, *_ in books.values()}
+    assert kinds == {"sale", "capture", "refund"}
+    started = bulk_backfill.prepare_run("orders")
+    run = bulk_backfill.run_bulk_backfill(started.id, client=client_of(shop, "graphql"),
+                                          poll=0.05, step=0.02)
+    assert run.status is RunStatus.COMPLETED and run.failed == 0, run.error
+    held = ledger({"id": t.shopify_id, "order_id": t.order_shopify_id, "kind": t.kind,
+                   "status": t.status, "parent_id": t.parent_shopify_id,
+                   "refund_id": t.refund_shopify_id, "amount": t.amount, "currency": t.currency,
+                   "amount_set": {"shop_money": {"amount": t.amount_shop}}}
+                  for t in OrderTransaction.select())
+    assert held == truth
 
 
 def lose_a_transaction_webhook(store):

@@ -1,8 +1,9 @@
 """Bulk operations: a whole resource in one query run on Shopify's side, read back as JSONL.
 
 A bulk query may hold at most five connections, so an order with its books takes two:
-`orders` (the order, its lines, shipping lines and discount applications) and `books` (its
-refunds with their lines, shipping and transactions, and its fulfillments with their lines).
+`orders` (the order, its lines, shipping lines, discount applications, and every transaction
+of the order: a list, so it comes inside the order's own line) and `books` (its refunds with
+their lines, shipping and transactions, and its fulfillments with their lines).
 Each connection's objects come as lines of their own, naming the object holding them in
 `__parentId`; asked with `groupObjects: true` (the default before 2026-01), they follow it at
 once, so `nodes` joins them back one node at a time, in constant memory, into the nodes the
