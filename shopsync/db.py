@@ -12,6 +12,8 @@ from playhouse.db_url import connect, register_database
 from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
+# Errors that mean the database is unreachable: the caller retries later, no failed item.
+INFRASTRUCTURE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
 
 # Money is stored exactly: TEXT on SQLite (its DECIMAL affinity would turn "2.20" into REAL 2.2),
 # unconstrained NUMERIC on PostgreSQL (keeps the scale Shopify sent: "2.20" stays "2.20").

@@ -1,99 +1,23 @@
-"""The dead-letter queue: failed records kept with their data, retried with backoff."""
+"""The dead-letter queue: failed items listed, retried with backoff, and abandoned.
+
+Recording and resolving them is `failed_items`, below ingest.
+"""
 
 import datetime as dt
 import logging
-import random
 import traceback
 
-from peewee import Case
-
 from shopsync import alerts, ingest, queue
-from shopsync.db import db, incoming_values, utcnow, write_transaction
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow, write_transaction
+from shopsync.failed_items import backoff, readable
 from shopsync.models import FailedSyncItem, Resolution, Severity, WebhookLog, WebhookStatus
-from shopsync.schemas import parse_time
 from shopsync.topics import ENTITIES, TOPICS
 
 log = logging.getLogger(__name__)
-# Backoff before retry n (0-based) is 2^n minutes, jittered by ±20%, capped here.
-MAX_BACKOFF = dt.timedelta(hours=6)
 # What an attempt returns when it used the item's last retry.
 ABANDONED = "abandoned"
 # A claimed item is not due again for this long, should its runner die mid-attempt.
 CLAIM_LEASE = dt.timedelta(minutes=10)
-
-
-def backoff(retry_count, now=None):
-    """Return when retry number `retry_count` is due."""
-    minutes = min(2**retry_count, MAX_BACKOFF.total_seconds() / 60)
-    return (now or utcnow()) + dt.timedelta(minutes=minutes * random.uniform(0.8, 1.2))
-
-
-def payload_updated_at(document):
-    """Return a payload's `updated_at` as a UTC-aware datetime, or None if unreadable."""
-    return parse_time(document.get("updated_at")) if isinstance(document, dict) else None
-
-
-def readable(text):
-    """Make text storable in any TEXT column: no NUL (PostgreSQL refuses it), no lone surrogate."""
-    if text is None:
-        return None
-    return text.replace("\x00", "\ufffd").encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def add_to_dead_letter(entity_type, shopify_id, raw_data, error_message, *, error_stack=None,
-                       retryable=True, topic=None, webhook_id=None, data_updated_at=None):
-    """Record a failure for one record, opening its failed item or updating the open one."""
-    now = utcnow()
-    row = {
-        "entity_type": entity_type, "shopify_id": shopify_id, "raw_data": readable(raw_data),
-        "data_updated_at": data_updated_at, "error_message": readable(error_message),
-        "error_stack": readable(error_stack), "retryable": retryable, "topic": topic,
-        "webhook": webhook_id, "updated_at": now,
-        "next_retry_at": backoff(0, now) if retryable else None,
-    }
-    update = incoming_values(FailedSyncItem, row, keys=("entity_type", "shopify_id"))
-    reopened = FailedSyncItem.resolved_at.is_null(False)
-    update[FailedSyncItem.retry_count] = Case(None, [(reopened, 0)], FailedSyncItem.retry_count)
-    update[FailedSyncItem.created_at] = Case(None, [(reopened, now)], FailedSyncItem.created_at)
-    update[FailedSyncItem.resolved_at] = None
-    update[FailedSyncItem.resolution] = None
-    FailedSyncItem.insert(**row, created_at=now).on_conflict(
-        conflict_target=[FailedSyncItem.entity_type, FailedSyncItem.shopify_id],
-        update=update,
-    ).execute()
-
-
-def resolve_superseded(entity_type, shopify_id, updated_at=None):
-    """Resolve the open failed item of a record that newer data (or a deletion) has replaced."""
-    conditions = [
-        FailedSyncItem.entity_type == entity_type,
-        FailedSyncItem.shopify_id == shopify_id,
-        FailedSyncItem.resolved_at.is_null(),
-    ]
-    if updated_at is not None:
-        conditions.append(FailedSyncItem.data_updated_at.is_null()
-                          | (FailedSyncItem.data_updated_at <= updated_at))
-    FailedSyncItem.update(resolved_at=utcnow(), resolution=Resolution.SUCCESS).where(
-        *conditions).execute()
-
-
-def resolve_superseded_many(entity_type, loaded):
-    """Resolve the open failed items that the loaded records supersede (one query if none)."""
-    by_id = {data["id"]: data for data in loaded}
-    open_items = FailedSyncItem.select(
-        FailedSyncItem.id, FailedSyncItem.shopify_id, FailedSyncItem.data_updated_at).where(
-        (FailedSyncItem.entity_type == entity_type) & FailedSyncItem.resolved_at.is_null()
-        & FailedSyncItem.shopify_id.in_(list(by_id))).tuples()
-    superseded = [item_id for item_id, shopify_id, failed_at in open_items
-                  if _supersedes(by_id[shopify_id].get("updated_at"), failed_at)]
-    if superseded:
-        FailedSyncItem.update(resolved_at=utcnow(), resolution=Resolution.SUCCESS).where(
-            FailedSyncItem.id.in_(superseded)).execute()
-
-
-def _supersedes(updated_at, failed_at):
-    """Tell whether data of `updated_at` replaces a failure's data of `failed_at` (None: unknown)."""
-    return updated_at is None or failed_at is None or failed_at <= updated_at
 
 
 # The `status` filter of listings: open, needs_person (open, and not retried automatically
@@ -134,7 +58,7 @@ def _attempt(item, resolution):
                 WebhookLog.update(status=WebhookStatus.PROCESSED, processed_at=now, error=None).where(
                     WebhookLog.id == item.webhook_id).execute()
         return True
-    except ingest.INFRASTRUCTURE_ERRORS:
+    except INFRASTRUCTURE_ERRORS:
         raise
     except Exception as exc:
         retries = item.retry_count + 1

@@ -16,8 +16,7 @@ from flask import current_app
 from peewee import fn
 
 from shopsync import alerts, stats
-from shopsync.db import db, utcnow
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import (
     FailedSyncItem,
     Order,

@@ -8,14 +8,12 @@ import traceback
 import peewee as pw
 from marshmallow import ValidationError
 
-from shopsync import dlq
-from shopsync.db import db, write_transaction
+from shopsync import failed_items
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, write_transaction
 from shopsync.schemas import record_id
 from shopsync.topics import ENTITIES
 
 log = logging.getLogger(__name__)
-# Errors that mean the database is unreachable: the caller retries later, no failed item.
-INFRASTRUCTURE_ERRORS = (pw.OperationalError, pw.InterfaceError)
 # Errors the data itself causes (a value a column or a conversion refuses): retrying the same
 # data cannot succeed, so its failed item waits for a person instead of retrying by itself.
 DATA_ERRORS = (pw.DataError, ArithmeticError, ValueError, RecursionError)
@@ -62,7 +60,7 @@ def apply_loaded(topic, data):
     """Apply validated data for `topic` in the caller's transaction; True if the ERP changed."""
     changed = topic.apply(data)
     if not topic.is_privacy:
-        dlq.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
+        failed_items.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
     return changed
 
 
@@ -97,7 +95,7 @@ def _apply_newest(topic, loaded):
             newest[data["id"]] = (key, data)
     latest = [data for _, data in newest.values()]
     written = topic.apply_many(latest)
-    dlq.resolve_superseded_many(topic.entity_type, latest)
+    failed_items.resolve_superseded_many(topic.entity_type, latest)
     winners = {key for key, _ in newest.values()}
     return {key: key in winners and data["id"] in written for key, data in loaded}
 
@@ -147,10 +145,10 @@ def apply_records(entity_type, documents):
 def _dead_letter(entity_type, document, exc):
     """Open a failed item for a pulled record that could not be applied."""
     shopify_id = record_id(document)
-    dlq.add_to_dead_letter(
+    failed_items.add_to_dead_letter(
         entity_type, shopify_id, json.dumps(document, ensure_ascii=False), describe(exc),
         error_stack=traceback.format_exc(), retryable=is_retryable(exc),
-        data_updated_at=dlq.payload_updated_at(document))
+        data_updated_at=failed_items.payload_updated_at(document))
     log.warning("%s %s failed: %s", entity_type, shopify_id, describe(exc))
 
 

@@ -3,10 +3,9 @@
 import logging
 import traceback
 
-from shopsync import dlq
-from shopsync.db import db, is_sqlite, utcnow, write_transaction
+from shopsync import failed_items
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, is_sqlite, utcnow, write_transaction
 from shopsync.ingest import (
-    INFRASTRUCTURE_ERRORS,
     InvalidPayload,
     apply_together,
     describe,
@@ -91,7 +90,7 @@ def _fail(hook, exc, *, retryable):
     Every value recorded is one the database takes, whatever the payload holds; should the
     failed item still be refused, the webhook is failed without one and the batch goes on.
     """
-    reason = dlq.readable(describe(exc))
+    reason = failed_items.readable(describe(exc))
     try:
         with db.atomic():
             _open_item(hook, reason, retryable)
@@ -107,9 +106,9 @@ def _open_item(hook, reason, retryable):
     """Open (or update) the failed item of a claimed webhook's record, with its raw body."""
     raw = bytes(hook.raw_body).decode("utf-8", errors="replace")
     try:
-        updated_at = dlq.payload_updated_at(parse(raw))
+        updated_at = failed_items.payload_updated_at(parse(raw))
     except InvalidPayload:
         updated_at = None
-    dlq.add_to_dead_letter(TOPICS[hook.topic].entity_type, hook.shopify_id, raw, reason,
+    failed_items.add_to_dead_letter(TOPICS[hook.topic].entity_type, hook.shopify_id, raw, reason,
                            error_stack=traceback.format_exc(), retryable=retryable,
                            topic=hook.topic, webhook_id=hook.id, data_updated_at=updated_at)

@@ -19,8 +19,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from shopsync import jobs, pause, periodic, queue
-from shopsync.db import db, utcnow
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
 
 log = logging.getLogger(__name__)

@@ -215,7 +215,7 @@ def dashboard_data(app):
     import datetime as dt
     import json
 
-    from shopsync import dlq, periodic
+    from shopsync import failed_items, periodic
     from shopsync.db import utcnow
     from shopsync.models import (
         Alert,
@@ -265,14 +265,15 @@ def dashboard_data(app):
         made["webhook_ids"] = [h["id"] for h in hooks]
 
         good = order(id=820982911946154508, updated_at="2026-11-30T09:00:00-05:00")
-        dlq.add_to_dead_letter("order", good["id"], json.dumps(good), "OperationalError: database is locked",
-                               error_stack="Traceback (most recent call last):\n  ...\nOperationalError",
-                               topic="orders/create")
-        dlq.add_to_dead_letter("order", 555, json.dumps({"id": 555, "total_price": "not money"}),
-                               "invalid order payload: total_price", retryable=False,
-                               topic="orders/create")
-        dlq.add_to_dead_letter("product", 777, json.dumps({"id": 777, "title": "Mug"}),
-                               "ConnectionError: ERP timed out", topic="products/update")
+        failed_items.add_to_dead_letter(
+            "order", good["id"], json.dumps(good), "OperationalError: database is locked",
+            error_stack="Traceback (most recent call last):\n  ...\nOperationalError",
+            topic="orders/create")
+        failed_items.add_to_dead_letter(
+            "order", 555, json.dumps({"id": 555, "total_price": "not money"}),
+            "invalid order payload: total_price", retryable=False, topic="orders/create")
+        failed_items.add_to_dead_letter("product", 777, json.dumps({"id": 777, "title": "Mug"}),
+                                        "ConnectionError: ERP timed out", topic="products/update")
         items = {i.shopify_id: i.id for i in FailedSyncItem.select()}
         made["fixable_item"], made["broken_item"], made["product_item"] = (
             items[good["id"]], items[555], items[777])

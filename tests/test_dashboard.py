@@ -4,7 +4,7 @@ import datetime as dt
 import json
 import re
 
-from shopsync import charts, dlq
+from shopsync import charts, failed_items
 from shopsync.db import utcnow
 from shopsync.models import (
     BackfillRun,
@@ -73,7 +73,7 @@ def test_counts_stop_at_the_cap(viewer_client, dashboard_data, monkeypatch):
     monkeypatch.setattr(health, "COUNT_CAP", 2)
     monkeypatch.setattr(failed, "COUNT_CAP", 2)
     for shopify_id in (9001, 9002):
-        dlq.add_to_dead_letter("order", shopify_id, "{}", "boom")
+        failed_items.add_to_dead_letter("order", shopify_id, "{}", "boom")
     assert FailedSyncItem.select().count() > 3
     assert health.capped_count(FailedSyncItem.select()) == 3  # cap + 1: "more than the cap"
     assert '<a href="/failed-items">2+</a>' in text(viewer_client.get("/"))

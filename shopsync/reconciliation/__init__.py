@@ -17,9 +17,8 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from shopsync import alerts, queue, topics
-from shopsync.db import db, utcnow
-from shopsync.dlq import payload_updated_at
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
+from shopsync.failed_items import payload_updated_at
 from shopsync.models import ReconciliationReport, Severity, SyncState
 from shopsync.reconciliation import books
 from shopsync.reconciliation.heal import Healing, heal
