@@ -89,8 +89,8 @@ def get_customer(shopify_id):
 def list_failed_items():
     """List failed items, newest first: `?status=open|needs_person|resolved|abandoned&entity=&before_id=`."""
     status = request.args.get("status", "open")
-    if status not in dlq.STATUS_FILTERS:
-        fail(400, f"status must be one of {', '.join(dlq.STATUS_FILTERS)}")
+    if status not in FailedSyncItem.FILTERS:
+        fail(400, f"status must be one of {', '.join(FailedSyncItem.FILTERS)}")
     items = dlq.find_items(status, entity_type=request.args.get("entity"),
                            before_id=_int_arg("before_id", None, 1, MAX_BIGINT),
                            limit=_int_arg("limit", 50, 1, 500))

@@ -20,19 +20,9 @@ ABANDONED = "abandoned"
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
-# The `status` filter of listings: open, needs_person (open, and not retried automatically
-# because the data itself is wrong), resolved (by a success), or abandoned.
-STATUS_FILTERS = {
-    "open": FailedSyncItem.resolved_at.is_null(),
-    "needs_person": FailedSyncItem.resolved_at.is_null() & ~FailedSyncItem.retryable,
-    "resolved": FailedSyncItem.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
-    "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
-}
-
-
 def find_items(status="open", entity_type=None, before_id=None, limit=50):
     """Return one page of failed items, newest first (keyset pagination on id)."""
-    query = FailedSyncItem.select().where(STATUS_FILTERS[status])
+    query = FailedSyncItem.select().where(FailedSyncItem.matching(status))
     if entity_type:
         query = query.where(FailedSyncItem.entity_type == entity_type)
     if before_id:
@@ -83,7 +73,7 @@ def _claim(item, lease):
     now = utcnow()
     return FailedSyncItem.update(next_retry_at=now + lease, updated_at=now).where(
         (FailedSyncItem.id == item.id) & (FailedSyncItem.updated_at == item.updated_at)
-        & FailedSyncItem.resolved_at.is_null()).execute() == 1
+        & FailedSyncItem.is_open()).execute() == 1
 
 
 def process_dead_letter_queue(batch_size=500):
@@ -91,9 +81,8 @@ def process_dead_letter_queue(batch_size=500):
     counts = {"retried": 0, "succeeded": 0, "failed": 0, "abandoned": 0, "skipped": 0}
     abandoned = []
     with db.connection_context():
-        due = list(FailedSyncItem.select().where(
-            FailedSyncItem.resolved_at.is_null() & FailedSyncItem.retryable
-            & (FailedSyncItem.next_retry_at <= utcnow())
+        due = list(FailedSyncItem.open().where(
+            FailedSyncItem.retryable & (FailedSyncItem.next_retry_at <= utcnow())
         ).order_by(FailedSyncItem.next_retry_at).limit(batch_size))
         for item in due:
             if not _claim(item, CLAIM_LEASE):
@@ -122,7 +111,7 @@ def _alert_abandoned(items):
 def retry_item(item_id):
     """Retry one failed item now, whatever its state but resolved; return it reloaded."""
     item = FailedSyncItem.get_by_id(item_id)
-    if item.resolution in (None, Resolution.ABANDONED):
+    if item.state != "resolved":
         _attempt(item, Resolution.MANUAL)
     return FailedSyncItem.get_by_id(item_id)
 
@@ -132,7 +121,7 @@ def abandon_item(item_id):
     now = utcnow()
     FailedSyncItem.update(resolved_at=now, resolution=Resolution.ABANDONED, next_retry_at=None,
                           updated_at=now).where(
-        (FailedSyncItem.id == item_id) & FailedSyncItem.resolved_at.is_null()).execute()
+        (FailedSyncItem.id == item_id) & FailedSyncItem.is_open()).execute()
     return FailedSyncItem.get_by_id(item_id)
 
 
@@ -140,9 +129,8 @@ def retry_open_items(before):
     """Retry once every item open since before `before` (a job behind "Retry all open")."""
     counts = {"succeeded": 0, "failed": 0}
     with db.connection_context():
-        open_items = FailedSyncItem.select().where(
-            FailedSyncItem.resolved_at.is_null() & (FailedSyncItem.updated_at <= before)
-        ).order_by(FailedSyncItem.id)
+        open_items = FailedSyncItem.open().where(FailedSyncItem.updated_at <= before).order_by(
+            FailedSyncItem.id)
         for item in open_items.iterator():
             if _claim(item, CLAIM_LEASE):
                 counts["succeeded" if _attempt(item, Resolution.MANUAL) else "failed"] += 1
@@ -151,5 +139,5 @@ def retry_open_items(before):
 
 def retry_all_open():
     """Queue a retry of every open failed item; return (how many are open, whether it was queued)."""
-    open_count = FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count()
+    open_count = FailedSyncItem.open().count()
     return open_count, queue.enqueue(queue.get_queue(), retry_open_items, utcnow())

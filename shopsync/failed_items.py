@@ -47,7 +47,7 @@ def add_to_dead_letter(entity_type, shopify_id, raw_data, error_message, *, erro
         "next_retry_at": backoff(0, now) if retryable else None,
     }
     update = incoming_values(FailedSyncItem, row, keys=("entity_type", "shopify_id"))
-    reopened = FailedSyncItem.resolved_at.is_null(False)
+    reopened = ~FailedSyncItem.is_open()
     update[FailedSyncItem.retry_count] = Case(None, [(reopened, 0)], FailedSyncItem.retry_count)
     update[FailedSyncItem.created_at] = Case(None, [(reopened, now)], FailedSyncItem.created_at)
     update[FailedSyncItem.resolved_at] = None
@@ -63,7 +63,7 @@ def resolve_superseded(entity_type, shopify_id, updated_at=None):
     conditions = [
         FailedSyncItem.entity_type == entity_type,
         FailedSyncItem.shopify_id == shopify_id,
-        FailedSyncItem.resolved_at.is_null(),
+        FailedSyncItem.is_open(),
     ]
     if updated_at is not None:
         conditions.append(FailedSyncItem.data_updated_at.is_null()
@@ -75,10 +75,9 @@ def resolve_superseded(entity_type, shopify_id, updated_at=None):
 def resolve_superseded_many(entity_type, loaded):
     """Resolve the open failed items that the loaded records supersede (one query if none)."""
     by_id = {data["id"]: data for data in loaded}
-    open_items = FailedSyncItem.select(
+    open_items = FailedSyncItem.open(
         FailedSyncItem.id, FailedSyncItem.shopify_id, FailedSyncItem.data_updated_at).where(
-        (FailedSyncItem.entity_type == entity_type) & FailedSyncItem.resolved_at.is_null()
-        & FailedSyncItem.shopify_id.in_(list(by_id))).tuples()
+        (FailedSyncItem.entity_type == entity_type) & FailedSyncItem.shopify_id.in_(list(by_id))).tuples()
     superseded = [item_id for item_id, shopify_id, failed_at in open_items
                   if _supersedes(by_id[shopify_id].get("updated_at"), failed_at)]
     if superseded:

@@ -121,7 +121,7 @@ def webhook_latency(now, client=None):
 
 def dlq_size(now, client=None):
     """Return how many failed items are unresolved."""
-    size = FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count()
+    size = FailedSyncItem.open().count()
     return size, f"{size} unresolved failed items"
 
 

@@ -250,7 +250,7 @@ def _report(order, found):
     known = FailedSyncItem.select().where(
         (FailedSyncItem.entity_type == ENTITY) & (FailedSyncItem.shopify_id == order.shopify_id)
         & (FailedSyncItem.error_message == message)
-        & (FailedSyncItem.resolved_at.is_null() | (FailedSyncItem.resolution == Resolution.ABANDONED))
+        & (FailedSyncItem.is_open() | (FailedSyncItem.resolution == Resolution.ABANDONED))
     ).exists()
     if known:
         return

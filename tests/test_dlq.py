@@ -33,7 +33,7 @@ def _transient_failure(**changes):
     """Open a retryable failed item for the sample order, as a pull that hit a bug would."""
     document = order(**changes)
     failed_items.add_to_dead_letter("order", document["id"], json.dumps(document), "RuntimeError: boom",
-                           data_updated_at=failed_items.payload_updated_at(document))
+                                    data_updated_at=failed_items.payload_updated_at(document))
     return FailedSyncItem.get(FailedSyncItem.shopify_id == document["id"])
 
 
@@ -163,3 +163,17 @@ def test_retry_all_open_queues_one_job_that_retries_each(client, run_jobs):
     run_jobs()
     assert FailedSyncItem.select().where(FailedSyncItem.resolution == Resolution.MANUAL).count() == 3
     assert Order.select().count() == 3
+
+
+def test_an_items_state_and_the_listing_filters_agree():
+    for shopify_id, resolution in enumerate([None, Resolution.SUCCESS, Resolution.MANUAL,
+                                             Resolution.ABANDONED], start=1):
+        FailedSyncItem.create(entity_type="order", shopify_id=shopify_id, raw_data="{}",
+                              error_message="boom", resolution=resolution,
+                              resolved_at=resolution and utcnow())
+    states = {item.shopify_id: item.state for item in FailedSyncItem.select()}
+    assert states == {1: "open", 2: "resolved", 3: "resolved", 4: "abandoned"}
+    for status in ("open", "resolved", "abandoned"):
+        listed = {item.shopify_id for item in FailedSyncItem.select().where(FailedSyncItem.matching(status))}
+        assert listed == {shopify_id for shopify_id, state in states.items() if state == status}
+    assert {item.shopify_id for item in FailedSyncItem.open()} == {1}

@@ -10,7 +10,6 @@ from shopsync.dashboard import bp, get_or_404
 from shopsync.dashboard.failed import filtered, filters
 from shopsync.dashboard.reconcile import id_lists
 from shopsync.models import FailedSyncItem, ReconciliationReport
-from shopsync.serializers import item_status
 from shopsync.wording import reason
 
 FAILED_COLUMNS = ("id", "entity", "shopify_id", "topic", "status", "retries", "error",
@@ -47,7 +46,7 @@ def failed_items_csv():
         yield FAILED_COLUMNS
         for item in query.iterator():
             yield (item.id, item.entity_type, item.shopify_id or "", item.topic or "",
-                   item_status(item), item.retry_count, reason(item.error_message),
+                   item.state, item.retry_count, reason(item.error_message),
                    item.error_message, _time(item.created_at), _time(item.updated_at),
                    _time(item.next_retry_at))
 

@@ -84,7 +84,7 @@ def counts(now):
         "pending": capped_count(WebhookLog.select().where(WebhookLog.status == WebhookStatus.PENDING)),
         "failed_last_day": capped_count(WebhookLog.select().where(
             (WebhookLog.status == WebhookStatus.FAILED) & (WebhookLog.received_at >= now - HISTORY))),
-        "open_items": capped_count(FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null())),
+        "open_items": capped_count(FailedSyncItem.open()),
         "cap": COUNT_CAP,
     }
 
