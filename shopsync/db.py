@@ -104,6 +104,16 @@ def is_sqlite():
     return isinstance(db.obj, peewee.SqliteDatabase)
 
 
+def time_bucket(field, seconds):
+    """Return an SQL expression numbering the `seconds`-long interval a time column falls in.
+
+    Interval n starts n * `seconds` after the Unix epoch, on either database.
+    """
+    if is_sqlite():
+        return peewee.fn.strftime("%s", field).cast("INTEGER") / seconds  # integer division
+    return peewee.fn.floor(peewee.fn.date_part("epoch", field) / seconds)
+
+
 def bind(url):
     """Bind the proxy to the database at `url` and return it."""
     if url.startswith("sqlite:///"):

@@ -20,11 +20,21 @@ ABANDONED = "abandoned"
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
-def find_items(status="open", entity_type=None, before_id=None, limit=50):
-    """Return one page of failed items, newest first (keyset pagination on id)."""
-    query = FailedSyncItem.select().where(FailedSyncItem.matching(status))
+def listing(status="open", entity_type=None, text="", fields=()):
+    """Select the failed items a listing shows (API, page, CSV): by status ("all": any), entity, error."""
+    query = FailedSyncItem.select(*fields)
+    if status != "all":
+        query = query.where(FailedSyncItem.matching(status))
     if entity_type:
         query = query.where(FailedSyncItem.entity_type == entity_type)
+    if text:
+        query = query.where(FailedSyncItem.error_message.contains(text))
+    return query
+
+
+def find_items(status="open", entity_type=None, before_id=None, limit=50):
+    """Return one page of failed items, newest first (keyset pagination on id)."""
+    query = listing(status, entity_type)
     if before_id:
         query = query.where(FailedSyncItem.id < before_id)
     return list(query.order_by(FailedSyncItem.id.desc()).limit(limit))

@@ -276,6 +276,16 @@ class ReconciliationReport(BaseModel):
     api_calls = pw.IntegerField(default=0)
     created_at = UTCDateTimeField(default=utcnow, index=True)
 
+    @classmethod
+    def newest(cls, *fields, entity_types=None, kind=None):
+        """Select reports newest first, optionally of some entities and of one kind."""
+        query = cls.select(*fields)
+        if entity_types:
+            query = query.where(cls.entity_type.in_(entity_types))
+        if kind:
+            query = query.where(cls.kind == kind)
+        return query.order_by(cls.created_at.desc(), cls.id.desc())
+
 
 class SyncHealthMetric(BaseModel):
     """One reading of one health metric."""

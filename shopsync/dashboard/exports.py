@@ -5,9 +5,10 @@ import io
 
 from flask import Response, stream_with_context
 
+from shopsync import dlq
 from shopsync.auth import login_required
 from shopsync.dashboard import bp, get_or_404
-from shopsync.dashboard.failed import filtered, filters
+from shopsync.dashboard.failed import LIST_COLUMNS, filters
 from shopsync.dashboard.reconcile import id_lists
 from shopsync.models import FailedSyncItem, ReconciliationReport
 from shopsync.wording import reason
@@ -40,7 +41,7 @@ def _time(value):
 def failed_items_csv():
     """Download every failed item the listing's filters select, newest first."""
     status, entity, text = filters()
-    query = filtered(status, entity, text).order_by(FailedSyncItem.id.desc())
+    query = dlq.listing(status, entity, text, LIST_COLUMNS).order_by(FailedSyncItem.id.desc())
 
     def rows():
         yield FAILED_COLUMNS

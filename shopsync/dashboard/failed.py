@@ -36,24 +36,12 @@ def open_count():
     return capped_count(FailedSyncItem.open())
 
 
-def filtered(status, entity, text):
-    """Return the query of the failed items a listing's filters ask for (no payloads)."""
-    query = FailedSyncItem.select(*LIST_COLUMNS)
-    if status != "all":
-        query = query.where(FailedSyncItem.matching(status))
-    if entity:
-        query = query.where(FailedSyncItem.entity_type == entity)
-    if text:
-        query = query.where(FailedSyncItem.error_message.contains(text))
-    return query
-
-
 @bp.get("/failed-items")
 @login_required
 def failed_items():
     """List failed items by status, entity and error text, newest first, a keyset page at a time."""
     status, entity, text = filters()
-    items, before, older = newest_first(filtered(status, entity, text), FailedSyncItem)
+    items, before, older = newest_first(dlq.listing(status, entity, text, LIST_COLUMNS), FailedSyncItem)
     return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
                   items=items, status=status, entity=entity, text=text, before=before, older=older,
                   statuses=STATUSES, entities=list(ENTITIES), cap=COUNT_CAP,

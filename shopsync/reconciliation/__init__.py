@@ -306,14 +306,8 @@ def start_reconciliation(entity_type=None):
 
 def latest_reports(entity_type=None, kind=None, limit=20):
     """Return the newest reports, newest first, optionally of one entity and kind."""
-    query = ReconciliationReport.select()
-    if entity_type:
-        query = query.where(ReconciliationReport.entity_type.in_(
-            [entity.name for entity in entities(entity_type)]))
-    if kind:
-        query = query.where(ReconciliationReport.kind == kind)
-    return list(query.order_by(ReconciliationReport.created_at.desc(),
-                               ReconciliationReport.id.desc()).limit(limit))
+    names = [entity.name for entity in entities(entity_type)] if entity_type else None
+    return list(ReconciliationReport.newest(entity_types=names, kind=kind).limit(limit))
 
 
 def report_json(report, with_details=True):
