@@ -3,7 +3,6 @@
 import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, request
-from werkzeug.exceptions import HTTPException
 
 from shopsync import dlq, health, liveness, reconciliation, stats, workers
 from shopsync.ledger import books_of
@@ -28,14 +27,6 @@ def require_token():
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
         fail(401, "missing or wrong bearer token")
-
-
-@bp.app_errorhandler(405)
-def _json_error(exc):
-    """Answer a wrong method under the API in JSON (unknown paths: shopsync.errors)."""
-    if not request.path.startswith(bp.url_prefix + "/") or not isinstance(exc, HTTPException):
-        return exc
-    return jsonify(error=exc.description), exc.code
 
 
 def _int_arg(name, default, low, high):

@@ -5,7 +5,8 @@ import datetime as dt
 import click
 from tqdm import tqdm
 
-from shopsync import backfill, bulk_backfill, dlq, migrations
+from shopsync import audit, backfill, bulk_backfill, dlq, migrations
+from shopsync.auth import save_user
 from shopsync.db import db
 from shopsync.models import RunStatus
 from shopsync.topics import RESOURCES
@@ -47,6 +48,23 @@ def backfill_command(resource, since, bulk):
                f"failed {run.failed}" + (f" ({run.error})" if run.error else ""))
     if run.status is not RunStatus.COMPLETED:
         raise SystemExit(1)
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Let the user act (retry, abandon, run jobs), not only read.")
+@click.password_option(envvar="SHOPSYNC_NEW_USER_PASSWORD",
+                       help="The password (prompted for when not given).")
+def create_user_command(name, admin, password):
+    """Create a dashboard user, or reset an existing user's password and role."""
+    role = "admin" if admin else "viewer"
+    try:
+        with db.connection_context():
+            _, created = save_user(name, password, is_admin=admin)
+            audit.record_cli("create user" if created else "update user", name, role)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="password") from exc
+    click.echo(f"{'created' if created else 'updated'} {role} {name}")
 
 
 @click.command("process-dlq")
@@ -114,6 +132,7 @@ def register_webhooks_command(address):
 def init_app(app):
     """Register the commands with the app."""
     app.cli.add_command(init_db_command)
+    app.cli.add_command(create_user_command)
     app.cli.add_command(backfill_command)
     app.cli.add_command(process_dlq_command)
     app.cli.add_command(reconcile_command)

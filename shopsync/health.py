@@ -3,8 +3,8 @@
 `compute_health()` (a job) measures every metric, stores one SyncHealthMetric reading each and
 lets `alerts` report state changes. `latest_metrics()` reads them back.
 Thresholds come from the app config, `HEALTH_<METRIC>_WARNING` / `HEALTH_<METRIC>_CRITICAL`
-(e.g. HEALTH_ORDER_LAG_WARNING), defaulting to the values below; a value above a threshold
-reaches its level.
+(e.g. HEALTH_ORDER_LAG_WARNING; defaults in config.TUNING); a value above a threshold reaches
+its level.
 """
 
 import datetime as dt
@@ -35,39 +35,35 @@ log = logging.getLogger(__name__)
 
 REQUIRED_SCOPES = tuple(SCOPES.values())  # read_orders, read_products, read_customers
 WINDOW = dt.timedelta(hours=1)  # error rate and latency look at the last hour
-DEFAULT_RETENTION_DAYS = 30
 SEVERITY_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One health metric: what it measures and its default thresholds."""
+    """One health metric: what it measures, and how it stands when it cannot be measured."""
 
     name: str
     description: str
-    warning: float | None
-    critical: float | None
     unknown: Severity = Severity.WARNING  # the status when it cannot be measured
     needs_shopify: bool = False
 
     def thresholds(self, config):
-        """Return (warning, critical) from the config, or the defaults."""
+        """Return (warning, critical) from the config."""
         key = f"HEALTH_{self.name.upper()}"
-        return config.get(f"{key}_WARNING", self.warning), config.get(f"{key}_CRITICAL", self.critical)
+        return config[f"{key}_WARNING"], config[f"{key}_CRITICAL"]
 
 
 METRICS = [
-    Metric("order_lag", "Shopify's order count minus the ERP's", 50, 200, needs_shopify=True),
-    Metric("error_rate", "share of the last hour's webhooks that failed", 0.05, 0.15),
-    Metric("webhook_latency_seconds", "95th percentile, received to processed, last hour", 5, 30,
+    Metric("order_lag", "Shopify's order count minus the ERP's", needs_shopify=True),
+    Metric("error_rate", "share of the last hour's webhooks that failed"),
+    Metric("webhook_latency_seconds", "95th percentile, received to processed, last hour",
            unknown=Severity.OK),
-    Metric("dlq_size", "unresolved failed items", 20, 100),
-    Metric("oldest_pending_webhook_seconds", "age of the oldest webhook not yet processed",
-           120, 900),
-    Metric("last_webhook_age_seconds", "time since the last webhook arrived", 3 * 3600, 24 * 3600),
-    Metric("missing_webhook_topics", "required topics this app is not subscribed to", 0, 0,
+    Metric("dlq_size", "unresolved failed items"),
+    Metric("oldest_pending_webhook_seconds", "age of the oldest webhook not yet processed"),
+    Metric("last_webhook_age_seconds", "time since the last webhook arrived"),
+    Metric("missing_webhook_topics", "required topics this app is not subscribed to",
            needs_shopify=True),
-    Metric("shopify_access_problems", "scopes not granted, or credentials Shopify refuses", 0, 0,
+    Metric("shopify_access_problems", "scopes not granted, or credentials Shopify refuses",
            needs_shopify=True),
 ]
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
@@ -247,7 +243,7 @@ def compute_health(client=None, now=None):
                                                f"{metric_value(warning, metric.name)}, critical "
                                                f"above {metric_value(critical, metric.name)})", now=now)
         stats.take_snapshot(now)  # what /metrics serves until the next run
-        retention = config.get("HEALTH_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        retention = config["HEALTH_RETENTION_DAYS"]
         SyncHealthMetric.delete().where(
             SyncHealthMetric.recorded_at < now - dt.timedelta(days=retention)).execute()
     return readings

@@ -6,10 +6,11 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from redis.exceptions import RedisError
 
 from shopsync import audit, dlq, moneycheck, single
-from shopsync.auth import admin_required, is_htmx, login_required, safe_next
+from shopsync.auth import admin_required, login_required, safe_next
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.dashboard.health import COUNT_CAP, capped_count
 from shopsync.db import utcnow
+from shopsync.htmx import is_htmx
 from shopsync.models import FailedSyncItem
 from shopsync.queue import get_queue
 from shopsync.topics import ENTITIES

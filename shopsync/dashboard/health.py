@@ -6,10 +6,11 @@ from flask import render_template
 from peewee import SQL, fn
 
 from shopsync import charts, liveness
-from shopsync.auth import is_htmx, login_required
+from shopsync.auth import login_required
 from shopsync.dashboard import bp, render
 from shopsync.db import time_bucket, utcnow
 from shopsync.health import access_problem, latest_reading
+from shopsync.htmx import is_htmx
 from shopsync.models import (
     Alert,
     FailedSyncItem,

@@ -9,9 +9,10 @@ from rq.job import Job
 
 from shopsync import reconciliation as reconciliation_service
 from shopsync import single
-from shopsync.auth import admin_required, is_htmx, login_required
+from shopsync.auth import admin_required, login_required
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.db import utcnow
+from shopsync.htmx import is_htmx
 from shopsync.models import ReconciliationReport
 from shopsync.queue import get_queue
 from shopsync.topics import RESOURCES

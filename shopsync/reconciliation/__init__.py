@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Entity:
-    """A reconciled resource: the topic its records are applied with, and its alert threshold."""
+    """A reconciled resource: the topic its records are applied with (its alert threshold is
+    the setting RECONCILE_THRESHOLD_<NAME>)."""
 
     topic: topics.Topic
-    threshold: int = 100  # default: differences above this are critical, below it a warning
 
     @property
     def name(self):
@@ -62,18 +62,9 @@ class Entity:
 
 
 ENTITIES = {entity.name: entity for entity in (
-    Entity(topics.ORDER, 100), Entity(topics.PRODUCT, 10), Entity(topics.CUSTOMER, 100))}
+    Entity(topics.ORDER), Entity(topics.PRODUCT), Entity(topics.CUSTOMER))}
 # Ids kept per list in a report's details; the counts stay exact beyond it.
 MAX_IDS = 10_000
-# A full run compares records created until this long ago: newer ones are still in flight.
-DEFAULT_SETTLE = 300
-# Catch-up: re-read this much before the watermark (clock skew, Shopify's indexing delay),
-# leave the last DEFAULT_CATCHUP_SETTLE seconds to webhooks, and start this far back.
-DEFAULT_CATCHUP_OVERLAP = 300
-DEFAULT_CATCHUP_SETTLE = 60
-DEFAULT_CATCHUP_LOOKBACK = 86400
-# A queued full run is stopped after this many seconds.
-DEFAULT_JOB_TIMEOUT = 3600
 
 
 def entities(entity_type=None):
@@ -86,13 +77,14 @@ def entities(entity_type=None):
     return [ENTITIES[name]]
 
 
-def _setting(name, default):
-    return current_app.config.get(name, default)
+def _setting(name):
+    """Return a tuning setting (defaults: config.TUNING)."""
+    return current_app.config[name]
 
 
 def severity(entity, discrepancy):
     """Return ok for no difference, critical above the entity's threshold, else warning."""
-    threshold = _setting(f"RECONCILE_THRESHOLD_{entity.name.upper()}", entity.threshold)
+    threshold = _setting(f"RECONCILE_THRESHOLD_{entity.name.upper()}")
     if discrepancy == 0:
         return Severity.OK
     return Severity.CRITICAL if discrepancy > threshold else Severity.WARNING
@@ -206,7 +198,7 @@ def run_deep(entity_type=None, client=None):
 def run_full(entity_type=None, client=None, until=None, deep=False):
     """Reconcile one entity (or all): name the differing ids, heal, report; return report ids."""
     if until is None:
-        until = utcnow() - dt.timedelta(seconds=_setting("RECONCILE_SETTLE_SECONDS", DEFAULT_SETTLE))
+        until = utcnow() - dt.timedelta(seconds=_setting("RECONCILE_SETTLE_SECONDS"))
     kind = "deep" if deep else "full"
     return _each(entity_type, kind, lambda entity, c: reconcile(entity, c, until, deep), client)
 
@@ -244,13 +236,12 @@ def catch_up(entity, client, now=None):
     now = now or utcnow()
     key = watermark_key(entity)
     state = SyncState.get_or_none(SyncState.key == key)
-    overlap = dt.timedelta(seconds=_setting("CATCHUP_OVERLAP_SECONDS", DEFAULT_CATCHUP_OVERLAP))
+    overlap = dt.timedelta(seconds=_setting("CATCHUP_OVERLAP_SECONDS"))
     if state is not None and state.value:
         since = dt.datetime.fromisoformat(state.value) - overlap
     else:
-        since = now - dt.timedelta(seconds=_setting("CATCHUP_LOOKBACK_SECONDS",
-                                                    DEFAULT_CATCHUP_LOOKBACK))
-    until = now - dt.timedelta(seconds=_setting("CATCHUP_SETTLE_SECONDS", DEFAULT_CATCHUP_SETTLE))
+        since = now - dt.timedelta(seconds=_setting("CATCHUP_LOOKBACK_SECONDS"))
+    until = now - dt.timedelta(seconds=_setting("CATCHUP_SETTLE_SECONDS"))
     start = client.request_count
     fetched, done, lacking, totals = 0, Healing(), set(), set()
     pages = client.iter_pages(entity.name, limit=PAGE, fields=entity.listed,
@@ -295,7 +286,7 @@ def start_reconciliation(entity_type=None):
     """Queue a full run per entity; return the job ids, or None when Redis is unreachable."""
     names = [entity.name for entity in entities(entity_type)]
     target = queue.get_queue()
-    timeout = _setting("RECONCILE_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT)
+    timeout = _setting("RECONCILE_JOB_TIMEOUT")
     try:
         return [target.enqueue(run_full, name, job_timeout=timeout, result_ttl=3600,
                                failure_ttl=queue.FAILURE_TTL).id for name in names]
