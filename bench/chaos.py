@@ -27,9 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import SECRET, Context, free_port, make_app, own_database, wait_until
 from bench.truth import jobs_ran_since, judge, pending_webhooks
-from shopsync import migrations, reconciliation
+from shopsync import migrations
 from shopsync.db import db, utcnow
 from shopsync.models import ReconciliationReport
+from shopsync.reconciliation import runs
 from shopsync.simulator import Activity, SimulatorServer, Store, WebhookOptions
 from tests.processes import Processes, RedisServer
 from tests.tcp_proxy import TcpProxy
@@ -213,7 +214,7 @@ def settle(app, rig, calm_since):
         except TimeoutError as exc:
             rig.timeline(str(exc))
         rig.timeline("service drained; one reconciliation (catch-up, then a deep full run)")
-        reports = reconciliation.run_catchup() + reconciliation.run_deep()
+        reports = runs.run_catchup() + runs.run_deep()
         healed = sum(len((report.details or {}).get("healed") or []) for report in
                      ReconciliationReport.select().where(ReconciliationReport.id.in_(reports)))
         rig.timeline(f"the reconciliation applied {healed} records the webhooks had not")

@@ -27,9 +27,9 @@ from bench.common import (
     wait_until,
 )
 from shopsync.db import db, write_transaction
-from shopsync.jobs import BATCH_SIZE
 from shopsync.ledger_schemas import OrderSchema
 from shopsync.models import Order, OrderLineItem, WebhookLog, WebhookStatus
+from shopsync.pending import BATCH_SIZE
 from shopsync.queue import connect
 from shopsync.simulator import Store
 from shopsync.sync import upsert_order, upsert_orders

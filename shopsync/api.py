@@ -7,6 +7,8 @@ from flask import Blueprint, abort, current_app, jsonify, make_response, request
 from shopsync import dlq, health, liveness, reconciliation, stats, workers
 from shopsync.ledger import books_of
 from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
+from shopsync.reconciliation import reports as reconciliation_reports
+from shopsync.reconciliation import runs as reconciliation_runs
 from shopsync.schemas import MAX_BIGINT
 from shopsync.serializers import customer_json, failed_item_json, order_json, product_json
 
@@ -111,9 +113,9 @@ def list_reconciliation_reports():
             reconciliation.entities(entity)
         except ValueError as exc:
             fail(400, str(exc))
-    reports = reconciliation.latest_reports(entity, request.args.get("kind"),
+    reports = reconciliation_reports.latest_reports(entity, request.args.get("kind"),
                                             _int_arg("limit", 20, 1, 200))
-    return jsonify(reports=[reconciliation.report_json(report) for report in reports])
+    return jsonify(reports=[reconciliation_reports.report_json(report) for report in reports])
 
 
 @bp.post("/reconciliation")
@@ -129,7 +131,7 @@ def start_reconciliation():
         names = [e.name for e in reconciliation.entities(entity)]
     except ValueError as exc:
         fail(400, str(exc))
-    job_ids = reconciliation.start_reconciliation(entity)
+    job_ids = reconciliation_runs.start_reconciliation(entity)
     if job_ids is None:
         fail(503, "the job queue is unreachable, retry later")
     return jsonify(status="queued", entities=names, jobs=job_ids), 202

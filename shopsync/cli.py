@@ -82,11 +82,13 @@ def reconcile_command(entity, catchup, deep):
     """Compare Shopify with the ERP for ENTITY (default: all), heal what is missing, report."""
     from shopsync import reconciliation
     from shopsync.models import ReconciliationReport
+    from shopsync.reconciliation.reports import id_count
+    from shopsync.reconciliation.runs import run_catchup, run_full
 
     if catchup:
-        report_ids = reconciliation.run_catchup(entity)
+        report_ids = run_catchup(entity)
     else:
-        report_ids = reconciliation.run_full(entity, deep=deep)
+        report_ids = run_full(entity, deep=deep)
     with db.connection_context():
         reports = list(ReconciliationReport.select().where(ReconciliationReport.id.in_(report_ids)))
     for report in reports:
@@ -94,7 +96,7 @@ def reconcile_command(entity, catchup, deep):
         if "error" in details:
             click.echo(f"{report.entity_type}: failed: {details['error']}")
             continue
-        counts = ", ".join(f"{kind} {reconciliation.id_count(details, kind)}"
+        counts = ", ".join(f"{kind} {id_count(details, kind)}"
                            for kind in ("missing", "extra", "healed", "failed"))
         healing = f", healing stopped: {details['heal_error']}" if details.get("heal_error") else ""
         click.echo(f"{report.entity_type} ({report.kind}): {report.status.value}, "
@@ -113,13 +115,13 @@ def register_webhooks_command(address):
     """Subscribe the store to every topic shopsync needs, creating only the missing ones."""
     from flask import current_app
 
-    from shopsync import health
-    from shopsync.shopify import connect
+    from shopsync import subscriptions
+    from shopsync.shopify import app_client
 
     address = address or current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS")
     if not address:
         raise click.UsageError("give --address or set SHOPSYNC_WEBHOOK_ADDRESS")
-    result = health.register_webhooks(connect(current_app.config), address)
+    result = subscriptions.register_webhooks(app_client(), address)
     click.echo(f"{address}: {len(result['present'])} topics already subscribed, "
                f"{len(result['created'])} created"
                + "".join(f"\n  created {topic}" for topic in result["created"]))

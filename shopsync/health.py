@@ -1,4 +1,4 @@
-"""Sync health: the metrics read every minute, their thresholds, history and subscriptions.
+"""Sync health: the metrics read every minute, their thresholds and history.
 
 `compute_health()` (a job) measures every metric, stores one SyncHealthMetric reading each and
 lets `alerts` report state changes. `latest_metrics()` reads them back.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import current_app
 from peewee import fn
 
-from shopsync import alerts, stats
+from shopsync import alerts, shopify, stats, subscriptions
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import (
     FailedSyncItem,
@@ -28,7 +28,6 @@ from shopsync.models import (
 )
 from shopsync.shopify.errors import ShopifyAccessError
 from shopsync.shopify.scopes import SCOPES
-from shopsync.topics import REQUIRED_TOPICS
 from shopsync.wording import metric_value
 
 log = logging.getLogger(__name__)
@@ -143,16 +142,9 @@ def last_webhook_age(now, client=None):
     return _age(now, last), f"last webhook at {_when(last)}" if last else "no webhook ever received"
 
 
-def missing_topics(client, address=None):
-    """Return the required topics with no subscription (to `address`, when given)."""
-    covered = {item.get("topic") for item in client.list_webhooks()
-               if not address or item.get("address") == address}
-    return [topic for topic in REQUIRED_TOPICS if topic not in covered]
-
-
 def missing_webhook_topics(now, client):
     """Return how many required topics this app's address is not subscribed to."""
-    missing = missing_topics(client, current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS"))
+    missing = subscriptions.missing_topics(client, current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS"))
     return len(missing), f"missing: {', '.join(missing)}" if missing else "all topics subscribed"
 
 
@@ -196,16 +188,6 @@ MEASURES = {
 }
 
 
-def _shopify_client():
-    """Return a client for the configured store, or None when none is configured."""
-    config = current_app.config
-    if not (config.get("SHOPIFY_SHOP") or config.get("SHOPIFY_API_BASE_URL")):
-        return None
-    from shopsync.shopify import connect
-
-    return connect(config)
-
-
 def applies(metric, client):
     """Tell whether a metric can be read: Shopify's need a store, subscriptions an address."""
     if metric.needs_shopify and client is None:
@@ -220,8 +202,8 @@ def compute_health(client=None, now=None):
     now = now or utcnow()
     config = current_app.config
     with db.connection_context():
-        if client is None:
-            client = _shopify_client()
+        if client is None and shopify.is_configured(config):
+            client = shopify.app_client()
         readings = []
         for metric in METRICS:
             if not applies(metric, client):
@@ -285,17 +267,3 @@ def summary():
     return {"status": status.value if status else "unknown",
             "checked_at": max(r.recorded_at for r in readings).isoformat() if readings else None,
             "metrics": {reading.metric_name: reading_json(reading) for reading in readings}}
-
-
-def register_webhooks(client, address):
-    """Subscribe `address` to every required topic it lacks; return what was done per topic."""
-    missing = missing_topics(client, address)
-    result = {"present": [t for t in REQUIRED_TOPICS if t not in missing], "created": [],
-              "failed": {}}
-    for topic in missing:
-        try:
-            client.create_webhook(topic, address)
-            result["created"].append(topic)
-        except Exception as exc:
-            result["failed"][topic] = f"{type(exc).__name__}: {exc}"
-    return result

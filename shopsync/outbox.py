@@ -18,7 +18,7 @@ import uuid
 from flask import current_app
 from redis.exceptions import RedisError
 
-from shopsync import jobs, pause, periodic, queue
+from shopsync import pause, pending, periodic, queue
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
 
@@ -69,7 +69,7 @@ def _lower_flag(rq_queue):
         log.warning("could not lower the drain flag: %s", exc)
 
 
-def drain(batch_size=jobs.BATCH_SIZE):
+def drain(batch_size=pending.BATCH_SIZE):
     """Apply pending webhooks a batch at a time until none is left; return how many were claimed."""
     rq_queue = queue.get_queue()
     _lower_flag(rq_queue)  # deliveries from now on queue another drain
@@ -98,7 +98,7 @@ def _apply_batch(batch_size):
     """Apply one batch, trying again after an infrastructure error; return how many were claimed."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
-            return jobs.apply_pending(batch_size)
+            return pending.apply_pending(batch_size)
         except INFRASTRUCTURE_ERRORS as exc:
             if attempt == BATCH_ATTEMPTS:
                 raise

@@ -298,9 +298,9 @@ def test_run_now_without_javascript_redirects_to_the_page_with_progress(admin_cl
 
 
 def test_run_now_says_so_when_the_queue_is_down(admin_client, monkeypatch):
-    from shopsync import reconciliation
+    from shopsync.reconciliation import runs
 
-    monkeypatch.setattr(reconciliation, "start_reconciliation", lambda entity_type=None: None)
+    monkeypatch.setattr(runs, "start_reconciliation", lambda entity_type=None: None)
     response = post(admin_client, "/reconciliation/run", htmx=True)
     assert response.status_code == 503 and "unreachable" in text(response)
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from shopsync import health, ledger_schemas, schemas
+from shopsync import ledger_schemas, schemas, subscriptions
 from shopsync.shopify import AdminClient, ShopifyClient, ShopifyRequestError, ShopifyUnavailable
 from shopsync.shopify.mapping import order as order_record
 from shopsync.simulator import SimulatorServer, Store, random_change
@@ -112,11 +112,11 @@ def test_webhook_subscriptions_are_registered_and_repaired_through_graphql(app, 
     server = serve()
     client = AdminClient(server.base_url, TOKEN)
     address = "https://erp.example.com/webhooks/shopify"
-    result = health.register_webhooks(client, address)
-    assert result["failed"] == {} and len(result["created"]) == len(health.REQUIRED_TOPICS)
+    result = subscriptions.register_webhooks(client, address)
+    assert result["failed"] == {} and len(result["created"]) == len(subscriptions.REQUIRED_TOPICS)
     assert {item["topic"] for item in client.list_webhooks(address=address)} == set(
-        health.REQUIRED_TOPICS)
-    assert health.register_webhooks(client, address)["created"] == []
+        subscriptions.REQUIRED_TOPICS)
+    assert subscriptions.register_webhooks(client, address)["created"] == []
     with pytest.raises(ShopifyRequestError, match="already been taken") as caught:
         client.create_webhook("orders/create", address)
     assert caught.value.status == 422

@@ -9,7 +9,7 @@ import pytest
 from shopsync import dlq, failed_items, ingest
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.reconciliation import ENTITIES as RECONCILED
-from shopsync.reconciliation import stale_records
+from shopsync.reconciliation.runs import stale_records
 from shopsync.topics import TOPICS
 from tests.helpers import deliver, encode, order
 from tests.test_dashboard import post

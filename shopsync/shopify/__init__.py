@@ -1,10 +1,12 @@
 """Shopify Admin API clients: GraphQL or REST (SHOPIFY_ADMIN_API), with shared expiring tokens.
 
-    client = connect(current_app.config)   # per SHOPIFY_ADMIN_API
+    client = app_client()   # the running app's store, per SHOPIFY_ADMIN_API
     for page in client.iter_pages("orders", updated_at_min=since): ...
 """
 
 from urllib.parse import urlsplit
+
+from flask import current_app
 
 from shopsync.config import DEFAULT_ADMIN_API, DEFAULT_API_VERSION
 from shopsync.shopify.admin import AdminClient
@@ -23,7 +25,7 @@ APIS = {"graphql": AdminClient, "rest": ShopifyClient}
 __all__ = [
     "APIS", "AdminClient", "ClientCredentials", "GraphQLClient", "ShopifyAccessError",
     "ShopifyClient", "ShopifyError", "ShopifyRequestError", "ShopifyUnavailable", "StaticToken",
-    "base_url", "connect", "next_page_info", "token_source",
+    "app_client", "base_url", "connect", "is_configured", "next_page_info", "token_source",
 ]
 
 
@@ -54,3 +56,13 @@ def connect(config, **options):
     if api not in APIS:
         raise ValueError(f"SHOPIFY_ADMIN_API must be graphql or rest, not {api!r}")
     return APIS[api](base_url(config), token_source(config), **options)
+
+
+def is_configured(config):
+    """Tell whether the settings name a store (SHOPIFY_SHOP, or SHOPIFY_API_BASE_URL)."""
+    return bool(config.get("SHOPIFY_SHOP") or config.get("SHOPIFY_API_BASE_URL"))
+
+
+def app_client(**options):
+    """Return a client of the store the running app is configured for."""
+    return connect(current_app.config, **options)

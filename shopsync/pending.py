@@ -1,4 +1,4 @@
-"""Applying stored webhooks to the ERP, a batch per transaction, each exactly once."""
+"""Pending webhooks applied to the ERP, a batch per transaction, each exactly once."""
 
 import logging
 import traceback
