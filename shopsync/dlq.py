@@ -6,6 +6,9 @@ Recording and resolving them is `failed_items`, below ingest.
 import datetime as dt
 import logging
 import traceback
+from collections.abc import Sequence
+
+import peewee as pw
 
 from shopsync import alerts, ingest, queue
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow, write_transaction
@@ -20,7 +23,8 @@ ABANDONED = "abandoned"
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
-def listing(status="open", entity_type=None, text="", fields=()):
+def listing(status: str = "open", entity_type: str | None = None, text: str = "",
+            fields: Sequence[pw.Field] = ()) -> pw.ModelSelect:
     """Select the failed items a listing shows (API, page, CSV): by status ("all": any), entity, error."""
     query = FailedSyncItem.select(*fields)
     if status != "all":
@@ -32,7 +36,8 @@ def listing(status="open", entity_type=None, text="", fields=()):
     return query
 
 
-def find_items(status="open", entity_type=None, before_id=None, limit=50):
+def find_items(status: str = "open", entity_type: str | None = None, before_id: int | None = None,
+               limit: int = 50) -> list[FailedSyncItem]:
     """Return one page of failed items, newest first (keyset pagination on id)."""
     query = listing(status, entity_type)
     if before_id:
@@ -86,7 +91,7 @@ def _claim(item, lease):
         & FailedSyncItem.is_open()).execute() == 1
 
 
-def process_dead_letter_queue(batch_size=500):
+def process_dead_letter_queue(batch_size: int = 500) -> dict[str, int]:
     """Retry every due, retryable failed item once; return counts of what happened."""
     counts = {"retried": 0, "succeeded": 0, "failed": 0, "abandoned": 0, "skipped": 0}
     abandoned = []
@@ -118,7 +123,7 @@ def _alert_abandoned(items):
                 f"{names}{more}. Open Failed items on the dashboard to retry or inspect them.")
 
 
-def retry_item(item_id):
+def retry_item(item_id: int) -> FailedSyncItem:
     """Retry one failed item now, whatever its state but resolved; return it reloaded."""
     item = FailedSyncItem.get_by_id(item_id)
     if item.state != "resolved":
@@ -126,7 +131,7 @@ def retry_item(item_id):
     return FailedSyncItem.get_by_id(item_id)
 
 
-def abandon_item(item_id):
+def abandon_item(item_id: int) -> FailedSyncItem:
     """Give up on one failed item; return it reloaded."""
     now = utcnow()
     FailedSyncItem.update(resolved_at=now, resolution=Resolution.ABANDONED, next_retry_at=None,
@@ -135,7 +140,7 @@ def abandon_item(item_id):
     return FailedSyncItem.get_by_id(item_id)
 
 
-def retry_open_items(before):
+def retry_open_items(before: dt.datetime) -> dict[str, int]:
     """Retry once every item open since before `before` (a job behind "Retry all open")."""
     counts = {"succeeded": 0, "failed": 0}
     with db.connection_context():
@@ -147,7 +152,7 @@ def retry_open_items(before):
     return counts
 
 
-def retry_all_open():
+def retry_all_open() -> tuple[int, bool]:
     """Queue a retry of every open failed item; return (how many are open, whether it was queued)."""
     open_count = FailedSyncItem.open().count()
     return open_count, queue.enqueue(queue.get_queue(), retry_open_items, utcnow())

@@ -6,6 +6,7 @@ Anything that applies records (ingest, the money check) opens and resolves faile
 
 import datetime as dt
 import random
+from typing import Any
 
 from peewee import Case
 
@@ -17,26 +18,27 @@ from shopsync.schemas import parse_time
 MAX_BACKOFF = dt.timedelta(hours=6)
 
 
-def backoff(retry_count, now=None):
+def backoff(retry_count: int, now: dt.datetime | None = None) -> dt.datetime:
     """Return when retry number `retry_count` is due."""
     minutes = min(2**retry_count, MAX_BACKOFF.total_seconds() / 60)
     return (now or utcnow()) + dt.timedelta(minutes=minutes * random.uniform(0.8, 1.2))
 
 
-def payload_updated_at(document):
+def payload_updated_at(document: object) -> dt.datetime | None:
     """Return a payload's `updated_at` as a UTC-aware datetime, or None if unreadable."""
     return parse_time(document.get("updated_at")) if isinstance(document, dict) else None
 
 
-def readable(text):
+def readable(text: str | None) -> str | None:
     """Make text storable in any TEXT column: no NUL (PostgreSQL refuses it), no lone surrogate."""
     if text is None:
         return None
     return text.replace("\x00", "\ufffd").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def add_to_dead_letter(entity_type, shopify_id, raw_data, error_message, *, error_stack=None,
-                       retryable=True, topic=None, webhook_id=None, data_updated_at=None):
+def add_to_dead_letter(entity_type: str, shopify_id: int | None, raw_data: str, error_message: str, *,
+                       error_stack: str | None = None, retryable: bool = True, topic: str | None = None,
+                       webhook_id: str | None = None, data_updated_at: dt.datetime | None = None) -> None:
     """Record a failure for one record, opening its failed item or updating the open one."""
     now = utcnow()
     row = {
@@ -58,7 +60,7 @@ def add_to_dead_letter(entity_type, shopify_id, raw_data, error_message, *, erro
     ).execute()
 
 
-def resolve_superseded(entity_type, shopify_id, updated_at=None):
+def resolve_superseded(entity_type: str, shopify_id: int, updated_at: dt.datetime | None = None) -> None:
     """Resolve the open failed item of a record that newer data (or a deletion) has replaced."""
     conditions = [
         FailedSyncItem.entity_type == entity_type,
@@ -72,7 +74,7 @@ def resolve_superseded(entity_type, shopify_id, updated_at=None):
         *conditions).execute()
 
 
-def resolve_superseded_many(entity_type, loaded):
+def resolve_superseded_many(entity_type: str, loaded: list[dict[str, Any]]) -> None:
     """Resolve the open failed items that the loaded records supersede (one query if none)."""
     by_id = {data["id"]: data for data in loaded}
     open_items = FailedSyncItem.open(

@@ -4,6 +4,8 @@ import functools
 import json
 import logging
 import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import peewee as pw
 from marshmallow import ValidationError
@@ -11,9 +13,10 @@ from marshmallow import ValidationError
 from shopsync import failed_items
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, write_transaction
 from shopsync.schemas import record_id
-from shopsync.topics import ENTITIES
+from shopsync.topics import ENTITIES, Topic
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")  # what identifies a record to its caller: a webhook, an index in a page
 # Errors the data itself causes (a value a column or a conversion refuses): retrying the same
 # data cannot succeed, so its failed item waits for a person instead of retrying by itself.
 DATA_ERRORS = (pw.DataError, ArithmeticError, ValueError, RecursionError)
@@ -23,7 +26,7 @@ class InvalidPayload(Exception):
     """The payload itself is wrong: retrying the same bytes cannot succeed."""
 
 
-def parse(raw):
+def parse(raw: bytes | str) -> dict[str, Any]:
     """Decode a JSON object from bytes or text; raise InvalidPayload with the reason."""
     try:
         document = json.loads(raw)
@@ -42,7 +45,7 @@ def _schema(schema_class):
     return schema_class()
 
 
-def load(topic, document):
+def load(topic: Topic, document: dict[str, Any]) -> dict[str, Any]:
     """Validate `document` for `topic`; raise InvalidPayload with the reason."""
     try:
         return _schema(topic.schema).load(document)
@@ -51,12 +54,12 @@ def load(topic, document):
                              f"{json.dumps(exc.messages)}") from exc
 
 
-def apply_document(topic, document):
+def apply_document(topic: Topic, document: dict[str, Any]) -> bool:
     """Validate `document` for `topic` and apply it in the caller's transaction; True if changed."""
     return apply_loaded(topic, load(topic, document))
 
 
-def apply_loaded(topic, data):
+def apply_loaded(topic: Topic, data: dict[str, Any]) -> bool:
     """Apply validated data for `topic` in the caller's transaction; True if the ERP changed."""
     changed = topic.apply(data)
     if not topic.is_privacy:
@@ -64,7 +67,8 @@ def apply_loaded(topic, data):
     return changed
 
 
-def apply_together(topic, loaded, fail):
+def apply_together(topic: Topic, loaded: list[tuple[K, dict[str, Any]]],
+                   fail: Callable[[K, Exception], object]) -> dict[K, bool]:
     """Apply validated records of one topic, given as (key, data) pairs, in the caller's transaction.
 
     Upserts are written with one statement per table, a record that appears twice only in its
@@ -120,7 +124,7 @@ def _apply_each(topic, loaded, fail):
     return results
 
 
-def apply_records(entity_type, documents):
+def apply_records(entity_type: str, documents: list[dict[str, Any]]) -> list[bool | None]:
     """Apply records pulled from the API (a page) in one transaction.
 
     Returns, per record, True (changed), False (stale) or None (failed: a failed item was
@@ -152,11 +156,11 @@ def _dead_letter(entity_type, document, exc):
     log.warning("%s %s failed: %s", entity_type, shopify_id, describe(exc))
 
 
-def is_retryable(exc):
+def is_retryable(exc: BaseException) -> bool:
     """Tell whether trying the same data again may succeed (a failure not of the data itself)."""
     return not isinstance(exc, (InvalidPayload, *DATA_ERRORS))
 
 
-def describe(exc):
+def describe(exc: BaseException) -> str:
     """Return a readable one-line reason for a failure."""
     return str(exc) if isinstance(exc, InvalidPayload) else f"{type(exc).__name__}: {exc}"

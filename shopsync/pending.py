@@ -32,7 +32,7 @@ def _claim(limit):
     return list(query)
 
 
-def apply_pending(limit=BATCH_SIZE):
+def apply_pending(limit: int = BATCH_SIZE) -> int:
     """Apply up to `limit` pending webhooks in one transaction; return how many were claimed.
 
     Each webhook's effect and its `processed` mark commit together, so none is applied twice.

@@ -11,6 +11,7 @@ queues full runs. This module names what is reconciled and how a difference is j
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
@@ -27,12 +28,12 @@ class Entity:
     topic: topics.Topic
 
     @property
-    def name(self):
+    def name(self) -> str:
         """Return the API resource, also the report's entity_type."""
         return self.topic.resource
 
     @property
-    def model(self):
+    def model(self) -> Any:
         """Return the ERP table."""
         return self.topic.model
 
@@ -56,7 +57,7 @@ ENTITIES = {entity.name: entity for entity in (
     Entity(topics.ORDER), Entity(topics.PRODUCT), Entity(topics.CUSTOMER))}
 
 
-def entities(entity_type=None):
+def entities(entity_type: str | None = None) -> list[Entity]:
     """Return the Entities named by `entity_type` ("orders" or "order"), or all of them."""
     if entity_type is None:
         return list(ENTITIES.values())
@@ -66,7 +67,7 @@ def entities(entity_type=None):
     return [ENTITIES[name]]
 
 
-def severity(entity, discrepancy):
+def severity(entity: Entity, discrepancy: int) -> Severity:
     """Return ok for no difference, critical above the entity's threshold, else warning."""
     threshold = current_app.config[f"RECONCILE_THRESHOLD_{entity.name.upper()}"]
     if discrepancy == 0:

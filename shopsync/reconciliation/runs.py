@@ -2,6 +2,7 @@
 
 import datetime as dt
 import logging
+from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -10,10 +11,11 @@ from shopsync import alerts, queue, shopify
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.failed_items import payload_updated_at
 from shopsync.models import ReconciliationReport, Severity, SyncState
-from shopsync.reconciliation import entities, severity
+from shopsync.reconciliation import Entity, entities, severity
 from shopsync.reconciliation.heal import Healing, heal
 from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
 from shopsync.schemas import record_id
+from shopsync.shopify import Client
 
 log = logging.getLogger(__name__)
 # Ids kept per list in a report's details; the counts stay exact beyond it.
@@ -30,7 +32,8 @@ def _ids(values):
     return sorted(values)[:MAX_IDS]
 
 
-def reconcile(entity, client, until=None, deep=False):
+def reconcile(entity: Entity, client: Client, until: dt.datetime | None = None,
+              deep: bool = False) -> ReconciliationReport:
     """Compare one entity, heal what differs, write and return its report."""
     start, cost = client.request_count, getattr(client, "actual_cost", None)
     found = WindowComparison(client, entity.model, entity.name, entity.compared(client),
@@ -58,7 +61,7 @@ def reconcile(entity, client, until=None, deep=False):
             "until": until.isoformat() if until else None,
             "search_calls": found.calls, "windows_counted": found.counted,
             "windows_listed": found.listed, "heal_error": heal_error,
-            "cost_points": None if cost is None else client.actual_cost - cost,
+            "cost_points": None if cost is None else getattr(client, "actual_cost", 0) - cost,
         })
     log.info("reconciled %s: %d missing, %d stale (%d lacking transactions, %d other totals), "
              "%d extra (%d healed, %d deleted, %d failed), %d API calls", entity.name,
@@ -107,12 +110,13 @@ def _each(entity_type, kind, work, client):
     return report_ids
 
 
-def run_deep(entity_type=None, client=None):
+def run_deep(entity_type: str | None = None, client: Client | None = None) -> list[int]:
     """Reconcile listing every id (N/250 calls), to see pairs that cancel out in counts."""
     return run_full(entity_type, client, deep=True)
 
 
-def run_full(entity_type=None, client=None, until=None, deep=False):
+def run_full(entity_type: str | None = None, client: Client | None = None,
+             until: dt.datetime | None = None, deep: bool = False) -> list[int]:
     """Reconcile one entity (or all): name the differing ids, heal, report; return report ids."""
     if until is None:
         until = utcnow() - dt.timedelta(seconds=_setting("RECONCILE_SETTLE_SECONDS"))
@@ -120,12 +124,13 @@ def run_full(entity_type=None, client=None, until=None, deep=False):
     return _each(entity_type, kind, lambda entity, c: reconcile(entity, c, until, deep), client)
 
 
-def watermark_key(entity):
+def watermark_key(entity: Entity) -> str:
     """Return the SyncState key of an entity's catch-up watermark."""
     return f"catchup:{entity.name}"
 
 
-def stale_records(entity, records, differing=None):
+def stale_records(entity: Entity, records: list[dict[str, Any]],
+                  differing: tuple[set[int], set[int]] | None = None) -> list[dict[str, Any]]:
     """Return the listed records the ERP lacks, holds an older version of, or (orders) lacks a
     transaction of or holds other totals for (`differing`: entity.books(records) if known)."""
     model = entity.model
@@ -142,7 +147,8 @@ def stale_records(entity, records, differing=None):
     return stale
 
 
-def catch_up(entity, client, now=None):
+def catch_up(entity: Entity, client: Client,
+             now: dt.datetime | None = None) -> ReconciliationReport | None:
     """Apply every record Shopify changed since the watermark that the ERP lacks or holds
     otherwise, and move the watermark on.
 
@@ -160,7 +166,7 @@ def catch_up(entity, client, now=None):
         since = now - dt.timedelta(seconds=_setting("CATCHUP_LOOKBACK_SECONDS"))
     until = now - dt.timedelta(seconds=_setting("CATCHUP_SETTLE_SECONDS"))
     start = client.request_count
-    fetched, done, lacking, totals = 0, Healing(), set(), set()
+    fetched, done, lacking, totals = 0, Healing(), set[int](), set[int]()
     pages = client.iter_pages(entity.name, limit=PAGE, fields=entity.listed,
                               updated_at_min=shopify_time(since.timestamp()),
                               updated_at_max=shopify_time(until.timestamp()))
@@ -191,7 +197,8 @@ def catch_up(entity, client, now=None):
             "missing": [], "extra": []})
 
 
-def run_catchup(entity_type=None, client=None, now=None):
+def run_catchup(entity_type: str | None = None, client: Client | None = None,
+                now: dt.datetime | None = None) -> list[int]:
     """Apply what changed on Shopify since the last catch-up, per entity; return report ids.
 
     Only entities where webhooks had missed something (or the run failed) get a report.
@@ -199,7 +206,7 @@ def run_catchup(entity_type=None, client=None, now=None):
     return _each(entity_type, "catchup", lambda entity, c: catch_up(entity, c, now), client)
 
 
-def start_reconciliation(entity_type=None):
+def start_reconciliation(entity_type: str | None = None) -> list[str] | None:
     """Queue a full run per entity; return the job ids, or None when Redis is unreachable."""
     names = [entity.name for entity in entities(entity_type)]
     target = queue.get_queue()
