@@ -164,6 +164,32 @@ def viewer_client(login):
 
 
 @pytest.fixture
+def simulator_defaults():
+    """What `serve` starts unless told: a store of 300 orders, a rate limit that is not the subject."""
+    return {"orders": 300, "bucket_size": 1000, "leak_rate": 1000.0}
+
+
+@pytest.fixture
+def serve(simulator_defaults):
+    """Return a function starting a simulator (of a new store unless given) that is stopped after."""
+    from shopsync.simulator import SimulatorServer, Store
+
+    defaults = dict(simulator_defaults)
+    orders = defaults.pop("orders")
+    servers = []
+
+    def start(store=None, **options):
+        server = SimulatorServer(store or Store.generate(seed=1, orders=orders, products=10,
+                                                         customers=40), **{**defaults, **options})
+        servers.append(server.start())
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
 def live_server(app):
     """Serve the app on a free local port in a thread; return its base URL."""
     import threading
