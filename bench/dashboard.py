@@ -13,13 +13,13 @@ import time
 
 from flask import url_for
 
-from bench.common import Row, close_database, fresh_schema, make_app, percentile
+from bench.common import Row, close_database, fresh_schema, make_app
 from bench.ingest import order_bodies
 from shopsync import stats
 from shopsync.auth import save_user
 from shopsync.config import TUNING
 from shopsync.db import db, utcnow
-from shopsync.health import METRICS
+from shopsync.health import METRICS, percentile
 from shopsync.models import (
     Alert,
     BackfillRun,
@@ -174,7 +174,7 @@ def run(ctx):
         client = _login(app)
         rows = []
         for label, url in urls:
-            p95 = percentile(time_page(client, url, size["requests"]), 95)
+            p95 = percentile(time_page(client, url, size["requests"]), 0.95)
             rows.append(Row("dashboard", f"p95 GET {label}", p95, "ms", target="< 100 ms", met=p95 < 100))
     close_database()
     rows.append(Row("dashboard", f"database filled: {size['webhooks']:,} webhooks, "

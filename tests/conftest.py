@@ -2,15 +2,14 @@
 
 import os
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 
 from shopsync import create_app, migrations
 from shopsync.db import db
 from shopsync.models import ALL_MODELS
 from shopsync.queue import ThreadWorker, get_queue
+from shopsync.testing.databases import own_database
 from tests.helpers import ADMIN_TOKEN, SECRET, SESSION_KEY
 
 DATABASE_URL = os.environ.get("SHOPSYNC_TEST_DATABASE_URL")
@@ -38,18 +37,9 @@ def run_database_url():
     if not DATABASE_URL:
         yield None
         return
-    parts = urlsplit(DATABASE_URL)
-    name = f"{parts.path.lstrip('/') or 'test'}_run_{os.getpid()}"
-    admin = psycopg2.connect(DATABASE_URL)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    db.close_all() if hasattr(db.obj, "close_all") else db.close()
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with own_database(DATABASE_URL, "", "run") as url:
+        yield url
+        db.close_all() if hasattr(db.obj, "close_all") else db.close()
 
 
 @pytest.fixture
@@ -207,7 +197,7 @@ def live_server(app):
 @pytest.fixture
 def processes(app, services, tmp_path):
     """Start real web and worker processes on the test database and the test's own queue."""
-    from tests.processes import Processes
+    from shopsync.testing.processes import Processes
 
     database_url, redis_url = services
     procs = Processes({

@@ -13,8 +13,8 @@ from shopsync.ledger import Fulfillment, OrderTaxLine, Refund
 from shopsync.models import FailedSyncItem, Order, RunStatus
 from shopsync.reconciliation import runs
 from shopsync.simulator import SimulatorServer, Store, random_change
+from shopsync.testing.processes import wait_until
 from tests.helpers import ADMIN_TOKEN, deliver, encode, fixture, headers, order
-from tests.processes import wait_until
 
 # The sample order's three lines of 199.00 add up to 597.00, but Shopify's sample says 398.00.
 SAMPLE_LINES = "line items 597.00 - discounts 0.00 = 597.00, not the subtotal 398.00"

@@ -10,8 +10,8 @@ import pytest
 from shopsync.ledger import Fulfillment, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.simulator import SimulatorServer, Store, WebhookOptions, random_change
+from shopsync.testing.processes import wait_until
 from tests.helpers import SECRET
-from tests.processes import wait_until
 
 pytestmark = pytest.mark.services
 

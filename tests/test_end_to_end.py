@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
+from shopsync.testing.processes import wait_until
 from tests.helpers import ADMIN_TOKEN, encode, fixture, headers, order
-from tests.processes import wait_until
 from tests.test_poison import OVERFLOWING_TIME, POISONS, assert_waits_for_a_person
 
 pytestmark = pytest.mark.services

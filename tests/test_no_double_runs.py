@@ -5,11 +5,11 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from bench.common import free_port
 from shopsync import backfill, dlq
 from shopsync.dashboard import failed
 from shopsync.models import BackfillRun, FailedSyncItem, RunStatus
 from shopsync.queue import get_queue
+from shopsync.testing.processes import free_port
 from tests.test_dashboard import HTMX, post
 
 
