@@ -6,6 +6,7 @@ import sys
 from flask import Flask, jsonify
 from flask_wtf.csrf import CSRFProtect
 
+# The repository: where worker.py, wsgi.py and the Procfile are (the processes run from here).
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The exit code of a process a setting stops: gunicorn's "App failed to load", on which its
 # master stops instead of booting workers again and again.
@@ -31,8 +32,7 @@ def create_app(test_config=None):
         wording,
     )
 
-    app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
-                static_folder=os.path.join(ROOT, "static"))
+    app = Flask(__name__)  # pages from shopsync/templates, assets from shopsync/static
     app.config.from_mapping(config.from_environment())
     if test_config:
         app.config.update(test_config)
