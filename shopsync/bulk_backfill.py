@@ -20,7 +20,7 @@ from shopsync.bulk_run import ACTIVE, BulkRun, BulkStatus
 from shopsync.db import db, utcnow
 from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
-from shopsync.shopify import AdminClient, ShopifyError, connect
+from shopsync.shopify import AdminClient, ShopifyError, app_client
 from shopsync.shopify.bulk import PARTS, BulkClient, ResultGone, nodes, records
 from shopsync.topics import ENTITIES, RESOURCES
 
@@ -69,7 +69,7 @@ def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STE
         run = BackfillRun.get_by_id(run_id)
         if run.status is not RunStatus.RUNNING:  # cancelled while it waited in the queue
             return run
-        client = client or connect(current_app.config)
+        client = client or app_client()
         if not isinstance(client, AdminClient):
             backfill.close(run, RunStatus.FAILED, "bulk operations need SHOPIFY_ADMIN_API=graphql")
             return run
@@ -231,7 +231,7 @@ def cancel_operations(run_id):
     if not going:
         return None
     try:
-        bulk = BulkClient(connect(current_app.config))
+        bulk = BulkClient(app_client())
         for row in going:
             operation = bulk.cancel(row.operation_id)
             if operation:
