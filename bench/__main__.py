@@ -24,7 +24,8 @@ import traceback
 import psycopg2
 from redis import Redis
 
-from bench.common import Context, own_database
+from bench.common import Context
+from shopsync.testing.databases import own_database
 
 NAMES = ("ingest", "processing", "burst", "backfill", "bulk", "reconciliation", "dashboard", "books")
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "BENCHMARKS.md")

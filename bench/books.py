@@ -11,8 +11,8 @@ import time
 from bench.common import Row, close_database, fresh_schema, make_app
 from shopsync import sync
 from shopsync.db import db, write_transaction
-from shopsync.jobs import BATCH_SIZE
 from shopsync.models import FailedSyncItem
+from shopsync.pending import BATCH_SIZE
 from shopsync.simulator import Store
 from shopsync.topics import ORDER
 

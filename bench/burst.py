@@ -27,19 +27,18 @@ from rq import Queue, Worker
 from bench.common import (
     ROOT,
     Clients,
-    Processes,
     Row,
     close_database,
     fresh_schema,
     make_app,
-    percentile,
-    wait_until,
 )
 from bench.ingest import deliveries, order_bodies
 from bench.processing import _check, burst
 from shopsync.db import db, utcnow
+from shopsync.health import percentile
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.queue import connect
+from shopsync.testing.processes import Processes, wait_until
 
 BURST = 16_000  # deliveries, duplicates included: about 10 s of ingest here
 # gunicorn settings the webhook endpoint is measured under besides the Procfile's: sync workers
@@ -73,8 +72,8 @@ def run(ctx):
     found = {}
     try:
         with Clients(*((1, 4) if ctx.quick else (2, 8))) as clients:
-            urls = procs.gunicorn("wsgi:app", "bench.noop:app", "bench.bare_receiver:app",
-                                  options=web_options())
+            urls = [procs.web(app, None, web_options())
+                    for app in ("wsgi:app", "bench.noop:app", "bench.bare_receiver:app")]
             found["alone"] = _ingest_alone(app, clients, urls, seconds, ctx.quick)
             found["settings"] = _settings(app, procs, clients, seconds, ctx.quick)
             found["stored"] = clients.post(urls[0], posts)
@@ -120,7 +119,7 @@ def _settings(app, procs, clients, seconds, quick):
     """Measure the webhook endpoint alone under each of SETTINGS; return {settings: Load}."""
     load = {}
     for options in SETTINGS[:1] if quick else SETTINGS:
-        (url,) = procs.gunicorn("wsgi:app", options=options)
+        url = procs.web("wsgi:app", None, options)
         load[" ".join(options)] = _ingest_alone(app, clients, [url], seconds, quick, ("hook",))["hook"]
         procs.stop(procs.servers.pop(url))
     return load
@@ -153,7 +152,7 @@ def _timeline(times, started, ended):
     after = [processed for _, processed in times if processed > ended]
     lags = [(processed - received).total_seconds() for received, processed in times]
     return {"end_to_end": len(times) / (last - started).total_seconds(),
-            "lag_p95": percentile(lags, 95), "lag_max": max(lags),
+            "lag_p95": percentile(lags, 0.95), "lag_max": max(lags),
             "backlog": len(after),
             "drain": len(after) / (last - ended).total_seconds() if len(after) > 1 else None}
 
@@ -167,7 +166,7 @@ def _rows(found, unique, total):
     processing = found["processing"]
     together = 1 / (1 / ingest + 1 / processing)
     line = found["timeline"]
-    p99 = percentile(burst_load.latencies, 99) * 1000
+    p99 = percentile(burst_load.latencies, 0.99) * 1000
     rows = [
         Row("burst", "ingest alone, webhook endpoint", hook, "req/s", bare, "bare receiver",
             "≥ 0.95× bare", hook >= 0.95 * bare),

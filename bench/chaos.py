@@ -25,14 +25,16 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import SECRET, Context, free_port, make_app, own_database, wait_until
+from bench.common import SECRET, Context, make_app
 from bench.truth import jobs_ran_since, judge, pending_webhooks
-from shopsync import migrations, reconciliation
+from shopsync import migrations
 from shopsync.db import db, utcnow
 from shopsync.models import ReconciliationReport
+from shopsync.reconciliation import runs
 from shopsync.simulator import Activity, SimulatorServer, Store, WebhookOptions
-from tests.processes import Processes, RedisServer
-from tests.tcp_proxy import TcpProxy
+from shopsync.testing.databases import own_database
+from shopsync.testing.processes import Processes, RedisServer, free_port, wait_until
+from shopsync.testing.tcp_proxy import TcpProxy
 
 # Periodic jobs 20 times as often, as in the real-process tests: the minute jobs every 3 s.
 SCALE = 0.05
@@ -99,9 +101,7 @@ class Supervisor:
 
     def _last_words(self, role, proc):
         """Return the last line of a process's log (Processes.spawn names it)."""
-        index = self.processes.children.index(proc)
-        path = os.path.join(self.processes.log_dir, f"{index}-{self.commands[role][-1]}.log")
-        with open(path, errors="replace") as log:
+        with open(self.processes.logs[proc.pid], errors="replace") as log:
             lines = log.read().strip().splitlines()
         return lines[-1] if lines else "(nothing logged)"
 
@@ -213,7 +213,7 @@ def settle(app, rig, calm_since):
         except TimeoutError as exc:
             rig.timeline(str(exc))
         rig.timeline("service drained; one reconciliation (catch-up, then a deep full run)")
-        reports = reconciliation.run_catchup() + reconciliation.run_deep()
+        reports = runs.run_catchup() + runs.run_deep()
         healed = sum(len((report.details or {}).get("healed") or []) for report in
                      ReconciliationReport.select().where(ReconciliationReport.id.in_(reports)))
         rig.timeline(f"the reconciliation applied {healed} records the webhooks had not")

@@ -1,27 +1,23 @@
-"""Shared by the benchmarks: result rows, a database of their own, child processes, HTTP load.
+"""Shared by the benchmarks: result rows, their app and schema, CPU and memory readings, HTTP load.
+
+Child processes and a database of a run's own come from shopsync.testing, as for the tests.
 
 A benchmark module has `run(ctx)` returning a list of `Row`s; `ctx` says where the services
 are and whether to run with tiny sizes (`ctx.quick`, for the smoke test).
 """
 
 import concurrent.futures
-import contextlib
 import math
 import multiprocessing
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg2
-import requests
+from urllib.parse import urlsplit
 
 from shopsync import create_app, migrations
 from shopsync.db import db
@@ -73,27 +69,6 @@ class Context:
                 "SHOPSYNC_ENV_FILE": "/nonexistent", "PYTHONPATH": ROOT}
 
 
-@contextlib.contextmanager
-def own_database(server_url, workdir, suffix="bench"):
-    """Yield the URL of a new database beside `server_url` (SQLite if None), dropped afterwards."""
-    if not server_url or server_url.startswith("sqlite"):
-        yield f"sqlite:///{workdir}/{suffix}.db"
-        return
-    parts = urlsplit(server_url)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_{suffix}_{os.getpid()}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def make_app(ctx, **config):
     """Return an app bound to the context's database and queue."""
     return create_app({"DATABASE_URL": ctx.database_url, "REDIS_URL": ctx.redis_url,
@@ -110,12 +85,6 @@ def fresh_schema():
 def close_database():
     """Close every pooled connection of the bound database."""
     db.close_all() if hasattr(db.obj, "close_all") else db.close()
-
-
-def percentile(values, p):
-    """Return the p-th percentile (nearest rank) of `values`."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def peak_rss_mb():
@@ -162,78 +131,6 @@ def backend_pids(database_url):
         if command.startswith("postgres: ") and name in command:
             pids.append(int(pid))
     return pids
-
-
-def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):
-    """Poll `predicate` until truthy and return its value; raise after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {message}")
-
-
-def free_port():
-    """Return a TCP port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Processes:
-    """Child processes sharing one environment, logging to files, stopped together."""
-
-    def __init__(self, env, log_dir):
-        self.env, self.log_dir, self.children = {**os.environ, **env}, log_dir, []
-        self.servers = {}  # gunicorn master process by URL
-
-    def spawn(self, *args):
-        """Start `python args...` in the repository root."""
-        name = f"{len(self.children)}-{os.path.basename(args[-1]).replace(':', '-')}.log"
-        with open(os.path.join(self.log_dir, name), "wb") as log:
-            child = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        self.children.append(child)
-        return child
-
-    def gunicorn(self, *apps, workers=None, options=()):
-        """Start gunicorn for each app with `workers` sync workers (or with `options`, such as
-        the Procfile's); return their URLs once up."""
-        urls = []
-        sizing = ("--workers", str(workers)) if workers else ()
-        for app in apps:
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            self.servers[url] = self.spawn("-m", "gunicorn", *options, *sizing, "--bind",
-                                           f"127.0.0.1:{port}", "--graceful-timeout", "2", app)
-            urls.append(url)
-
-        def up(url):
-            try:
-                return requests.get(f"{url}/healthz", timeout=1).ok
-            except requests.RequestException:
-                return False
-
-        for url in urls:
-            wait_until(lambda url=url: up(url), 30, message=f"gunicorn at {url}")
-        return urls
-
-    def worker(self):
-        """Start `python worker.py` (RQ SimpleWorker on the context's queue)."""
-        return self.spawn("worker.py")
-
-    def stop(self, child=None):
-        """Terminate `child` (or every child), killing one that lingers."""
-        for proc in [child] if child else self.children:
-            if proc.poll() is None:
-                proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @dataclass(frozen=True)

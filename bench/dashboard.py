@@ -13,12 +13,13 @@ import time
 
 from flask import url_for
 
-from bench.common import Row, close_database, fresh_schema, make_app, percentile
+from bench.common import Row, close_database, fresh_schema, make_app
 from bench.ingest import order_bodies
 from shopsync import stats
 from shopsync.auth import save_user
+from shopsync.config import TUNING
 from shopsync.db import db, utcnow
-from shopsync.health import METRICS
+from shopsync.health import METRICS, percentile
 from shopsync.models import (
     Alert,
     BackfillRun,
@@ -80,9 +81,10 @@ def fill(size, now, rng):
                       "resolution": resolution, "resolved_at": created if resolution else None})
     _insert(FailedSyncItem, items)
     readings = [{"metric_name": metric.name, "value": rng.random() * 10, "status": Severity.OK,
-                 "threshold_warning": metric.warning, "threshold_critical": metric.critical,
+                 "threshold_warning": warning, "threshold_critical": critical,
                  "recorded_at": now - dt.timedelta(minutes=m)}
-                for metric in METRICS for m in range(size["days"] * 1440)]
+                for metric in METRICS for warning, critical in [metric.thresholds(TUNING)]
+                for m in range(size["days"] * 1440)]
     _insert(SyncHealthMetric, readings)
     _insert(Alert, [{"metric_name": "error_rate", "status": Severity.WARNING, "message": "error rate 7%",
                      "created_at": now - dt.timedelta(hours=i)} for i in range(200)])
@@ -172,7 +174,7 @@ def run(ctx):
         client = _login(app)
         rows = []
         for label, url in urls:
-            p95 = percentile(time_page(client, url, size["requests"]), 95)
+            p95 = percentile(time_page(client, url, size["requests"]), 0.95)
             rows.append(Row("dashboard", f"p95 GET {label}", p95, "ms", target="< 100 ms", met=p95 < 100))
     close_database()
     rows.append(Row("dashboard", f"database filled: {size['webhooks']:,} webhooks, "

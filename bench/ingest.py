@@ -16,7 +16,6 @@ from rq import Queue, Worker
 from bench.common import (
     Clients,
     Deliveries,
-    Processes,
     Row,
     backend_pids,
     close_database,
@@ -24,13 +23,13 @@ from bench.common import (
     cpu_used,
     fresh_schema,
     make_app,
-    percentile,
-    wait_until,
 )
 from shopsync.db import db
+from shopsync.health import percentile
 from shopsync.models import WebhookLog, WebhookStatus
 from shopsync.queue import connect
 from shopsync.simulator import Store
+from shopsync.testing.processes import Processes, wait_until
 
 WEB_WORKERS = 4  # gunicorn sync workers, for both endpoints: 2 per core
 BODIES = 200  # distinct order bodies, reused under new webhook ids
@@ -61,8 +60,8 @@ def run(ctx):
     procs = Processes(ctx.env(), ctx.workdir)
     try:
         with Clients(*((1, 4) if ctx.quick else (2, 8))) as clients:
-            hook_url, noop_url, bare_url = procs.gunicorn(
-                "wsgi:app", "bench.noop:app", "bench.bare_receiver:app", workers=WEB_WORKERS)
+            hook_url, noop_url, bare_url = [procs.web(app, WEB_WORKERS) for app in (
+                "wsgi:app", "bench.noop:app", "bench.bare_receiver:app")]
             warm = deliveries(bodies, "warm", 20 * WEB_WORKERS)  # every gunicorn worker connected
             load = {"hook_warm": clients.post(hook_url, warm), "noop_warm": clients.post(noop_url, warm),
                     "bare_warm": clients.post(bare_url, deliveries(bodies, "bare-warm", len(warm.items)))}
@@ -144,15 +143,15 @@ def _rows(load, cpu, half, stored, backlog):
         rows.append(Row("ingest", f"CPU per request in gunicorn, {label}", web, "ms", noop_web,
                         "no-op endpoint"))
         rows.append(Row("ingest", f"CPU per request in PostgreSQL, {label}", database, "ms"))
-    noop_p99 = percentile(load["noop_half"].latencies, 99) * 1000
+    noop_p99 = percentile(load["noop_half"].latencies, 0.99) * 1000
     for key, label in (("hook_half", "workers stopped"), ("busy_half", "2 workers saturated")):
         if key not in load:
             continue
-        p99 = percentile(load[key].latencies, 99) * 1000
+        p99 = percentile(load[key].latencies, 0.99) * 1000
         rows.append(Row("ingest", f"p99 latency at half load ({half:.0f} req/s), {label}", p99, "ms",
                         noop_p99, "no-op endpoint at the same load", "< 50 ms", p99 < 50))
         rows.append(Row("ingest", f"p50 latency at half load, {label}",
-                        percentile(load[key].latencies, 50) * 1000, "ms"))
+                        percentile(load[key].latencies, 0.50) * 1000, "ms"))
     if backlog:
         before, after = backlog
         rows.append(Row("ingest", "webhooks pending while saturated (start → end)", after,

@@ -19,20 +19,19 @@ from rq import Queue, Worker
 from bench.common import (
     Clients,
     Deliveries,
-    Processes,
     Row,
     close_database,
     fresh_schema,
     make_app,
-    wait_until,
 )
 from shopsync.db import db, write_transaction
-from shopsync.jobs import BATCH_SIZE
 from shopsync.ledger_schemas import OrderSchema
 from shopsync.models import Order, OrderLineItem, WebhookLog, WebhookStatus
+from shopsync.pending import BATCH_SIZE
 from shopsync.queue import connect
 from shopsync.simulator import Store
 from shopsync.sync import upsert_order, upsert_orders
+from shopsync.testing.processes import Processes, wait_until
 
 WEB_WORKERS = 4
 DUPLICATE_SHARE = 0.20  # of all deliveries
@@ -110,7 +109,7 @@ def run(ctx):
     close_database()
     procs = Processes(ctx.env(), ctx.workdir)
     try:
-        (url,) = procs.gunicorn("wsgi:app", workers=WEB_WORKERS)
+        url = procs.web("wsgi:app", WEB_WORKERS)
         with Clients() as clients:
             posted = clients.post(url, deliveries)
         with app.app_context():

@@ -41,7 +41,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from shopsync import create_app, migrations  # noqa: E402
 from shopsync.db import db  # noqa: E402
 from shopsync.models import ALL_MODELS, Order  # noqa: E402
-from shopsync.reconciliation import ENTITIES, reconcile  # noqa: E402
+from shopsync.reconciliation import ENTITIES  # noqa: E402
+from shopsync.reconciliation.runs import reconcile  # noqa: E402
 from shopsync.reconciliation.windows import PAGE, instant  # noqa: E402
 from shopsync.shopify import AdminClient, ShopifyClient  # noqa: E402
 from shopsync.simulator import SimulatorServer, Store  # noqa: E402

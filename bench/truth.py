@@ -215,7 +215,7 @@ def judge(store, deliveries, calm_since, unexpected_exits):
     return Outcome(
         counts, mismatches, statuses, pending_webhooks(), duplicates,
         [f"{item.entity_type} {item.shopify_id}: {item.error_message}"
-         for item in FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null())],
+         for item in FailedSyncItem.open()],
         liveness.report().late(),
         sorted(name for name in frequent_jobs() if not (runs.get(name) and runs[name] > calm_since)),
         {job.name: runs.get(job.name) for job in periodic.JOBS}, list(unexpected_exits),

@@ -21,7 +21,6 @@ from shopsync.models import Alert, Severity
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REPEAT_MINUTES = 60
 TIMEOUT = 10  # seconds, per channel
 SMTP_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -42,7 +41,7 @@ def notify(metric_name, status, message, now=None):
     last = last_alert(metric_name)
     previous = last.status if last else Severity.OK
     if status == previous:
-        repeat = current_app.config.get("ALERT_REPEAT_MINUTES", DEFAULT_REPEAT_MINUTES)
+        repeat = current_app.config["ALERT_REPEAT_MINUTES"]
         due = (status is Severity.CRITICAL and last is not None and repeat
                and (now - last.created_at).total_seconds() >= float(repeat) * 60)
         if not due:

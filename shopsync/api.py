@@ -3,11 +3,12 @@
 import hmac
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, request
-from werkzeug.exceptions import HTTPException
 
 from shopsync import dlq, health, liveness, reconciliation, stats, workers
 from shopsync.ledger import books_of
 from shopsync.models import Customer, FailedSyncItem, Order, OrderLineItem, Product, ProductVariant
+from shopsync.reconciliation import reports as reconciliation_reports
+from shopsync.reconciliation import runs as reconciliation_runs
 from shopsync.schemas import MAX_BIGINT
 from shopsync.serializers import customer_json, failed_item_json, order_json, product_json
 
@@ -28,14 +29,6 @@ def require_token():
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
         fail(401, "missing or wrong bearer token")
-
-
-@bp.app_errorhandler(405)
-def _json_error(exc):
-    """Answer a wrong method under the API in JSON (unknown paths: shopsync.errors)."""
-    if not request.path.startswith(bp.url_prefix + "/") or not isinstance(exc, HTTPException):
-        return exc
-    return jsonify(error=exc.description), exc.code
 
 
 def _int_arg(name, default, low, high):
@@ -89,8 +82,8 @@ def get_customer(shopify_id):
 def list_failed_items():
     """List failed items, newest first: `?status=open|needs_person|resolved|abandoned&entity=&before_id=`."""
     status = request.args.get("status", "open")
-    if status not in dlq.STATUS_FILTERS:
-        fail(400, f"status must be one of {', '.join(dlq.STATUS_FILTERS)}")
+    if status not in FailedSyncItem.FILTERS:
+        fail(400, f"status must be one of {', '.join(FailedSyncItem.FILTERS)}")
     items = dlq.find_items(status, entity_type=request.args.get("entity"),
                            before_id=_int_arg("before_id", None, 1, MAX_BIGINT),
                            limit=_int_arg("limit", 50, 1, 500))
@@ -120,9 +113,9 @@ def list_reconciliation_reports():
             reconciliation.entities(entity)
         except ValueError as exc:
             fail(400, str(exc))
-    reports = reconciliation.latest_reports(entity, request.args.get("kind"),
+    reports = reconciliation_reports.latest_reports(entity, request.args.get("kind"),
                                             _int_arg("limit", 20, 1, 200))
-    return jsonify(reports=[reconciliation.report_json(report) for report in reports])
+    return jsonify(reports=[reconciliation_reports.report_json(report) for report in reports])
 
 
 @bp.post("/reconciliation")
@@ -138,7 +131,7 @@ def start_reconciliation():
         names = [e.name for e in reconciliation.entities(entity)]
     except ValueError as exc:
         fail(400, str(exc))
-    job_ids = reconciliation.start_reconciliation(entity)
+    job_ids = reconciliation_runs.start_reconciliation(entity)
     if job_ids is None:
         fail(503, "the job queue is unreachable, retry later")
     return jsonify(status="queued", entities=names, jobs=job_ids), 202

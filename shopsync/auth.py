@@ -4,11 +4,9 @@ import functools
 import secrets
 from urllib.parse import urlsplit
 
-import click
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     has_request_context,
@@ -20,11 +18,11 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shopsync import login_guard
 from shopsync.db import db, utcnow
+from shopsync.htmx import is_htmx
 from shopsync.models import User
 
 bp = Blueprint("auth", __name__)
@@ -33,20 +31,6 @@ MIN_PASSWORD_LENGTH = 8
 # Checked against when the user does not exist, so every failed login costs one hash.
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-                               "form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
-
-def is_htmx():
-    """Tell whether htmx made the request for a fragment (a history restore wants a whole page)."""
-    return (request.headers.get("HX-Request") == "true"
-            and request.headers.get("HX-History-Restore-Request") != "true")
 
 
 def set_password(user, password):
@@ -204,64 +188,10 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-# Sent when SESSION_COOKIE_SECURE=1, i.e. the site is served over HTTPS: browsers then
-# refuse plain HTTP to it for a year, so no cookie can leak over a downgraded connection.
-HSTS = "max-age=31536000; includeSubDomains"
-
-
-@bp.after_app_request
-def _security_headers(response):
-    """Add browser security headers to HTML pages, which differ for htmx and for browsers."""
-    if current_app.config["SESSION_COOKIE_SECURE"]:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
-    if response.mimetype == "text/html":
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        response.vary.add("HX-Request")
-    return response
-
-
 @bp.app_context_processor
 def _template_globals():
     """Give every template rendered for a request the signed-in user."""
     return {"current_user": current_user()} if has_request_context() else {}
-
-
-def _csrf_failed(exc):
-    """Answer a POST without a valid CSRF token."""
-    message = "The form expired or did not come from this site; reload the page and try again."
-    if is_htmx():
-        return render_template("_message.html", message=message, kind="error"), 400
-    return render_template("error.html", code=400, message=message), 400
-
-
-def _forbidden(exc):
-    """Answer a viewer trying to act (other blueprints keep Flask's default page)."""
-    if request.blueprint not in ("dashboard", "auth"):
-        return exc
-    message = exc.description or "Forbidden."
-    if is_htmx():
-        return render_template("_message.html", message=message, kind="error"), 403
-    return render_template("error.html", code=403, message=message), 403
-
-
-@click.command("create-user")
-@click.argument("name")
-@click.option("--admin", is_flag=True, help="Let the user act (retry, abandon, run jobs), not only read.")
-@click.password_option(envvar="SHOPSYNC_NEW_USER_PASSWORD",
-                       help="The password (prompted for when not given).")
-def create_user_command(name, admin, password):
-    """Create a dashboard user, or reset an existing user's password and role."""
-    from shopsync import audit
-
-    role = "admin" if admin else "viewer"
-    try:
-        with db.connection_context():
-            _, created = save_user(name, password, is_admin=admin)
-            audit.record_cli("create user" if created else "update user", name, role)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="password") from exc
-    click.echo(f"{'created' if created else 'updated'} {role} {name}")
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -279,9 +209,6 @@ class CookieSessions(SecureCookieSessionInterface):
 
 
 def init_app(app):
-    """Register the login views, sessions, error pages and the create-user command."""
+    """Register the login views and the sessions."""
     app.session_interface = CookieSessions()
     app.register_blueprint(bp)
-    app.register_error_handler(CSRFError, _csrf_failed)
-    app.register_error_handler(403, _forbidden)
-    app.cli.add_command(create_user_command)

@@ -8,14 +8,12 @@ import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import current_app
-
 from shopsync import queue
 from shopsync.bulk_run import BulkRun
 from shopsync.db import db, utcnow
 from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
-from shopsync.shopify import ShopifyError, connect
+from shopsync.shopify import ShopifyError, app_client
 from shopsync.topics import RESOURCES
 
 log = logging.getLogger(__name__)
@@ -85,7 +83,7 @@ def run_backfill(run_id, client=None, on_page=None):
         if run.status is not RunStatus.RUNNING:  # cancelled while it waited in the queue
             return run
         topic = RESOURCES[run.entity_type]
-        client = client or connect(current_app.config)
+        client = client or app_client()
         try:
             if run.expected is None:
                 run.expected = client.count(run.entity_type, created_at_min=run.since)

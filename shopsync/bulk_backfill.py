@@ -3,7 +3,7 @@
 A run starts each bulk query of its resource in turn (`shopify.bulk.PARTS`); while another
 bulk query holds the shop's limit it waits its turn (queued) instead of failing. It learns
 that an operation ended from the `bulk_operations/finish` webhook, and asks Shopify every
-POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a page
+BULK_POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a page
 at a time through the one apply path; after each page the run stores the lines and bytes
 applied, so a run that stops resumes at that line while the URL is valid (7 days), and
 starts the operation again after that.
@@ -20,14 +20,11 @@ from shopsync.bulk_run import ACTIVE, BulkRun, BulkStatus
 from shopsync.db import db, utcnow
 from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
-from shopsync.shopify import AdminClient, ShopifyError, connect
+from shopsync.shopify import AdminClient, ShopifyError, app_client
 from shopsync.shopify.bulk import PARTS, BulkClient, ResultGone, nodes, records
 from shopsync.topics import ENTITIES, RESOURCES
 
 log = logging.getLogger(__name__)
-# How often Shopify is asked how an operation stands, in case the webhook is lost
-# (setting BULK_POLL_SECONDS).
-POLL_SECONDS = 10.0
 STEP_SECONDS = 0.5  # how often the run looks for the webhook's word, or a cancel
 PAGE = 250  # records applied per transaction
 URL_LIFETIME = dt.timedelta(days=7)
@@ -67,12 +64,12 @@ def parts(run):
 
 def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STEP_SECONDS):
     """Run each bulk query of the run, apply its result, and close the run."""
-    poll = poll or current_app.config.get("BULK_POLL_SECONDS", POLL_SECONDS)
+    poll = poll or current_app.config["BULK_POLL_SECONDS"]
     with db.connection_context():
         run = BackfillRun.get_by_id(run_id)
         if run.status is not RunStatus.RUNNING:  # cancelled while it waited in the queue
             return run
-        client = client or connect(current_app.config)
+        client = client or app_client()
         if not isinstance(client, AdminClient):
             backfill.close(run, RunStatus.FAILED, "bulk operations need SHOPIFY_ADMIN_API=graphql")
             return run
@@ -234,7 +231,7 @@ def cancel_operations(run_id):
     if not going:
         return None
     try:
-        bulk = BulkClient(connect(current_app.config))
+        bulk = BulkClient(app_client())
         for row in going:
             operation = bulk.cancel(row.operation_id)
             if operation:

@@ -5,7 +5,8 @@ import datetime as dt
 import click
 from tqdm import tqdm
 
-from shopsync import backfill, bulk_backfill, dlq, migrations
+from shopsync import audit, backfill, bulk_backfill, dlq, migrations
+from shopsync.auth import save_user
 from shopsync.db import db
 from shopsync.models import RunStatus
 from shopsync.topics import RESOURCES
@@ -49,6 +50,23 @@ def backfill_command(resource, since, bulk):
         raise SystemExit(1)
 
 
+@click.command("create-user")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Let the user act (retry, abandon, run jobs), not only read.")
+@click.password_option(envvar="SHOPSYNC_NEW_USER_PASSWORD",
+                       help="The password (prompted for when not given).")
+def create_user_command(name, admin, password):
+    """Create a dashboard user, or reset an existing user's password and role."""
+    role = "admin" if admin else "viewer"
+    try:
+        with db.connection_context():
+            _, created = save_user(name, password, is_admin=admin)
+            audit.record_cli("create user" if created else "update user", name, role)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="password") from exc
+    click.echo(f"{'created' if created else 'updated'} {role} {name}")
+
+
 @click.command("process-dlq")
 def process_dlq_command():
     """Retry the failed items that are due, once each."""
@@ -64,11 +82,13 @@ def reconcile_command(entity, catchup, deep):
     """Compare Shopify with the ERP for ENTITY (default: all), heal what is missing, report."""
     from shopsync import reconciliation
     from shopsync.models import ReconciliationReport
+    from shopsync.reconciliation.reports import id_count
+    from shopsync.reconciliation.runs import run_catchup, run_full
 
     if catchup:
-        report_ids = reconciliation.run_catchup(entity)
+        report_ids = run_catchup(entity)
     else:
-        report_ids = reconciliation.run_full(entity, deep=deep)
+        report_ids = run_full(entity, deep=deep)
     with db.connection_context():
         reports = list(ReconciliationReport.select().where(ReconciliationReport.id.in_(report_ids)))
     for report in reports:
@@ -76,7 +96,7 @@ def reconcile_command(entity, catchup, deep):
         if "error" in details:
             click.echo(f"{report.entity_type}: failed: {details['error']}")
             continue
-        counts = ", ".join(f"{kind} {reconciliation.id_count(details, kind)}"
+        counts = ", ".join(f"{kind} {id_count(details, kind)}"
                            for kind in ("missing", "extra", "healed", "failed"))
         healing = f", healing stopped: {details['heal_error']}" if details.get("heal_error") else ""
         click.echo(f"{report.entity_type} ({report.kind}): {report.status.value}, "
@@ -95,13 +115,13 @@ def register_webhooks_command(address):
     """Subscribe the store to every topic shopsync needs, creating only the missing ones."""
     from flask import current_app
 
-    from shopsync import health
-    from shopsync.shopify import connect
+    from shopsync import subscriptions
+    from shopsync.shopify import app_client
 
     address = address or current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS")
     if not address:
         raise click.UsageError("give --address or set SHOPSYNC_WEBHOOK_ADDRESS")
-    result = health.register_webhooks(connect(current_app.config), address)
+    result = subscriptions.register_webhooks(app_client(), address)
     click.echo(f"{address}: {len(result['present'])} topics already subscribed, "
                f"{len(result['created'])} created"
                + "".join(f"\n  created {topic}" for topic in result["created"]))
@@ -114,6 +134,7 @@ def register_webhooks_command(address):
 def init_app(app):
     """Register the commands with the app."""
     app.cli.add_command(init_db_command)
+    app.cli.add_command(create_user_command)
     app.cli.add_command(backfill_command)
     app.cli.add_command(process_dlq_command)
     app.cli.add_command(reconcile_command)

@@ -1,5 +1,7 @@
-"""Settings read from the environment (and `.env` when present)."""
+"""Every setting and its default: read from the environment (and `.env` when present)."""
 
+import datetime as dt
+import logging
 import os
 
 from dotenv import load_dotenv
@@ -34,9 +36,42 @@ class ConfigError(RuntimeError):
 
 # Numeric tuning settings pass through under these prefixes, e.g. HEALTH_ORDER_LAG_WARNING,
 # RECONCILE_THRESHOLD_ORDERS, CATCHUP_OVERLAP_SECONDS, ALERT_REPEAT_MINUTES, BULK_POLL_SECONDS.
-# Their defaults live beside the code that reads them (health.METRICS, reconciliation, alerts,
-# bulk_backfill).
 TUNING_PREFIXES = ("HEALTH_", "RECONCILE_", "CATCHUP_", "ALERT_REPEAT_", "BULK_")
+# Their defaults.
+TUNING = {
+    # Health thresholds: a metric's value above one reaches its level (health.METRICS).
+    "HEALTH_ORDER_LAG_WARNING": 50, "HEALTH_ORDER_LAG_CRITICAL": 200,
+    "HEALTH_ERROR_RATE_WARNING": 0.05, "HEALTH_ERROR_RATE_CRITICAL": 0.15,
+    "HEALTH_WEBHOOK_LATENCY_SECONDS_WARNING": 5, "HEALTH_WEBHOOK_LATENCY_SECONDS_CRITICAL": 30,
+    "HEALTH_DLQ_SIZE_WARNING": 20, "HEALTH_DLQ_SIZE_CRITICAL": 100,
+    "HEALTH_OLDEST_PENDING_WEBHOOK_SECONDS_WARNING": 120,
+    "HEALTH_OLDEST_PENDING_WEBHOOK_SECONDS_CRITICAL": 900,
+    "HEALTH_LAST_WEBHOOK_AGE_SECONDS_WARNING": 3 * 3600,
+    "HEALTH_LAST_WEBHOOK_AGE_SECONDS_CRITICAL": 24 * 3600,
+    "HEALTH_MISSING_WEBHOOK_TOPICS_WARNING": 0, "HEALTH_MISSING_WEBHOOK_TOPICS_CRITICAL": 0,
+    "HEALTH_SHOPIFY_ACCESS_PROBLEMS_WARNING": 0, "HEALTH_SHOPIFY_ACCESS_PROBLEMS_CRITICAL": 0,
+    # Health readings are kept this many days.
+    "HEALTH_RETENTION_DAYS": 30,
+    # Reconciliation: more differing ids than this is critical, fewer a warning.
+    "RECONCILE_THRESHOLD_ORDERS": 100, "RECONCILE_THRESHOLD_PRODUCTS": 10,
+    "RECONCILE_THRESHOLD_CUSTOMERS": 100,
+    # A full run compares records created until this long ago: newer ones are still in flight.
+    "RECONCILE_SETTLE_SECONDS": 300,
+    # A queued full run is stopped after this many seconds.
+    "RECONCILE_JOB_TIMEOUT": 3600,
+    # Catch-up: re-read this much before the watermark (clock skew, Shopify's indexing delay),
+    # leave the last CATCHUP_SETTLE_SECONDS to webhooks, and start this far back.
+    "CATCHUP_OVERLAP_SECONDS": 300, "CATCHUP_SETTLE_SECONDS": 60, "CATCHUP_LOOKBACK_SECONDS": 86400,
+    # A metric that stays critical alerts again this often (0: never).
+    "ALERT_REPEAT_MINUTES": 60,
+    # How often a bulk backfill asks Shopify how its operation stands, in case the webhook is lost.
+    "BULK_POLL_SECONDS": 10.0,
+}
+# Dashboard session cookie: not readable by scripts, not sent on cross-site POSTs, good for 12
+# hours; a CSRF token lives as long as its session.
+SESSION = {"SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax",
+           "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=12), "WTF_CSRF_TIME_LIMIT": None}
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _number(text):
@@ -88,11 +123,15 @@ def rest_ratio(text):
 
 
 def from_environment():
-    """Return the settings mapping built from environment variables."""
+    """Return every setting: from the environment where set there, else its default."""
     load_dotenv(os.environ.get("SHOPSYNC_ENV_FILE", ".env"))
     env = os.environ.get
     return {
+        **TUNING,
         **tuning(os.environ),
+        **SESSION,
+        # HTTPS-only session cookies, and HSTS, when 1 (off by default so http://127.0.0.1 works).
+        "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE") == "1",
         "DATABASE_URL": env("DATABASE_URL", DEFAULT_DATABASE_URL),
         "REDIS_URL": env("REDIS_URL") or None,
         # Off only for a rediss:// Redis whose self-signed certificate cannot be verified
@@ -142,3 +181,8 @@ def require_secret_key(settings):
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"SECRET_KEY is too short ({len(key)} characters, at least "
                           f"{MIN_SECRET_KEY_LENGTH} needed): {SECRET_KEY_HELP}")
+
+
+def log_to_stderr():
+    """Send INFO and above to stderr in one format: what each process does first (not the app)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

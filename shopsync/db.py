@@ -12,6 +12,8 @@ from playhouse.db_url import connect, register_database
 from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
+# Errors that mean the database is unreachable: the caller retries later, no failed item.
+INFRASTRUCTURE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
 
 # Money is stored exactly: TEXT on SQLite (its DECIMAL affinity would turn "2.20" into REAL 2.2),
 # unconstrained NUMERIC on PostgreSQL (keeps the scale Shopify sent: "2.20" stays "2.20").
@@ -100,6 +102,16 @@ def utcnow():
 def is_sqlite():
     """Tell whether the bound database is SQLite."""
     return isinstance(db.obj, peewee.SqliteDatabase)
+
+
+def time_bucket(field, seconds):
+    """Return an SQL expression numbering the `seconds`-long interval a time column falls in.
+
+    Interval n starts n * `seconds` after the Unix epoch, on either database.
+    """
+    if is_sqlite():
+        return peewee.fn.strftime("%s", field).cast("INTEGER") / seconds  # integer division
+    return peewee.fn.floor(peewee.fn.date_part("epoch", field) / seconds)
 
 
 def bind(url):

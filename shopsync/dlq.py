@@ -1,116 +1,45 @@
-"""The dead-letter queue: failed records kept with their data, retried with backoff."""
+"""The dead-letter queue: failed items listed, retried with backoff, and abandoned.
+
+Recording and resolving them is `failed_items`, below ingest.
+"""
 
 import datetime as dt
 import logging
-import random
 import traceback
+from collections.abc import Sequence
 
-from peewee import Case
+import peewee as pw
 
 from shopsync import alerts, ingest, queue
-from shopsync.db import db, incoming_values, utcnow, write_transaction
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow, write_transaction
+from shopsync.failed_items import backoff, readable
 from shopsync.models import FailedSyncItem, Resolution, Severity, WebhookLog, WebhookStatus
-from shopsync.schemas import parse_time
 from shopsync.topics import ENTITIES, TOPICS
 
 log = logging.getLogger(__name__)
-# Backoff before retry n (0-based) is 2^n minutes, jittered by ±20%, capped here.
-MAX_BACKOFF = dt.timedelta(hours=6)
 # What an attempt returns when it used the item's last retry.
 ABANDONED = "abandoned"
 # A claimed item is not due again for this long, should its runner die mid-attempt.
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
-def backoff(retry_count, now=None):
-    """Return when retry number `retry_count` is due."""
-    minutes = min(2**retry_count, MAX_BACKOFF.total_seconds() / 60)
-    return (now or utcnow()) + dt.timedelta(minutes=minutes * random.uniform(0.8, 1.2))
-
-
-def payload_updated_at(document):
-    """Return a payload's `updated_at` as a UTC-aware datetime, or None if unreadable."""
-    return parse_time(document.get("updated_at")) if isinstance(document, dict) else None
-
-
-def readable(text):
-    """Make text storable in any TEXT column: no NUL (PostgreSQL refuses it), no lone surrogate."""
-    if text is None:
-        return None
-    return text.replace("\x00", "\ufffd").encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def add_to_dead_letter(entity_type, shopify_id, raw_data, error_message, *, error_stack=None,
-                       retryable=True, topic=None, webhook_id=None, data_updated_at=None):
-    """Record a failure for one record, opening its failed item or updating the open one."""
-    now = utcnow()
-    row = {
-        "entity_type": entity_type, "shopify_id": shopify_id, "raw_data": readable(raw_data),
-        "data_updated_at": data_updated_at, "error_message": readable(error_message),
-        "error_stack": readable(error_stack), "retryable": retryable, "topic": topic,
-        "webhook": webhook_id, "updated_at": now,
-        "next_retry_at": backoff(0, now) if retryable else None,
-    }
-    update = incoming_values(FailedSyncItem, row, keys=("entity_type", "shopify_id"))
-    reopened = FailedSyncItem.resolved_at.is_null(False)
-    update[FailedSyncItem.retry_count] = Case(None, [(reopened, 0)], FailedSyncItem.retry_count)
-    update[FailedSyncItem.created_at] = Case(None, [(reopened, now)], FailedSyncItem.created_at)
-    update[FailedSyncItem.resolved_at] = None
-    update[FailedSyncItem.resolution] = None
-    FailedSyncItem.insert(**row, created_at=now).on_conflict(
-        conflict_target=[FailedSyncItem.entity_type, FailedSyncItem.shopify_id],
-        update=update,
-    ).execute()
-
-
-def resolve_superseded(entity_type, shopify_id, updated_at=None):
-    """Resolve the open failed item of a record that newer data (or a deletion) has replaced."""
-    conditions = [
-        FailedSyncItem.entity_type == entity_type,
-        FailedSyncItem.shopify_id == shopify_id,
-        FailedSyncItem.resolved_at.is_null(),
-    ]
-    if updated_at is not None:
-        conditions.append(FailedSyncItem.data_updated_at.is_null()
-                          | (FailedSyncItem.data_updated_at <= updated_at))
-    FailedSyncItem.update(resolved_at=utcnow(), resolution=Resolution.SUCCESS).where(
-        *conditions).execute()
-
-
-def resolve_superseded_many(entity_type, loaded):
-    """Resolve the open failed items that the loaded records supersede (one query if none)."""
-    by_id = {data["id"]: data for data in loaded}
-    open_items = FailedSyncItem.select(
-        FailedSyncItem.id, FailedSyncItem.shopify_id, FailedSyncItem.data_updated_at).where(
-        (FailedSyncItem.entity_type == entity_type) & FailedSyncItem.resolved_at.is_null()
-        & FailedSyncItem.shopify_id.in_(list(by_id))).tuples()
-    superseded = [item_id for item_id, shopify_id, failed_at in open_items
-                  if _supersedes(by_id[shopify_id].get("updated_at"), failed_at)]
-    if superseded:
-        FailedSyncItem.update(resolved_at=utcnow(), resolution=Resolution.SUCCESS).where(
-            FailedSyncItem.id.in_(superseded)).execute()
-
-
-def _supersedes(updated_at, failed_at):
-    """Tell whether data of `updated_at` replaces a failure's data of `failed_at` (None: unknown)."""
-    return updated_at is None or failed_at is None or failed_at <= updated_at
-
-
-# The `status` filter of listings: open, needs_person (open, and not retried automatically
-# because the data itself is wrong), resolved (by a success), or abandoned.
-STATUS_FILTERS = {
-    "open": FailedSyncItem.resolved_at.is_null(),
-    "needs_person": FailedSyncItem.resolved_at.is_null() & ~FailedSyncItem.retryable,
-    "resolved": FailedSyncItem.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
-    "abandoned": FailedSyncItem.resolution == Resolution.ABANDONED,
-}
-
-
-def find_items(status="open", entity_type=None, before_id=None, limit=50):
-    """Return one page of failed items, newest first (keyset pagination on id)."""
-    query = FailedSyncItem.select().where(STATUS_FILTERS[status])
+def listing(status: str = "open", entity_type: str | None = None, text: str = "",
+            fields: Sequence[pw.Field] = ()) -> pw.ModelSelect:
+    """Select the failed items a listing shows (API, page, CSV): by status ("all": any), entity, error."""
+    query = FailedSyncItem.select(*fields)
+    if status != "all":
+        query = query.where(FailedSyncItem.matching(status))
     if entity_type:
         query = query.where(FailedSyncItem.entity_type == entity_type)
+    if text:
+        query = query.where(FailedSyncItem.error_message.contains(text))
+    return query
+
+
+def find_items(status: str = "open", entity_type: str | None = None, before_id: int | None = None,
+               limit: int = 50) -> list[FailedSyncItem]:
+    """Return one page of failed items, newest first (keyset pagination on id)."""
+    query = listing(status, entity_type)
     if before_id:
         query = query.where(FailedSyncItem.id < before_id)
     return list(query.order_by(FailedSyncItem.id.desc()).limit(limit))
@@ -134,7 +63,7 @@ def _attempt(item, resolution):
                 WebhookLog.update(status=WebhookStatus.PROCESSED, processed_at=now, error=None).where(
                     WebhookLog.id == item.webhook_id).execute()
         return True
-    except ingest.INFRASTRUCTURE_ERRORS:
+    except INFRASTRUCTURE_ERRORS:
         raise
     except Exception as exc:
         retries = item.retry_count + 1
@@ -159,17 +88,16 @@ def _claim(item, lease):
     now = utcnow()
     return FailedSyncItem.update(next_retry_at=now + lease, updated_at=now).where(
         (FailedSyncItem.id == item.id) & (FailedSyncItem.updated_at == item.updated_at)
-        & FailedSyncItem.resolved_at.is_null()).execute() == 1
+        & FailedSyncItem.is_open()).execute() == 1
 
 
-def process_dead_letter_queue(batch_size=500):
+def process_dead_letter_queue(batch_size: int = 500) -> dict[str, int]:
     """Retry every due, retryable failed item once; return counts of what happened."""
     counts = {"retried": 0, "succeeded": 0, "failed": 0, "abandoned": 0, "skipped": 0}
     abandoned = []
     with db.connection_context():
-        due = list(FailedSyncItem.select().where(
-            FailedSyncItem.resolved_at.is_null() & FailedSyncItem.retryable
-            & (FailedSyncItem.next_retry_at <= utcnow())
+        due = list(FailedSyncItem.open().where(
+            FailedSyncItem.retryable & (FailedSyncItem.next_retry_at <= utcnow())
         ).order_by(FailedSyncItem.next_retry_at).limit(batch_size))
         for item in due:
             if not _claim(item, CLAIM_LEASE):
@@ -195,37 +123,36 @@ def _alert_abandoned(items):
                 f"{names}{more}. Open Failed items on the dashboard to retry or inspect them.")
 
 
-def retry_item(item_id):
+def retry_item(item_id: int) -> FailedSyncItem:
     """Retry one failed item now, whatever its state but resolved; return it reloaded."""
     item = FailedSyncItem.get_by_id(item_id)
-    if item.resolution in (None, Resolution.ABANDONED):
+    if item.state != "resolved":
         _attempt(item, Resolution.MANUAL)
     return FailedSyncItem.get_by_id(item_id)
 
 
-def abandon_item(item_id):
+def abandon_item(item_id: int) -> FailedSyncItem:
     """Give up on one failed item; return it reloaded."""
     now = utcnow()
     FailedSyncItem.update(resolved_at=now, resolution=Resolution.ABANDONED, next_retry_at=None,
                           updated_at=now).where(
-        (FailedSyncItem.id == item_id) & FailedSyncItem.resolved_at.is_null()).execute()
+        (FailedSyncItem.id == item_id) & FailedSyncItem.is_open()).execute()
     return FailedSyncItem.get_by_id(item_id)
 
 
-def retry_open_items(before):
+def retry_open_items(before: dt.datetime) -> dict[str, int]:
     """Retry once every item open since before `before` (a job behind "Retry all open")."""
     counts = {"succeeded": 0, "failed": 0}
     with db.connection_context():
-        open_items = FailedSyncItem.select().where(
-            FailedSyncItem.resolved_at.is_null() & (FailedSyncItem.updated_at <= before)
-        ).order_by(FailedSyncItem.id)
+        open_items = FailedSyncItem.open().where(FailedSyncItem.updated_at <= before).order_by(
+            FailedSyncItem.id)
         for item in open_items.iterator():
             if _claim(item, CLAIM_LEASE):
                 counts["succeeded" if _attempt(item, Resolution.MANUAL) else "failed"] += 1
     return counts
 
 
-def retry_all_open():
+def retry_all_open() -> tuple[int, bool]:
     """Queue a retry of every open failed item; return (how many are open, whether it was queued)."""
-    open_count = FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count()
+    open_count = FailedSyncItem.open().count()
     return open_count, queue.enqueue(queue.get_queue(), retry_open_items, utcnow())

@@ -1,13 +1,28 @@
-"""The app's own error pages: a page with the navigation for people, JSON for programs."""
+"""Every error answer of the app: a page with the navigation for people, JSON for programs."""
 
 import logging
 
+import peewee as pw
 from flask import jsonify, render_template, request
-from werkzeug.exceptions import InternalServerError, NotFound
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import InternalServerError, MethodNotAllowed, NotFound
+
+from shopsync.htmx import is_htmx
 
 log = logging.getLogger(__name__)
 # Paths programs call: they get JSON errors, never a page.
 MACHINE_PREFIXES = ("/api/", "/webhooks/shopify", "/metrics", "/healthz")
+# The admin API's paths: a wrong method there is answered in JSON too.
+API_PREFIX = "/api/admin/"
+# The blueprints of pages, whose errors name what went wrong in the page's own words.
+PAGE_BLUEPRINTS = ("dashboard", "auth")
+
+
+def _page(code, message):
+    """Answer a person: the error page, or only the message when htmx swaps it into a page."""
+    if is_htmx():
+        return render_template("_message.html", message=message, kind="error"), code
+    return render_template("error.html", code=code, message=message), code
 
 
 def _answer(code, message, for_programs):
@@ -18,9 +33,36 @@ def _answer(code, message, for_programs):
 
 
 def not_found(exc):
-    """Answer an address that leads nowhere."""
+    """Answer an address that leads nowhere, or a dashboard item, report or run that is gone."""
+    if request.blueprint == "dashboard":
+        return _page(404, exc.description or "Not found.")
     return _answer(404, "There is no page at this address. Use the navigation or the search box.",
                    exc.description)
+
+
+def method_not_allowed(exc):
+    """Answer a wrong method under the API in JSON (elsewhere, Flask's own answer)."""
+    if not request.path.startswith(API_PREFIX):
+        return exc
+    return jsonify(error=exc.description), exc.code
+
+
+def forbidden(exc):
+    """Answer a viewer trying to act (other blueprints keep Flask's default page)."""
+    if request.blueprint not in PAGE_BLUEPRINTS:
+        return exc
+    return _page(403, exc.description or "Forbidden.")
+
+
+def csrf_failed(exc):
+    """Answer a POST without a valid CSRF token."""
+    return _page(400, "The form expired or did not come from this site; reload the page and try again.")
+
+
+def database_unavailable(exc):
+    """Answer 503 when the database cannot be reached, so callers retry."""
+    log.error("database unavailable: %s", exc)
+    return jsonify(error="database unavailable, retry later"), 503
 
 
 def internal_error(exc):
@@ -32,6 +74,11 @@ def internal_error(exc):
 
 
 def init_app(app):
-    """Register the error pages for the whole app."""
+    """Register the error answers for the whole app."""
     app.register_error_handler(NotFound, not_found)
+    app.register_error_handler(MethodNotAllowed, method_not_allowed)
+    app.register_error_handler(403, forbidden)
+    app.register_error_handler(CSRFError, csrf_failed)
+    app.register_error_handler(pw.OperationalError, database_unavailable)
+    app.register_error_handler(pw.InterfaceError, database_unavailable)
     app.register_error_handler(InternalServerError, internal_error)

@@ -6,13 +6,11 @@ through the entity's deletion topic, as a `*/delete` webhook would have. The oth
 
 import logging
 
-from flask import current_app
-
 from shopsync import audit
 from shopsync.db import db, write_transaction
 from shopsync.ingest import apply_document
 from shopsync.models import ReconciliationReport
-from shopsync.shopify import ShopifyError, connect
+from shopsync.shopify import ShopifyError, app_client
 from shopsync.topics import TOPICS
 
 log = logging.getLogger(__name__)
@@ -39,7 +37,7 @@ def settle_report(report_id, username):
         ids = (report.details or {}).get("extra") or []
         target = f"report #{report_id} ({report.entity_type})"
         try:
-            with connect(current_app.config) as client:
+            with app_client() as client:
                 deleted, present = settle(report.entity_type, ids, client)
         except ShopifyError as exc:
             log.warning("checking the extra ids of report %s stopped: %s", report_id, exc)

@@ -1,10 +1,10 @@
-"""Sync health: the metrics read every minute, their thresholds, history and subscriptions.
+"""Sync health: the metrics read every minute, their thresholds and history.
 
 `compute_health()` (a job) measures every metric, stores one SyncHealthMetric reading each and
 lets `alerts` report state changes. `latest_metrics()` reads them back.
 Thresholds come from the app config, `HEALTH_<METRIC>_WARNING` / `HEALTH_<METRIC>_CRITICAL`
-(e.g. HEALTH_ORDER_LAG_WARNING), defaulting to the values below; a value above a threshold
-reaches its level.
+(e.g. HEALTH_ORDER_LAG_WARNING; defaults in config.TUNING); a value above a threshold reaches
+its level.
 """
 
 import datetime as dt
@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from flask import current_app
 from peewee import fn
 
-from shopsync import alerts, stats
-from shopsync.db import db, utcnow
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync import alerts, shopify, stats, subscriptions
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import (
     FailedSyncItem,
     Order,
@@ -29,46 +28,41 @@ from shopsync.models import (
 )
 from shopsync.shopify.errors import ShopifyAccessError
 from shopsync.shopify.scopes import SCOPES
-from shopsync.topics import REQUIRED_TOPICS
 from shopsync.wording import metric_value
 
 log = logging.getLogger(__name__)
 
 REQUIRED_SCOPES = tuple(SCOPES.values())  # read_orders, read_products, read_customers
 WINDOW = dt.timedelta(hours=1)  # error rate and latency look at the last hour
-DEFAULT_RETENTION_DAYS = 30
 SEVERITY_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One health metric: what it measures and its default thresholds."""
+    """One health metric: what it measures, and how it stands when it cannot be measured."""
 
     name: str
     description: str
-    warning: float | None
-    critical: float | None
     unknown: Severity = Severity.WARNING  # the status when it cannot be measured
     needs_shopify: bool = False
 
     def thresholds(self, config):
-        """Return (warning, critical) from the config, or the defaults."""
+        """Return (warning, critical) from the config."""
         key = f"HEALTH_{self.name.upper()}"
-        return config.get(f"{key}_WARNING", self.warning), config.get(f"{key}_CRITICAL", self.critical)
+        return config[f"{key}_WARNING"], config[f"{key}_CRITICAL"]
 
 
 METRICS = [
-    Metric("order_lag", "Shopify's order count minus the ERP's", 50, 200, needs_shopify=True),
-    Metric("error_rate", "share of the last hour's webhooks that failed", 0.05, 0.15),
-    Metric("webhook_latency_seconds", "95th percentile, received to processed, last hour", 5, 30,
+    Metric("order_lag", "Shopify's order count minus the ERP's", needs_shopify=True),
+    Metric("error_rate", "share of the last hour's webhooks that failed"),
+    Metric("webhook_latency_seconds", "95th percentile, received to processed, last hour",
            unknown=Severity.OK),
-    Metric("dlq_size", "unresolved failed items", 20, 100),
-    Metric("oldest_pending_webhook_seconds", "age of the oldest webhook not yet processed",
-           120, 900),
-    Metric("last_webhook_age_seconds", "time since the last webhook arrived", 3 * 3600, 24 * 3600),
-    Metric("missing_webhook_topics", "required topics this app is not subscribed to", 0, 0,
+    Metric("dlq_size", "unresolved failed items"),
+    Metric("oldest_pending_webhook_seconds", "age of the oldest webhook not yet processed"),
+    Metric("last_webhook_age_seconds", "time since the last webhook arrived"),
+    Metric("missing_webhook_topics", "required topics this app is not subscribed to",
            needs_shopify=True),
-    Metric("shopify_access_problems", "scopes not granted, or credentials Shopify refuses", 0, 0,
+    Metric("shopify_access_problems", "scopes not granted, or credentials Shopify refuses",
            needs_shopify=True),
 ]
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
@@ -122,7 +116,7 @@ def webhook_latency(now, client=None):
 
 def dlq_size(now, client=None):
     """Return how many failed items are unresolved."""
-    size = FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null()).count()
+    size = FailedSyncItem.open().count()
     return size, f"{size} unresolved failed items"
 
 
@@ -148,16 +142,9 @@ def last_webhook_age(now, client=None):
     return _age(now, last), f"last webhook at {_when(last)}" if last else "no webhook ever received"
 
 
-def missing_topics(client, address=None):
-    """Return the required topics with no subscription (to `address`, when given)."""
-    covered = {item.get("topic") for item in client.list_webhooks()
-               if not address or item.get("address") == address}
-    return [topic for topic in REQUIRED_TOPICS if topic not in covered]
-
-
 def missing_webhook_topics(now, client):
     """Return how many required topics this app's address is not subscribed to."""
-    missing = missing_topics(client, current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS"))
+    missing = subscriptions.missing_topics(client, current_app.config.get("SHOPSYNC_WEBHOOK_ADDRESS"))
     return len(missing), f"missing: {', '.join(missing)}" if missing else "all topics subscribed"
 
 
@@ -201,16 +188,6 @@ MEASURES = {
 }
 
 
-def _shopify_client():
-    """Return a client for the configured store, or None when none is configured."""
-    config = current_app.config
-    if not (config.get("SHOPIFY_SHOP") or config.get("SHOPIFY_API_BASE_URL")):
-        return None
-    from shopsync.shopify import connect
-
-    return connect(config)
-
-
 def applies(metric, client):
     """Tell whether a metric can be read: Shopify's need a store, subscriptions an address."""
     if metric.needs_shopify and client is None:
@@ -225,8 +202,8 @@ def compute_health(client=None, now=None):
     now = now or utcnow()
     config = current_app.config
     with db.connection_context():
-        if client is None:
-            client = _shopify_client()
+        if client is None and shopify.is_configured(config):
+            client = shopify.app_client()
         readings = []
         for metric in METRICS:
             if not applies(metric, client):
@@ -248,7 +225,7 @@ def compute_health(client=None, now=None):
                                                f"{metric_value(warning, metric.name)}, critical "
                                                f"above {metric_value(critical, metric.name)})", now=now)
         stats.take_snapshot(now)  # what /metrics serves until the next run
-        retention = config.get("HEALTH_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        retention = config["HEALTH_RETENTION_DAYS"]
         SyncHealthMetric.delete().where(
             SyncHealthMetric.recorded_at < now - dt.timedelta(days=retention)).execute()
     return readings
@@ -290,17 +267,3 @@ def summary():
     return {"status": status.value if status else "unknown",
             "checked_at": max(r.recorded_at for r in readings).isoformat() if readings else None,
             "metrics": {reading.metric_name: reading_json(reading) for reading in readings}}
-
-
-def register_webhooks(client, address):
-    """Subscribe `address` to every required topic it lacks; return what was done per topic."""
-    missing = missing_topics(client, address)
-    result = {"present": [t for t in REQUIRED_TOPICS if t not in missing], "created": [],
-              "failed": {}}
-    for topic in missing:
-        try:
-            client.create_webhook(topic, address)
-            result["created"].append(topic)
-        except Exception as exc:
-            result["failed"][topic] = f"{type(exc).__name__}: {exc}"
-    return result

@@ -4,18 +4,19 @@ import functools
 import json
 import logging
 import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import peewee as pw
 from marshmallow import ValidationError
 
-from shopsync import dlq
-from shopsync.db import db, write_transaction
+from shopsync import failed_items
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, write_transaction
 from shopsync.schemas import record_id
-from shopsync.topics import ENTITIES
+from shopsync.topics import ENTITIES, Topic
 
 log = logging.getLogger(__name__)
-# Errors that mean the database is unreachable: the caller retries later, no failed item.
-INFRASTRUCTURE_ERRORS = (pw.OperationalError, pw.InterfaceError)
+K = TypeVar("K")  # what identifies a record to its caller: a webhook, an index in a page
 # Errors the data itself causes (a value a column or a conversion refuses): retrying the same
 # data cannot succeed, so its failed item waits for a person instead of retrying by itself.
 DATA_ERRORS = (pw.DataError, ArithmeticError, ValueError, RecursionError)
@@ -25,7 +26,7 @@ class InvalidPayload(Exception):
     """The payload itself is wrong: retrying the same bytes cannot succeed."""
 
 
-def parse(raw):
+def parse(raw: bytes | str) -> dict[str, Any]:
     """Decode a JSON object from bytes or text; raise InvalidPayload with the reason."""
     try:
         document = json.loads(raw)
@@ -44,7 +45,7 @@ def _schema(schema_class):
     return schema_class()
 
 
-def load(topic, document):
+def load(topic: Topic, document: dict[str, Any]) -> dict[str, Any]:
     """Validate `document` for `topic`; raise InvalidPayload with the reason."""
     try:
         return _schema(topic.schema).load(document)
@@ -53,20 +54,21 @@ def load(topic, document):
                              f"{json.dumps(exc.messages)}") from exc
 
 
-def apply_document(topic, document):
+def apply_document(topic: Topic, document: dict[str, Any]) -> bool:
     """Validate `document` for `topic` and apply it in the caller's transaction; True if changed."""
     return apply_loaded(topic, load(topic, document))
 
 
-def apply_loaded(topic, data):
+def apply_loaded(topic: Topic, data: dict[str, Any]) -> bool:
     """Apply validated data for `topic` in the caller's transaction; True if the ERP changed."""
     changed = topic.apply(data)
     if not topic.is_privacy:
-        dlq.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
+        failed_items.resolve_superseded(topic.entity_type, data["id"], data.get("updated_at"))
     return changed
 
 
-def apply_together(topic, loaded, fail):
+def apply_together(topic: Topic, loaded: list[tuple[K, dict[str, Any]]],
+                   fail: Callable[[K, Exception], object]) -> dict[K, bool]:
     """Apply validated records of one topic, given as (key, data) pairs, in the caller's transaction.
 
     Upserts are written with one statement per table, a record that appears twice only in its
@@ -97,7 +99,7 @@ def _apply_newest(topic, loaded):
             newest[data["id"]] = (key, data)
     latest = [data for _, data in newest.values()]
     written = topic.apply_many(latest)
-    dlq.resolve_superseded_many(topic.entity_type, latest)
+    failed_items.resolve_superseded_many(topic.entity_type, latest)
     winners = {key for key, _ in newest.values()}
     return {key: key in winners and data["id"] in written for key, data in loaded}
 
@@ -122,7 +124,7 @@ def _apply_each(topic, loaded, fail):
     return results
 
 
-def apply_records(entity_type, documents):
+def apply_records(entity_type: str, documents: list[dict[str, Any]]) -> list[bool | None]:
     """Apply records pulled from the API (a page) in one transaction.
 
     Returns, per record, True (changed), False (stale) or None (failed: a failed item was
@@ -147,18 +149,18 @@ def apply_records(entity_type, documents):
 def _dead_letter(entity_type, document, exc):
     """Open a failed item for a pulled record that could not be applied."""
     shopify_id = record_id(document)
-    dlq.add_to_dead_letter(
+    failed_items.add_to_dead_letter(
         entity_type, shopify_id, json.dumps(document, ensure_ascii=False), describe(exc),
         error_stack=traceback.format_exc(), retryable=is_retryable(exc),
-        data_updated_at=dlq.payload_updated_at(document))
+        data_updated_at=failed_items.payload_updated_at(document))
     log.warning("%s %s failed: %s", entity_type, shopify_id, describe(exc))
 
 
-def is_retryable(exc):
+def is_retryable(exc: BaseException) -> bool:
     """Tell whether trying the same data again may succeed (a failure not of the data itself)."""
     return not isinstance(exc, (InvalidPayload, *DATA_ERRORS))
 
 
-def describe(exc):
+def describe(exc: BaseException) -> str:
     """Return a readable one-line reason for a failure."""
     return str(exc) if isinstance(exc, InvalidPayload) else f"{type(exc).__name__}: {exc}"

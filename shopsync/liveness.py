@@ -16,8 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from shopsync import periodic
-from shopsync.db import db, utcnow
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import Heartbeat
 
 log = logging.getLogger(__name__)

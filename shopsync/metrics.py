@@ -91,11 +91,9 @@ class DatabaseCollector:
         when = _gauge("reconciliation_timestamp_seconds",
                       "When the latest full reconciliation ran", ["entity"])
         for entity in ENTITIES:
-            report = (ReconciliationReport.select(ReconciliationReport.discrepancy,
-                                                  ReconciliationReport.created_at)
-                      .where((ReconciliationReport.entity_type == entity)
-                             & (ReconciliationReport.kind == "full"))
-                      .order_by(ReconciliationReport.created_at.desc()).first())
+            report = ReconciliationReport.newest(
+                ReconciliationReport.discrepancy, ReconciliationReport.created_at,
+                entity_types=[entity], kind="full").first()
             if report is not None:
                 discrepancy.add_metric([entity], report.discrepancy)
                 when.add_metric([entity], report.created_at.timestamp())

@@ -171,8 +171,12 @@ class FailedSyncItem(BaseModel):
     next_retry_at = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
-    resolved_at = UTCDateTimeField(null=True)
+    resolved_at = UTCDateTimeField(null=True)  # set with `resolution`, cleared when it fails again
     resolution = EnumField(Resolution, null=True)
+
+    # The `status` filter of listings: open, needs_person (open, and not retried automatically
+    # because the data itself is wrong), resolved (by a success), or abandoned.
+    FILTERS = ("open", "needs_person", "resolved", "abandoned")
 
     class Meta:
         indexes = (
@@ -180,6 +184,33 @@ class FailedSyncItem(BaseModel):
             (("resolved_at", "next_retry_at"), False),
             (("created_at",), False),
         )
+
+    @classmethod
+    def is_open(cls):
+        """Return the condition of an open item: neither resolved nor abandoned yet."""
+        return cls.resolved_at.is_null()
+
+    @classmethod
+    def open(cls, *fields):
+        """Select the open items."""
+        return cls.select(*fields).where(cls.is_open())
+
+    @classmethod
+    def matching(cls, status):
+        """Return the condition of the listing filter `status` (one of FILTERS)."""
+        return {
+            "open": cls.is_open(),
+            "needs_person": cls.is_open() & ~cls.retryable,
+            "resolved": cls.resolution.in_([Resolution.SUCCESS, Resolution.MANUAL]),
+            "abandoned": cls.resolution == Resolution.ABANDONED,
+        }[status]
+
+    @property
+    def state(self):
+        """Return where the item stands: open, resolved or abandoned."""
+        if self.resolved_at is None:
+            return "open"
+        return "abandoned" if self.resolution is Resolution.ABANDONED else "resolved"
 
 
 class User(BaseModel):
@@ -244,6 +275,16 @@ class ReconciliationReport(BaseModel):
     details = JSONField(null=True)  # {"missing": [...], "extra": [...], "healed": [...], ...}
     api_calls = pw.IntegerField(default=0)
     created_at = UTCDateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def newest(cls, *fields, entity_types=None, kind=None):
+        """Select reports newest first, optionally of some entities and of one kind."""
+        query = cls.select(*fields)
+        if entity_types:
+            query = query.where(cls.entity_type.in_(entity_types))
+        if kind:
+            query = query.where(cls.kind == kind)
+        return query.order_by(cls.created_at.desc(), cls.id.desc())
 
 
 class SyncHealthMetric(BaseModel):

@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
-from shopsync.db import db, is_sqlite
+from shopsync import failed_items
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, is_sqlite
 from shopsync.ledger import OrderShippingLine, OrderTaxLine, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import FailedSyncItem, Order, OrderLineItem, Resolution
 
@@ -218,8 +219,6 @@ def settle(order_ids):
 
 
 def _settle(order_ids):
-    from shopsync import dlq  # dlq imports topics, which imports this module
-
     passing, changed = [], {}
     everything = load(order_ids).values()
     for books in everything:
@@ -239,7 +238,7 @@ def _settle(order_ids):
         else:
             passing.append({"id": order.shopify_id})
     if passing:
-        dlq.resolve_superseded_many(ENTITY, passing)
+        failed_items.resolve_superseded_many(ENTITY, passing)
 
 
 def _report(order, found):
@@ -247,20 +246,17 @@ def _report(order, found):
 
     The order stays applied whatever happens here: an item the database refuses is logged.
     """
-    from shopsync import dlq  # dlq imports topics, which imports this module
-    from shopsync.ingest import INFRASTRUCTURE_ERRORS
-
     message = MESSAGE + "; ".join(found)
     known = FailedSyncItem.select().where(
         (FailedSyncItem.entity_type == ENTITY) & (FailedSyncItem.shopify_id == order.shopify_id)
         & (FailedSyncItem.error_message == message)
-        & (FailedSyncItem.resolved_at.is_null() | (FailedSyncItem.resolution == Resolution.ABANDONED))
+        & (FailedSyncItem.is_open() | (FailedSyncItem.resolution == Resolution.ABANDONED))
     ).exists()
     if known:
         return
     try:
         with db.atomic():
-            dlq.add_to_dead_letter(
+            failed_items.add_to_dead_letter(
                 ENTITY, order.shopify_id,
                 json.dumps({"id": order.shopify_id, "name": order.name, "problems": found},
                            ensure_ascii=False),

@@ -17,10 +17,10 @@ import uuid
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq import Queue
 
-from shopsync import jobs, pause, periodic, queue
-from shopsync.db import db, utcnow
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync import pause, pending, periodic, queue
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import WebhookLog, WebhookStatus
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _flag(rq_queue):
     return f"shopsync:drain-queued:{rq_queue.name}"
 
 
-def wake(rq_queue):
+def wake(rq_queue: Queue) -> bool:
     """Make sure a drain job is queued; False when Redis cannot take it."""
     try:
         if not rq_queue.connection.set(_flag(rq_queue), 1, nx=True, ex=FLAG_TTL):
@@ -70,7 +70,7 @@ def _lower_flag(rq_queue):
         log.warning("could not lower the drain flag: %s", exc)
 
 
-def drain(batch_size=jobs.BATCH_SIZE):
+def drain(batch_size: int = pending.BATCH_SIZE) -> int:
     """Apply pending webhooks a batch at a time until none is left; return how many were claimed."""
     rq_queue = queue.get_queue()
     _lower_flag(rq_queue)  # deliveries from now on queue another drain
@@ -99,7 +99,7 @@ def _apply_batch(batch_size):
     """Apply one batch, trying again after an infrastructure error; return how many were claimed."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
-            return jobs.apply_pending(batch_size)
+            return pending.apply_pending(batch_size)
         except INFRASTRUCTURE_ERRORS as exc:
             if attempt == BATCH_ATTEMPTS:
                 raise
@@ -107,7 +107,7 @@ def _apply_batch(batch_size):
             time.sleep(0.1 * 2 ** attempt)
 
 
-def sweep():
+def sweep() -> int:
     """Queue a drain if webhooks wait past the grace period and none is queued; return how many wait."""
     cutoff = utcnow() - periodic.scaled(GRACE)
     with db.connection_context():

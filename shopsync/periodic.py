@@ -39,10 +39,10 @@ JOBS = [
     PeriodicJob("sweep-outbox", 60, "shopsync.outbox.sweep"),
     PeriodicJob("process-dlq", 300, "shopsync.dlq.process_dead_letter_queue"),
     PeriodicJob("compute-health", 60, "shopsync.health.compute_health"),
-    PeriodicJob("reconcile-catchup", 300, "shopsync.reconciliation.run_catchup"),
-    PeriodicJob("reconcile-full", 24 * 3600, "shopsync.reconciliation.run_full"),
+    PeriodicJob("reconcile-catchup", 300, "shopsync.reconciliation.runs.run_catchup"),
+    PeriodicJob("reconcile-full", 24 * 3600, "shopsync.reconciliation.runs.run_full"),
     # Counts cannot see a missing and an extra record in one window; a weekly id listing can.
-    PeriodicJob("reconcile-deep", 7 * 24 * 3600, "shopsync.reconciliation.run_deep"),
+    PeriodicJob("reconcile-deep", 7 * 24 * 3600, "shopsync.reconciliation.runs.run_deep"),
     PeriodicJob("drop-expired-bodies", 3600, "shopsync.privacy.drop_expired_bodies"),
 ]
 JOBS_BY_NAME = {job.name: job for job in JOBS}

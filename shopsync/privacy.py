@@ -62,7 +62,7 @@ def _erase_stored(hooks, items):
         raw_body=b"", error=Case(None, [(WebhookLog.error.is_null(False), ERASED)], None),
     ).where(hooks).execute()
     now = FailedSyncItem.resolved_at.db_value(utcnow())
-    still_open = FailedSyncItem.resolved_at.is_null()
+    still_open = FailedSyncItem.is_open()
     FailedSyncItem.update(
         raw_data="", error_message=ERASED, error_stack=None, retryable=False, next_retry_at=None,
         resolved_at=Case(None, [(still_open, now)], FailedSyncItem.resolved_at),

@@ -17,8 +17,7 @@ from rq.job import Job
 from rq_scheduler import Scheduler
 
 from shopsync import liveness, periodic, queue
-from shopsync.db import db, utcnow
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
+from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -127,12 +127,5 @@ def failed_item_json(item):
         "created_at": time(item.created_at), "updated_at": time(item.updated_at),
         "resolved_at": time(item.resolved_at),
         "resolution": item.resolution and item.resolution.value,
-        "status": item_status(item), "raw_data": item.raw_data, "error_stack": item.error_stack,
+        "status": item.state, "raw_data": item.raw_data, "error_stack": item.error_stack,
     }
-
-
-def item_status(item):
-    """Return open, resolved or abandoned."""
-    if item.resolution is None:
-        return "open"
-    return "abandoned" if item.resolution.value == "abandoned" else "resolved"

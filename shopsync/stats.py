@@ -5,7 +5,6 @@ import json
 from peewee import Select, fn
 
 from shopsync.db import db, utcnow
-from shopsync.dlq import STATUS_FILTERS
 from shopsync.models import (
     Customer,
     FailedSyncItem,
@@ -36,8 +35,8 @@ def _columns():
         fn.COALESCE(fn.SUM(WebhookLog.duplicates), 0))
     columns.update({f"webhooks.{status.value}": _count(WebhookLog, WebhookLog.status == status)
                     for status in WebhookStatus})
-    columns.update({f"failed_items.{name}": _count(FailedSyncItem, condition)
-                    for name, condition in STATUS_FILTERS.items()})
+    columns.update({f"failed_items.{name}": _count(FailedSyncItem, FailedSyncItem.matching(name))
+                    for name in FailedSyncItem.FILTERS})
     return columns
 
 

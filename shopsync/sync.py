@@ -5,6 +5,10 @@ stored row, or for a deleted record, changes nothing. So replays, retries and ou
 deliveries all converge to the newest state. Callers wrap each call in one transaction.
 """
 
+from collections.abc import Iterable
+from typing import Any
+
+import peewee as pw
 from peewee import EXCLUDED
 
 from shopsync.db import incoming_values, utcnow
@@ -31,7 +35,7 @@ def _last_of_each(rows):
     return list({row["shopify_id"]: row for row in rows}.values())
 
 
-def upsert(model, rows, where=None):
+def upsert(model: type[pw.Model], rows: list[dict[str, Any]], where: Any = None) -> dict[int, int]:
     """Upsert `rows` by shopify_id, updating only stored rows `where` allows; return
     {shopify_id: id} of the rows written."""
     now = utcnow()
@@ -44,7 +48,7 @@ def upsert(model, rows, where=None):
     return dict(query.tuples().execute())
 
 
-def upsert_newer(model, rows):
+def upsert_newer(model: type[pw.Model], rows: list[dict[str, Any]]) -> dict[int, int]:
     """Upsert `rows` unless the stored ones are newer or deleted; return {shopify_id: id} written."""
     guard = model.updated_at <= EXCLUDED.updated_at
     if "deleted_at" in model._meta.fields:
@@ -52,7 +56,8 @@ def upsert_newer(model, rows):
     return upsert(model, rows, guard)
 
 
-def replace_children(model, parent_field, parent_ids, rows):
+def replace_children(model: type[pw.Model], parent_field: pw.Field, parent_ids: Iterable[int],
+                     rows: list[dict[str, Any]]) -> None:
     """Make `rows` (keyed by shopify_id) the only children of the parents `parent_ids`."""
     rows = _last_of_each(rows)
     if not parent_ids:
@@ -69,13 +74,13 @@ def _pick(data, names):
     return {name: data[name] for name in names}
 
 
-def upsert_customers(loaded):
+def upsert_customers(loaded: list[dict[str, Any]]) -> set[int]:
     """Apply loaded customer payloads; return the ids of those that changed the ERP."""
     return set(upsert_newer(Customer, [{"shopify_id": data["id"], **_pick(data, CUSTOMER_FIELDS)}
                                         for data in loaded]))
 
 
-def upsert_products(loaded):
+def upsert_products(loaded: list[dict[str, Any]]) -> set[int]:
     """Apply loaded product payloads and their variants; return the ids that changed the ERP."""
     written = set(upsert_newer(Product, [{"shopify_id": data["id"], **_pick(data, PRODUCT_FIELDS)}
                                           for data in loaded]))
@@ -85,7 +90,7 @@ def upsert_products(loaded):
     return written
 
 
-def upsert_orders(loaded):
+def upsert_orders(loaded: list[dict[str, Any]]) -> set[int]:
     """Apply loaded order payloads and their line items; return the ids that changed the ERP."""
     written = upsert_newer(Order, [
         {"shopify_id": data["id"], "customer_shopify_id": data["customer"] and data["customer"]["id"],
@@ -98,17 +103,17 @@ def upsert_orders(loaded):
     return set(written)
 
 
-def upsert_customer(data):
+def upsert_customer(data: dict[str, Any]) -> bool:
     """Apply a loaded customer payload; return True if it changed the ERP."""
     return bool(upsert_customers([data]))
 
 
-def upsert_product(data):
+def upsert_product(data: dict[str, Any]) -> bool:
     """Apply a loaded product payload and its variants; return True if it changed the ERP."""
     return bool(upsert_products([data]))
 
 
-def upsert_order(data):
+def upsert_order(data: dict[str, Any]) -> bool:
     """Apply a loaded order payload and its line items; return True if it changed the ERP."""
     return bool(upsert_orders([data]))
 
@@ -124,16 +129,16 @@ def _mark_deleted(model, shopify_id):
     return query.as_rowcount().execute() > 0
 
 
-def delete_customer(data):
+def delete_customer(data: dict[str, Any]) -> bool:
     """Mark a customer deleted."""
     return _mark_deleted(Customer, data["id"])
 
 
-def delete_product(data):
+def delete_product(data: dict[str, Any]) -> bool:
     """Mark a product deleted."""
     return _mark_deleted(Product, data["id"])
 
 
-def delete_order(data):
+def delete_order(data: dict[str, Any]) -> bool:
     """Mark an order deleted."""
     return _mark_deleted(Order, data["id"])

@@ -1,6 +1,10 @@
 """The webhook topics shopsync acts on, each with its schema and its upsert service."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
 
 from shopsync import (
     bulk_finish,
@@ -22,10 +26,10 @@ class Topic:
     entity_type: str  # order, product, customer
     resource: str  # the Admin API resource: orders, products, customers
     schema: type
-    apply: object  # callable(loaded_data) -> bool, True when the ERP changed
+    apply: Callable[[dict[str, Any]], bool]  # True when the ERP changed
     is_privacy: bool = False  # a GDPR topic: its body names no single record to track
-    model: type = None  # the ERP table the records land in
-    apply_many: object = None  # callable(list of loaded data) -> set of ids that changed
+    model: type[pw.Model] | None = None  # the ERP table the records land in
+    apply_many: Callable[[list[dict[str, Any]]], set[int]] | None = None  # the ids that changed
 
 
 def _one(apply_many):

@@ -8,6 +8,7 @@ import re
 
 import peewee as pw
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shopsync import outbox, queue
@@ -138,7 +139,7 @@ def _names_another_shop(headers, body):
 
 
 @bp.post("/shopify")
-def receive():
+def receive() -> ResponseReturnValue:
     """Accept one Shopify webhook delivery: 200 once stored, 401 if not signed by Shopify."""
     body = _read_body()
     secrets = (current_app.config["SHOPIFY_WEBHOOK_SECRET"],

@@ -2,15 +2,14 @@
 
 import os
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 
 from shopsync import create_app, migrations
 from shopsync.db import db
 from shopsync.models import ALL_MODELS
 from shopsync.queue import ThreadWorker, get_queue
+from shopsync.testing.databases import own_database
 from tests.helpers import ADMIN_TOKEN, SECRET, SESSION_KEY
 
 DATABASE_URL = os.environ.get("SHOPSYNC_TEST_DATABASE_URL")
@@ -38,18 +37,9 @@ def run_database_url():
     if not DATABASE_URL:
         yield None
         return
-    parts = urlsplit(DATABASE_URL)
-    name = f"{parts.path.lstrip('/') or 'test'}_run_{os.getpid()}"
-    admin = psycopg2.connect(DATABASE_URL)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    db.close_all() if hasattr(db.obj, "close_all") else db.close()
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with own_database(DATABASE_URL, "", "run") as url:
+        yield url
+        db.close_all() if hasattr(db.obj, "close_all") else db.close()
 
 
 @pytest.fixture
@@ -164,6 +154,32 @@ def viewer_client(login):
 
 
 @pytest.fixture
+def simulator_defaults():
+    """What `serve` starts unless told: a store of 300 orders, a rate limit that is not the subject."""
+    return {"orders": 300, "bucket_size": 1000, "leak_rate": 1000.0}
+
+
+@pytest.fixture
+def serve(simulator_defaults):
+    """Return a function starting a simulator (of a new store unless given) that is stopped after."""
+    from shopsync.simulator import SimulatorServer, Store
+
+    defaults = dict(simulator_defaults)
+    orders = defaults.pop("orders")
+    servers = []
+
+    def start(store=None, **options):
+        server = SimulatorServer(store or Store.generate(seed=1, orders=orders, products=10,
+                                                         customers=40), **{**defaults, **options})
+        servers.append(server.start())
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
 def live_server(app):
     """Serve the app on a free local port in a thread; return its base URL."""
     import threading
@@ -181,7 +197,7 @@ def live_server(app):
 @pytest.fixture
 def processes(app, services, tmp_path):
     """Start real web and worker processes on the test database and the test's own queue."""
-    from tests.processes import Processes
+    from shopsync.testing.processes import Processes
 
     database_url, redis_url = services
     procs = Processes({
@@ -215,7 +231,7 @@ def dashboard_data(app):
     import datetime as dt
     import json
 
-    from shopsync import dlq, periodic
+    from shopsync import failed_items, periodic
     from shopsync.db import utcnow
     from shopsync.models import (
         Alert,
@@ -265,14 +281,15 @@ def dashboard_data(app):
         made["webhook_ids"] = [h["id"] for h in hooks]
 
         good = order(id=820982911946154508, updated_at="2026-11-30T09:00:00-05:00")
-        dlq.add_to_dead_letter("order", good["id"], json.dumps(good), "OperationalError: database is locked",
-                               error_stack="Traceback (most recent call last):\n  ...\nOperationalError",
-                               topic="orders/create")
-        dlq.add_to_dead_letter("order", 555, json.dumps({"id": 555, "total_price": "not money"}),
-                               "invalid order payload: total_price", retryable=False,
-                               topic="orders/create")
-        dlq.add_to_dead_letter("product", 777, json.dumps({"id": 777, "title": "Mug"}),
-                               "ConnectionError: ERP timed out", topic="products/update")
+        failed_items.add_to_dead_letter(
+            "order", good["id"], json.dumps(good), "OperationalError: database is locked",
+            error_stack="Traceback (most recent call last):\n  ...\nOperationalError",
+            topic="orders/create")
+        failed_items.add_to_dead_letter(
+            "order", 555, json.dumps({"id": 555, "total_price": "not money"}),
+            "invalid order payload: total_price", retryable=False, topic="orders/create")
+        failed_items.add_to_dead_letter("product", 777, json.dumps({"id": 777, "title": "Mug"}),
+                                        "ConnectionError: ERP timed out", topic="products/update")
         items = {i.shopify_id: i.id for i in FailedSyncItem.select()}
         made["fixable_item"], made["broken_item"], made["product_item"] = (
             items[good["id"]], items[555], items[777])

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from bench.common import wait_until
+from shopsync.testing.processes import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)

@@ -13,7 +13,8 @@ from aiosmtpd.smtp import AuthResult
 
 from shopsync import alerts, health
 from shopsync.models import Alert, FailedSyncItem, Severity, WebhookLog, WebhookStatus
-from shopsync.reconciliation import ENTITIES, reconcile
+from shopsync.reconciliation import ENTITIES
+from shopsync.reconciliation.runs import reconcile
 from shopsync.shopify import ShopifyClient
 from shopsync.simulator import SimulatorServer, Store
 from tests.test_health import NOW, failed_items, webhook

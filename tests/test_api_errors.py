@@ -26,10 +26,10 @@ def test_good_listing_arguments_still_work(client, dashboard_data):
                                   b'["orders"]', b'"orders"'])
 def test_a_reconciliation_request_that_is_not_understood_gets_400_and_starts_nothing(
         client, body, monkeypatch):
-    from shopsync import reconciliation
+    from shopsync.reconciliation import runs
 
     started = []
-    monkeypatch.setattr(reconciliation, "start_reconciliation", lambda e: started.append(e) or [])
+    monkeypatch.setattr(runs, "start_reconciliation", lambda e: started.append(e) or [])
     response = client.post("/api/admin/reconciliation", data=body, headers=AUTH,
                            content_type="application/json")
     assert response.status_code == 400 and response.json["error"]

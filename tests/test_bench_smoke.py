@@ -6,7 +6,8 @@ import pytest
 
 from bench import __main__ as runner
 from bench import backfill, books, bulk, burst, dashboard, ingest, processing, reconciliation
-from bench.common import Context, Row, own_database
+from bench.common import Context, Row
+from shopsync.testing.databases import own_database
 from tests.conftest import REDIS_URL
 
 

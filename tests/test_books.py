@@ -7,13 +7,14 @@ from decimal import Decimal
 import pytest
 import requests
 
-from shopsync import backfill, ingest, reconciliation
+from shopsync import backfill, ingest
 from shopsync.db import db
 from shopsync.ledger import Fulfillment, OrderTaxLine, Refund
 from shopsync.models import FailedSyncItem, Order, RunStatus
+from shopsync.reconciliation import runs
 from shopsync.simulator import SimulatorServer, Store, random_change
+from shopsync.testing.processes import wait_until
 from tests.helpers import ADMIN_TOKEN, deliver, encode, fixture, headers, order
-from tests.processes import wait_until
 
 # The sample order's three lines of 199.00 add up to 597.00, but Shopify's sample says 398.00.
 SAMPLE_LINES = "line items 597.00 - discounts 0.00 = 597.00, not the subtotal 398.00"
@@ -186,7 +187,7 @@ def test_a_backfill_and_reconciliation_bring_the_books_of_every_order(app, api):
             store.fulfill_order(order_id)
         ids = sorted(store.ids("orders", status="any"))
         Order.delete().where(Order.shopify_id.in_(ids[100:160:20])).execute()
-        reconciliation.run_full("orders")
+        runs.run_full("orders")
     orders = list(store.orders)
     assert [r for o in orders for r in o["refunds"]] and Refund.select().count() == sum(
         len(o["refunds"]) for o in orders)

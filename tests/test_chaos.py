@@ -5,11 +5,11 @@ from decimal import Decimal
 import pytest
 
 from bench.chaos import FAULTS, chaos
-from bench.common import own_database
 from bench.truth import compare
 from shopsync.ingest import apply_records
 from shopsync.models import Order
 from shopsync.simulator import Store
+from shopsync.testing.databases import own_database
 
 
 @pytest.mark.services

@@ -102,3 +102,15 @@ def test_drains_do_not_rest_unless_told_to(monkeypatch):
 def test_a_drain_rest_ratio_must_be_a_number_not_below_zero(text):
     with pytest.raises(config.ConfigError, match="SHOPSYNC_DRAIN_REST_RATIO"):
         config.rest_ratio(text)
+
+
+def test_every_threshold_the_code_reads_has_its_default_in_config(monkeypatch):
+    from shopsync import health, reconciliation
+
+    monkeypatch.setenv("SHOPSYNC_ENV_FILE", "/nonexistent")
+    for name in [name for name in os.environ if name.startswith(config.TUNING_PREFIXES)]:
+        monkeypatch.delenv(name)
+    settings = config.from_environment()
+    assert {metric.name: metric.thresholds(settings) for metric in health.METRICS}["order_lag"] == (50, 200)
+    assert [settings[f"RECONCILE_THRESHOLD_{name.upper()}"] for name in reconciliation.ENTITIES] == [
+        100, 10, 100]

@@ -10,8 +10,8 @@ import pytest
 from shopsync.ledger import Fulfillment, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.simulator import SimulatorServer, Store, WebhookOptions, random_change
+from shopsync.testing.processes import wait_until
 from tests.helpers import SECRET
-from tests.processes import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -41,8 +41,7 @@ def test_erp_converges_to_the_store_under_duplicates_and_reordering(processes):
     assert WebhookLog.select().where(WebhookLog.status == WebhookStatus.FAILED).count() == 0
     assert WebhookLog.select().where(WebhookLog.duplicates > 0).exists()
     assert changes["refund_order"] and changes["cancel_order"] and changes["fulfill_order"]
-    money_items = FailedSyncItem.select().where((FailedSyncItem.entity_type == "money")
-                                                & FailedSyncItem.resolved_at.is_null())
+    money_items = FailedSyncItem.open().where(FailedSyncItem.entity_type == "money")
     assert [item.error_message for item in money_items] == []
     created = store.orders.created_ids
     assert len(delivered) > len(created)

@@ -4,7 +4,7 @@ import datetime as dt
 import json
 import re
 
-from shopsync import charts, dlq
+from shopsync import charts, failed_items
 from shopsync.db import utcnow
 from shopsync.models import (
     BackfillRun,
@@ -73,7 +73,7 @@ def test_counts_stop_at_the_cap(viewer_client, dashboard_data, monkeypatch):
     monkeypatch.setattr(health, "COUNT_CAP", 2)
     monkeypatch.setattr(failed, "COUNT_CAP", 2)
     for shopify_id in (9001, 9002):
-        dlq.add_to_dead_letter("order", shopify_id, "{}", "boom")
+        failed_items.add_to_dead_letter("order", shopify_id, "{}", "boom")
     assert FailedSyncItem.select().count() > 3
     assert health.capped_count(FailedSyncItem.select()) == 3  # cap + 1: "more than the cap"
     assert '<a href="/failed-items">2+</a>' in text(viewer_client.get("/"))
@@ -298,9 +298,9 @@ def test_run_now_without_javascript_redirects_to_the_page_with_progress(admin_cl
 
 
 def test_run_now_says_so_when_the_queue_is_down(admin_client, monkeypatch):
-    from shopsync import reconciliation
+    from shopsync.reconciliation import runs
 
-    monkeypatch.setattr(reconciliation, "start_reconciliation", lambda entity_type=None: None)
+    monkeypatch.setattr(runs, "start_reconciliation", lambda entity_type=None: None)
     response = post(admin_client, "/reconciliation/run", htmx=True)
     assert response.status_code == 503 and "unreachable" in text(response)
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from shopsync import dlq
+from shopsync import dlq, failed_items
 from shopsync.db import utcnow
 from shopsync.models import (
     Alert,
@@ -32,22 +32,22 @@ def _make_due(item_id):
 def _transient_failure(**changes):
     """Open a retryable failed item for the sample order, as a pull that hit a bug would."""
     document = order(**changes)
-    dlq.add_to_dead_letter("order", document["id"], json.dumps(document), "RuntimeError: boom",
-                           data_updated_at=dlq.payload_updated_at(document))
+    failed_items.add_to_dead_letter("order", document["id"], json.dumps(document), "RuntimeError: boom",
+                                    data_updated_at=failed_items.payload_updated_at(document))
     return FailedSyncItem.get(FailedSyncItem.shopify_id == document["id"])
 
 
 def test_backoff_doubles_with_jitter_and_is_capped():
     now = utcnow()
     for n, minutes in [(0, 1), (1, 2), (3, 8), (6, 64)]:
-        delay = (dlq.backoff(n, now) - now).total_seconds() / 60
+        delay = (failed_items.backoff(n, now) - now).total_seconds() / 60
         assert minutes * 0.8 <= delay <= minutes * 1.2
-    assert dlq.backoff(30, now) - now <= dlq.MAX_BACKOFF * 1.2
+    assert failed_items.backoff(30, now) - now <= failed_items.MAX_BACKOFF * 1.2
 
 
 def test_one_item_per_record_updated_in_place():
     first = _transient_failure()
-    dlq.add_to_dead_letter("order", first.shopify_id, "{}", "second error")
+    failed_items.add_to_dead_letter("order", first.shopify_id, "{}", "second error")
     assert FailedSyncItem.select().count() == 1
     assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").error_message == "second error"
 
@@ -158,8 +158,22 @@ def test_api_lists_retries_and_abandons(client, run_jobs):
 
 def test_retry_all_open_queues_one_job_that_retries_each(client, run_jobs):
     for shopify_id in (1, 2, 3):
-        dlq.add_to_dead_letter("order", shopify_id, json.dumps(order(id=shopify_id)), "boom")
+        failed_items.add_to_dead_letter("order", shopify_id, json.dumps(order(id=shopify_id)), "boom")
     assert dlq.retry_all_open() == (3, True)
     run_jobs()
     assert FailedSyncItem.select().where(FailedSyncItem.resolution == Resolution.MANUAL).count() == 3
     assert Order.select().count() == 3
+
+
+def test_an_items_state_and_the_listing_filters_agree():
+    for shopify_id, resolution in enumerate([None, Resolution.SUCCESS, Resolution.MANUAL,
+                                             Resolution.ABANDONED], start=1):
+        FailedSyncItem.create(entity_type="order", shopify_id=shopify_id, raw_data="{}",
+                              error_message="boom", resolution=resolution,
+                              resolved_at=resolution and utcnow())
+    states = {item.shopify_id: item.state for item in FailedSyncItem.select()}
+    assert states == {1: "open", 2: "resolved", 3: "resolved", 4: "abandoned"}
+    for status in ("open", "resolved", "abandoned"):
+        listed = {item.shopify_id for item in FailedSyncItem.select().where(FailedSyncItem.matching(status))}
+        assert listed == {shopify_id for shopify_id, state in states.items() if state == status}
+    assert {item.shopify_id for item in FailedSyncItem.open()} == {1}

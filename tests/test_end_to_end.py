@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
+from shopsync.testing.processes import wait_until
 from tests.helpers import ADMIN_TOKEN, encode, fixture, headers, order
-from tests.processes import wait_until
 from tests.test_poison import OVERFLOWING_TIME, POISONS, assert_waits_for_a_person
 
 pytestmark = pytest.mark.services
@@ -119,7 +119,6 @@ def test_good_orders_behind_poisoned_deliveries_land_within_seconds(processes):
         assert_waits_for_a_person(webhook_id, body, named)
     stats = requests.get(f"{url}/api/admin/stats", headers=AUTH, timeout=5).json()
     # The sample order's money does not add up: its money items aside, only the poisons are open.
-    money = FailedSyncItem.select().where((FailedSyncItem.entity_type == "money")
-                                          & FailedSyncItem.resolved_at.is_null()).count()
+    money = FailedSyncItem.open().where(FailedSyncItem.entity_type == "money").count()
     assert stats["failed_items"]["open"] - money == len(bodies)
     assert stats["webhooks"]["pending"] == 0

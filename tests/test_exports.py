@@ -3,7 +3,7 @@
 import csv
 import io
 
-from shopsync import dlq
+from shopsync import failed_items
 
 
 def rows(response):
@@ -17,7 +17,8 @@ def test_failed_items_download_as_filtered(viewer_client, dashboard_data):
     assert len(everything) == 4
     products = rows(viewer_client.get("/failed-items.csv?entity=product"))
     assert [(r[1], r[2]) for r in products[1:]] == [("product", "777")]
-    dlq.add_to_dead_letter("order", 9, "{}", 'invalid order payload: {"id": ["Not a valid integer."]}')
+    failed_items.add_to_dead_letter("order", 9, "{}",
+                                    'invalid order payload: {"id": ["Not a valid integer."]}')
     found = rows(viewer_client.get("/failed-items.csv?q=Not+a+valid"))
     assert found[1][6] == "The order data is not valid: id must be a whole number."
     assert 'href="/failed-items.csv?status=open&amp;entity=product"' in viewer_client.get(

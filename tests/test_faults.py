@@ -10,9 +10,9 @@ import requests
 
 from shopsync import outbox
 from shopsync.models import Order, WebhookLog, WebhookStatus
+from shopsync.testing.processes import wait_until
+from shopsync.testing.tcp_proxy import TcpProxy
 from tests.helpers import ADMIN_TOKEN, encode, headers, order
-from tests.processes import wait_until
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.services
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -6,32 +6,23 @@ from collections import Counter
 
 import pytest
 
-from shopsync import health, ledger_schemas, schemas
+from shopsync import ledger_schemas, schemas, subscriptions
 from shopsync.shopify import AdminClient, ShopifyClient, ShopifyRequestError, ShopifyUnavailable
 from shopsync.shopify.mapping import order as order_record
-from shopsync.simulator import SimulatorServer, Store, random_change
+from shopsync.simulator import Store, random_change
 from tests.helpers import FIXTURES
 
 TOKEN = "shpat_test"
-FAST = {"graphql_restore_rate": 100_000.0, "bucket_size": 1000, "leak_rate": 1000.0}
-SCHEMAS = {"orders": schemas.OrderSchema, "products": schemas.ProductSchema,
-           "customers": schemas.CustomerSchema}
 
 
 @pytest.fixture
-def serve():
-    """Return a function starting a simulator that is stopped after the test."""
-    servers = []
+def simulator_defaults():
+    """A smaller store, and a GraphQL cost budget that is not the subject either."""
+    return {"orders": 120, "graphql_restore_rate": 100_000.0, "bucket_size": 1000, "leak_rate": 1000.0}
 
-    def start(store=None, **options):
-        server = SimulatorServer(store or Store.generate(seed=1, orders=120, products=10,
-                                                         customers=40), **{**FAST, **options})
-        servers.append(server.start())
-        return server
 
-    yield start
-    for server in servers:
-        server.stop()
+SCHEMAS = {"orders": schemas.OrderSchema, "products": schemas.ProductSchema,
+           "customers": schemas.CustomerSchema}
 
 
 def test_a_documented_response_maps_to_the_webhook_record():
@@ -112,11 +103,11 @@ def test_webhook_subscriptions_are_registered_and_repaired_through_graphql(app, 
     server = serve()
     client = AdminClient(server.base_url, TOKEN)
     address = "https://erp.example.com/webhooks/shopify"
-    result = health.register_webhooks(client, address)
-    assert result["failed"] == {} and len(result["created"]) == len(health.REQUIRED_TOPICS)
+    result = subscriptions.register_webhooks(client, address)
+    assert result["failed"] == {} and len(result["created"]) == len(subscriptions.REQUIRED_TOPICS)
     assert {item["topic"] for item in client.list_webhooks(address=address)} == set(
-        health.REQUIRED_TOPICS)
-    assert health.register_webhooks(client, address)["created"] == []
+        subscriptions.REQUIRED_TOPICS)
+    assert subscriptions.register_webhooks(client, address)["created"] == []
     with pytest.raises(ShopifyRequestError, match="already been taken") as caught:
         client.create_webhook("orders/create", address)
     assert caught.value.status == 422

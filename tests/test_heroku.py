@@ -14,10 +14,10 @@ import requests
 from rq import Queue
 from rq_scheduler import Scheduler
 
-from bench.common import free_port, wait_until
 from shopsync import queue, scheduler
 from shopsync.db import bind, utcnow
 from shopsync.models import Order, WebhookLog, WebhookStatus
+from shopsync.testing.processes import free_port, wait_until
 from tests.helpers import ADMIN_TOKEN, SECRET, SESSION_KEY, encode, headers, order
 from tests.procfile import BIN, HEROKU_GRACE, Honcho
 

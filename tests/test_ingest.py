@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from shopsync import dlq, ingest, sync, topics
+from shopsync import failed_items, ingest, sync, topics
 from shopsync.models import FailedSyncItem, Order, OrderLineItem, Resolution
 from tests.helpers import order
 
@@ -42,16 +42,16 @@ def test_invalid_records_fail_alone():
 
 def test_a_page_resolves_the_failed_items_it_supersedes():
     stale = order(id=1000, updated_at="2000-01-01T00:00:00Z")
-    dlq.add_to_dead_letter("order", 1000, json.dumps(stale), "boom",
-                           data_updated_at=dlq.payload_updated_at(stale))
+    failed_items.add_to_dead_letter("order", 1000, json.dumps(stale), "boom",
+                           data_updated_at=failed_items.payload_updated_at(stale))
     ingest.apply_records("order", _page(2))
     assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").resolution is Resolution.SUCCESS
 
 
 def test_a_page_leaves_open_the_failed_items_of_newer_data():
     newer = order(id=1000, updated_at="2099-01-01T00:00:00Z")
-    dlq.add_to_dead_letter("order", 1000, json.dumps(newer), "boom",
-                           data_updated_at=dlq.payload_updated_at(newer))
+    failed_items.add_to_dead_letter("order", 1000, json.dumps(newer), "boom",
+                           data_updated_at=failed_items.payload_updated_at(newer))
     ingest.apply_records("order", _page(2))
     assert FailedSyncItem.get(FailedSyncItem.entity_type == "order").resolved_at is None
 

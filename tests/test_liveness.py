@@ -8,7 +8,7 @@ import pytest
 from shopsync import config, liveness, periodic
 from shopsync.db import utcnow
 from shopsync.models import Heartbeat
-from tests.processes import wait_until
+from shopsync.testing.processes import wait_until
 from tests.test_metrics import scrape
 
 NOW = None  # when the running test started: the API, metrics and pages judge at the real time

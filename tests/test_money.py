@@ -22,7 +22,7 @@ def store():
 
 def money_items(open_only=True):
     query = FailedSyncItem.select().where(FailedSyncItem.entity_type == "money")
-    return list(query.where(FailedSyncItem.resolved_at.is_null()) if open_only else query)
+    return list(query.where(FailedSyncItem.is_open()) if open_only else query)
 
 
 def later(order, **changes):

@@ -5,11 +5,11 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from bench.common import free_port
 from shopsync import backfill, dlq
 from shopsync.dashboard import failed
 from shopsync.models import BackfillRun, FailedSyncItem, RunStatus
 from shopsync.queue import get_queue
+from shopsync.testing.processes import free_port
 from tests.test_dashboard import HTMX, post
 
 
@@ -77,12 +77,12 @@ def test_a_backfill_redis_cannot_take_is_left_to_resume(app, admin_client, redis
 
 
 def test_a_second_reconciliation_is_refused_while_one_is_queued(admin_client):
-    from shopsync import reconciliation
+    from shopsync.reconciliation import runs
 
     assert post(admin_client, "/reconciliation/run", htmx=True).status_code == 200
     second = post(admin_client, "/reconciliation/run", htmx=True)
     assert second.status_code == 409 and "already queued or running" in text(second)
-    assert len(_queued(reconciliation.run_full)) == 3
+    assert len(_queued(runs.run_full)) == 3
 
 
 def test_row_actions_tell_the_counts_to_follow(admin_client, dashboard_data):
@@ -107,13 +107,13 @@ def test_the_health_poll_refreshes_cards_and_alerts_too(viewer_client, dashboard
 
 
 def test_one_entity_can_be_reconciled_beside_another(admin_client):
-    from shopsync import reconciliation
+    from shopsync.reconciliation import runs
 
     assert post(admin_client, "/reconciliation/run", htmx=True, entity="orders").status_code == 200
     assert post(admin_client, "/reconciliation/run", htmx=True, entity="orders").status_code == 409
     assert post(admin_client, "/reconciliation/run", htmx=True, entity="products").status_code == 200
     assert post(admin_client, "/reconciliation/run", htmx=True).status_code == 409  # orders runs
-    assert [job.args[0] for job in _queued(reconciliation.run_full)] == ["orders", "products"]
+    assert [job.args[0] for job in _queued(runs.run_full)] == ["orders", "products"]
     assert post(admin_client, "/reconciliation/run", entity="invoices").status_code == 400
 
 

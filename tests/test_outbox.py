@@ -7,7 +7,7 @@ import peewee as pw
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from shopsync import jobs, outbox, sync
+from shopsync import outbox, pending, sync
 from shopsync.models import FailedSyncItem, Order, WebhookLog
 from shopsync.queue import get_queue
 from shopsync.topics import TOPICS
@@ -45,8 +45,8 @@ def test_a_delivery_after_the_drain_started_queues_another(client, run_jobs):
 
 def test_a_drain_works_through_a_backlog_in_batches(client, monkeypatch):
     claimed = []
-    real = jobs.apply_pending
-    monkeypatch.setattr(jobs, "apply_pending", lambda limit: claimed.append(real(limit)) or claimed[-1])
+    real = pending.apply_pending
+    monkeypatch.setattr(pending, "apply_pending", lambda limit: claimed.append(real(limit)) or claimed[-1])
     for n in range(1, 31):
         deliver(client, "orders/create", order(id=n))
     assert outbox.drain(batch_size=7) == 30
@@ -135,7 +135,7 @@ def test_a_delete_between_upserts_keeps_delivery_order(client, run_jobs):
 
 
 def test_an_infrastructure_error_retries_the_batch(client, monkeypatch):
-    real = jobs.apply_pending
+    real = pending.apply_pending
     failures = iter([pw.OperationalError("deadlock detected")])
 
     def flaky(limit):
@@ -143,7 +143,7 @@ def test_an_infrastructure_error_retries_the_batch(client, monkeypatch):
             raise exc
         return real(limit)
 
-    monkeypatch.setattr(jobs, "apply_pending", flaky)
+    monkeypatch.setattr(pending, "apply_pending", flaky)
     deliver(client, "orders/create", order(id=1))
     assert outbox.drain() == 1
     assert Order.select().count() == 1
@@ -155,7 +155,7 @@ def test_a_database_outage_leaves_the_batch_pending(client, monkeypatch):
     def down(limit):
         raise pw.OperationalError("server closed the connection")
 
-    monkeypatch.setattr(jobs, "apply_pending", down)
+    monkeypatch.setattr(pending, "apply_pending", down)
     monkeypatch.setattr(outbox.time, "sleep", lambda seconds: None)
     with pytest.raises(pw.OperationalError):
         outbox.drain()

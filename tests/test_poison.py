@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from shopsync import dlq, ingest
+from shopsync import dlq, failed_items, ingest
 from shopsync.models import FailedSyncItem, Order, WebhookLog, WebhookStatus
 from shopsync.reconciliation import ENTITIES as RECONCILED
-from shopsync.reconciliation import stale_records
+from shopsync.reconciliation.runs import stale_records
 from shopsync.topics import TOPICS
 from tests.helpers import deliver, encode, order
 from tests.test_dashboard import post
@@ -139,7 +139,7 @@ def test_a_failed_item_the_database_refuses_still_fails_its_webhook_alone(client
         FailedSyncItem.insert(entity_type="order", raw_data="{}", error_message="").execute()
         FailedSyncItem.insert(entity_type=None, raw_data="{}", error_message="").execute()
 
-    monkeypatch.setattr(dlq, "add_to_dead_letter", refuse)
+    monkeypatch.setattr(failed_items, "add_to_dead_letter", refuse)
     make, _ = POISONS["updated_at past year 9999 in UTC"]
     _deliver_poison_then_good(client, make(POISON_ID))
     run_jobs()
@@ -150,7 +150,7 @@ def test_a_failed_item_the_database_refuses_still_fails_its_webhook_alone(client
 
 
 def test_failure_text_is_stored_whatever_it_holds():
-    dlq.add_to_dead_letter("order", 1, '{"name": "\x00\ud800"}', "bad \ud800 and \x00",
+    failed_items.add_to_dead_letter("order", 1, '{"name": "\x00\ud800"}', "bad \ud800 and \x00",
                            error_stack="at \udcff")
     item = FailedSyncItem.get()
     assert item.raw_data == '{"name": "\ufffd\\ud800"}'

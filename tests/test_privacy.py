@@ -3,7 +3,7 @@
 import datetime as dt
 import json
 
-from shopsync import dlq, privacy
+from shopsync import failed_items, privacy
 from shopsync.db import db, utcnow
 from shopsync.models import FailedSyncItem, Resolution, WebhookLog, WebhookStatus
 from tests.helpers import deliver, fixture, order
@@ -36,7 +36,7 @@ def test_customer_redact_erases_the_customer_from_bodies_items_and_errors(client
     deliver(client, "orders/updated", order(id=3, customer=None, total_price="lots"), webhook_id="o3")
     run_jobs()
     # A failed item whose reason copies the row, as PostgreSQL's messages do.
-    dlq.add_to_dead_letter("order", 4, json.dumps(order(id=4, customer=None, phone=PHONE)),
+    failed_items.add_to_dead_letter("order", 4, json.dumps(order(id=4, customer=None, phone=PHONE)),
                            f"IntegrityError: Failing row contains (4, {EMAIL})")
     assert EMAIL in stored_text() and PHONE in stored_text()
     assert redact(client, orders=(450789469, 3)).status_code == 200

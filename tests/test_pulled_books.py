@@ -6,12 +6,13 @@ from decimal import Decimal
 import pytest
 import requests
 
-from shopsync import backfill, bulk_backfill, reconciliation
+from shopsync import backfill, bulk_backfill
 from shopsync.db import utcnow
 from shopsync.ingest import apply_records
 from shopsync.ledger import OrderTransaction
 from shopsync.models import Order, RunStatus
-from shopsync.reconciliation import ENTITIES, reconcile
+from shopsync.reconciliation import ENTITIES, runs
+from shopsync.reconciliation.runs import reconcile
 from shopsync.shopify import AdminClient, ShopifyClient
 from shopsync.simulator import SimulatorServer, Store
 
@@ -144,12 +145,12 @@ def lose_a_transaction_webhook(store):
 def test_catchup_fetches_a_transaction_whose_webhook_was_lost(app, shop, api):
     app.config.update(CATCHUP_SETTLE_SECONDS=0)
     order_id, transaction_id = lose_a_transaction_webhook(shop.store)
-    report = reconciliation.catch_up(ENTITIES["orders"], client_of(shop, api), now=soon())
+    report = runs.catch_up(ENTITIES["orders"], client_of(shop, api), now=soon())
     assert report.details["lacking_transactions"] == [order_id]
     assert report.details["healed"] == [order_id] and report.details["failed"] == []
     assert transaction_ids(order_id) == [transaction_id]
     # Applied once: the next catch-up finds nothing to do.
-    assert reconciliation.catch_up(ENTITIES["orders"], client_of(shop, api), now=soon()) is None
+    assert runs.catch_up(ENTITIES["orders"], client_of(shop, api), now=soon()) is None
 
 
 def test_a_full_comparison_fetches_a_transaction_whose_webhook_was_lost(app, shop):
@@ -181,7 +182,7 @@ def test_reconciliation_heals_and_reports_an_order_whose_totals_differ(app, shop
     if api == "graphql":  # REST gives no refunded total: its transactions tell it
         wrong["total_refunded"] = Decimal("0.00")
     Order.update(**wrong).where(Order.shopify_id == order_id).execute()
-    report = reconciliation.catch_up(ENTITIES["orders"], client_of(shop, api), now=soon())
+    report = runs.catch_up(ENTITIES["orders"], client_of(shop, api), now=soon())
     assert report.details["totals_differ"] == [order_id] and report.details["healed"] == [order_id]
     healed = Order.get(Order.shopify_id == order_id)
     assert (healed.current_total_price, healed.total_refunded) == (

@@ -23,7 +23,8 @@ from shopsync.models import (
     SyncState,
 )
 from shopsync.queue import get_queue
-from shopsync.reconciliation import ENTITIES, reconcile
+from shopsync.reconciliation import ENTITIES, runs
+from shopsync.reconciliation.runs import reconcile
 from shopsync.reconciliation.windows import instant, shopify_time
 from shopsync.shopify import AdminClient, ShopifyClient
 from shopsync.shopify.admin import CHECK_PAGE, RESOURCES
@@ -260,7 +261,7 @@ def test_every_entity_gets_a_report_with_its_own_threshold(app, serve):
     load_erp(store, "customers", skip=customers[:11])
     server = serve(store)
 
-    report_ids = reconciliation.run_full(client=client_of(server), until=utcnow())
+    report_ids = runs.run_full(client=client_of(server), until=utcnow())
     reports = {r.entity_type: r for r in ReconciliationReport.select().where(
         ReconciliationReport.id.in_(report_ids))}
     assert set(reports) == {"orders", "products", "customers"}
@@ -296,7 +297,7 @@ def test_catchup_applies_what_changed_since_the_watermark(app, serve):
     store.cancel_order(ids[7])
     created = store.create_order()["id"]
 
-    first = reconciliation.catch_up(entity, client)
+    first = runs.catch_up(entity, client)
     assert first.kind == "catchup"
     assert sorted(first.details["healed"]) == sorted([ids[3], ids[7], created])
     assert first.status is Severity.WARNING and first.discrepancy == 3
@@ -311,7 +312,7 @@ def test_catchup_applies_what_changed_since_the_watermark(app, serve):
     # transactions, a call each on REST), unchanged, so nothing is applied and no report
     # written; the watermark moves on.
     server.reset_counters()
-    assert reconciliation.catch_up(entity, client) is None
+    assert runs.catch_up(entity, client) is None
     request, *others = server.request_log
     assert sorted(r.kind for r in others) == ["transactions.list"] * 3
     assert request.args["updated_at_min"] == shopify_time(
@@ -328,7 +329,7 @@ def test_catchup_job_covers_every_entity_and_survives_an_outage(app, serve):
     app.config.update(SHOPIFY_API_BASE_URL=server.base_url,
                       SHOPIFY_ACCESS_TOKEN=server.access_token)
     store.create_product()
-    report_ids = reconciliation.run_catchup()
+    report_ids = runs.run_catchup()
     reports = list(ReconciliationReport.select().where(ReconciliationReport.id.in_(report_ids)))
     assert [(r.entity_type, r.details["healed"]) for r in reports] == [
         ("products", store.products.created_ids)]  # orders and customers: nothing missed
@@ -338,7 +339,7 @@ def test_catchup_job_covers_every_entity_and_survives_an_outage(app, serve):
 
     server.faults.fail_next_requests(1000, status=503)
     client = ShopifyClient(server.base_url, server.access_token, leak_rate=0, max_retries=0)
-    [failed] = reconciliation.run_catchup("products", client=client)
+    [failed] = runs.run_catchup("products", client=client)
     report = ReconciliationReport.get_by_id(failed)
     assert "503" in report.details["error"] and report.status is Severity.WARNING
     # The watermark did not move past what was never read.

@@ -7,12 +7,11 @@ import sys
 
 import pytest
 
-from bench.common import wait_until
-from shopsync import queue
+from shopsync import ROOT, queue
 from shopsync import scheduler as periodic
 from shopsync.models import Order, WebhookLog, WebhookStatus
+from shopsync.testing.processes import wait_until
 from tests.helpers import SESSION_KEY, deliver, order
-from tests.processes import ROOT
 
 
 def test_verification_refuses_a_self_signed_certificate_and_names_the_setting(tls_redis):

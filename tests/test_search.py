@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from shopsync import dlq
+from shopsync import dlq, failed_items
 from shopsync.db import utcnow
 from shopsync.models import WebhookLog, WebhookStatus
 from tests.helpers import deliver, fixture, order
@@ -129,8 +129,8 @@ def test_failed_webhook_rows_link_to_their_failed_item(client, viewer_client, ru
 
 
 def test_failed_items_are_searched_by_error_text(viewer_client):
-    dlq.add_to_dead_letter("order", 1, "{}", "line item 1: quantity must be a number")
-    dlq.add_to_dead_letter("order", 2, "{}", "OperationalError: database is locked")
+    failed_items.add_to_dead_letter("order", 1, "{}", "line item 1: quantity must be a number")
+    failed_items.add_to_dead_letter("order", 2, "{}", "OperationalError: database is locked")
     html = text(viewer_client.get("/failed-items?q=Quantity"))
     assert "quantity must be a number" in html and "database is locked" not in html
     assert "No open failed items with “nothing” in the error" in text(

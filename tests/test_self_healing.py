@@ -12,9 +12,9 @@ from shopsync import liveness, periodic
 from shopsync.db import utcnow
 from shopsync.models import Heartbeat, Order, WebhookLog, WebhookStatus
 from shopsync.simulator import SimulatorServer, Store
+from shopsync.testing.processes import RedisServer, wait_until
+from shopsync.testing.tcp_proxy import TcpProxy
 from tests.helpers import ADMIN_TOKEN, encode, headers, order
-from tests.processes import RedisServer, wait_until
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.services
 # Periodic jobs 20 times as often: the minute jobs every 3 s, the five-minute ones every 15 s.

@@ -14,26 +14,9 @@ from shopsync.shopify import (
     connect,
     next_page_info,
 )
-from shopsync.simulator import SimulatorServer, Store
+from shopsync.simulator import Store
 
 TOKEN = "shpat_test"
-FAST = {"bucket_size": 1000, "leak_rate": 1000.0}  # where the rate limit is not the subject
-
-
-@pytest.fixture
-def serve():
-    """Return a function starting a simulator that is stopped after the test."""
-    servers = []
-
-    def start(store=None, **options):
-        server = SimulatorServer(store or Store.generate(seed=1, orders=300, products=10,
-                                                         customers=40), **{**FAST, **options})
-        servers.append(server.start())
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def client_for(server, **options):

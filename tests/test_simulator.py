@@ -22,7 +22,6 @@ from requests.structures import CaseInsensitiveDict
 from shopsync.simulator import (
     Activity,
     LeakyBucket,
-    SimulatorServer,
     Store,
     WebhookOptions,
     random_change,
@@ -32,23 +31,6 @@ TOKEN = "shpat_test"
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 MONEY = re.compile(r"^\d+\.\d\d$")
 FAST_RETRIES = (0.01,) * 7  # 8 tries in well under a second
-
-
-@pytest.fixture
-def serve():
-    """Return a function starting a simulator (fast leak unless told) that is stopped after."""
-    servers = []
-
-    def start(store=None, **options):
-        options = {"bucket_size": 1000, "leak_rate": 1000.0, **options}
-        server = SimulatorServer(store or Store.generate(seed=1, orders=300, products=10,
-                                                         customers=40), **options)
-        servers.append(server.start())
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def get(server, path, token=TOKEN, **params):

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from shopsync import backfill, reconciliation
+from shopsync import backfill
 from shopsync.health import compute_health
-from shopsync.models import FailedSyncItem, Order, RunStatus, SyncState
+from shopsync.models import FailedSyncItem, Order, ReconciliationReport, RunStatus, SyncState
+from shopsync.reconciliation import runs
 from shopsync.shopify import AdminClient, ClientCredentials, ShopifyAccessError, connect
 from shopsync.simulator import SimulatorServer, Store
 from tests.helpers import SESSION_KEY
@@ -54,8 +55,8 @@ def test_backfill_and_reconciliation_outlive_several_token_expiries(app, shop, a
         store.delete_order(shopify_id)
     issued = shop.tokens.issued
     time.sleep(1)  # the shared token has expired meanwhile
-    [report_id] = reconciliation.run_full("orders")
-    details = reconciliation.ReconciliationReport.get_by_id(report_id).details
+    [report_id] = runs.run_full("orders")
+    details = ReconciliationReport.get_by_id(report_id).details
     assert details["missing"] == missing and details["extra"] == extra
     assert details["healed"] == sorted(missing + extra) and details["failed"] == []
     assert shop.tokens.issued > issued and FailedSyncItem.select().count() == 0

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from shopsync import dlq, health
+from shopsync import failed_items, health
 from shopsync.db import utcnow
 from shopsync.models import Alert, FailedSyncItem, Severity, SyncHealthMetric, WebhookLog, WebhookStatus
 from shopsync.wording import metric_label, metric_value, reason
@@ -75,7 +75,7 @@ def test_a_healthy_store_says_so_and_configured_alerts_give_no_hint(app, viewer_
 
 
 def test_retries_past_the_automatic_budget_never_read_as_more_than_allowed(viewer_client):
-    dlq.add_to_dead_letter("order", 1, "{}", RAW, retryable=False)
+    failed_items.add_to_dead_letter("order", 1, "{}", RAW, retryable=False)
     FailedSyncItem.update(retry_count=8).execute()
     item = FailedSyncItem.get()
     listing = text(viewer_client.get("/failed-items"))

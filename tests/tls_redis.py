@@ -10,7 +10,7 @@ import subprocess
 
 import redis
 
-from bench.common import free_port, wait_until
+from shopsync.testing.processes import free_port, wait_until
 
 
 def make_certificate(directory):

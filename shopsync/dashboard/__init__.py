@@ -4,7 +4,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, render_template, request
 
-from shopsync.auth import is_htmx
+from shopsync.htmx import is_htmx
 from shopsync.schemas import MAX_BIGINT
 from shopsync.wording import duration_words
 
@@ -46,15 +46,6 @@ def get_or_404(model, row_id, what):
     if row is None:
         abort(404, f"{what} {row_id} not found")
     return row
-
-
-@bp.errorhandler(404)
-def not_found(exc):
-    """Answer a missing item, report or run with the dashboard's own page."""
-    message = exc.description or "Not found."
-    if is_htmx():
-        return render_template("_message.html", message=message, kind="error"), 404
-    return render_template("error.html", code=404, message=message), 404
 
 
 @bp.app_template_filter("utc")

@@ -5,12 +5,12 @@ import io
 
 from flask import Response, stream_with_context
 
+from shopsync import dlq
 from shopsync.auth import login_required
 from shopsync.dashboard import bp, get_or_404
-from shopsync.dashboard.failed import filtered, filters
+from shopsync.dashboard.failed import LIST_COLUMNS, filters
 from shopsync.dashboard.reconcile import id_lists
 from shopsync.models import FailedSyncItem, ReconciliationReport
-from shopsync.serializers import item_status
 from shopsync.wording import reason
 
 FAILED_COLUMNS = ("id", "entity", "shopify_id", "topic", "status", "retries", "error",
@@ -41,13 +41,13 @@ def _time(value):
 def failed_items_csv():
     """Download every failed item the listing's filters select, newest first."""
     status, entity, text = filters()
-    query = filtered(status, entity, text).order_by(FailedSyncItem.id.desc())
+    query = dlq.listing(status, entity, text, LIST_COLUMNS).order_by(FailedSyncItem.id.desc())
 
     def rows():
         yield FAILED_COLUMNS
         for item in query.iterator():
             yield (item.id, item.entity_type, item.shopify_id or "", item.topic or "",
-                   item_status(item), item.retry_count, reason(item.error_message),
+                   item.state, item.retry_count, reason(item.error_message),
                    item.error_message, _time(item.created_at), _time(item.updated_at),
                    _time(item.next_retry_at))
 

@@ -5,9 +5,9 @@ from redis.exceptions import RedisError
 
 from shopsync import audit, extras, queue, single
 from shopsync.auth import admin_required, current_user
+from shopsync.config import TUNING
 from shopsync.dashboard import bp, get_or_404
 from shopsync.models import ReconciliationReport
-from shopsync.reconciliation import DEFAULT_JOB_TIMEOUT
 
 
 @bp.post("/reconciliation/<int:report_id>/extras")
@@ -28,7 +28,7 @@ def settle_extras(report_id):
                 flash("These ids are being checked already.", "error")
                 return redirect(back)
             queued = queue.enqueue(rq_queue, extras.settle_report, report_id,
-                                   current_user().username, job_timeout=DEFAULT_JOB_TIMEOUT)
+                                   current_user().username, job_timeout=TUNING["RECONCILE_JOB_TIMEOUT"])
     except RedisError:
         queued = False
     if queued:

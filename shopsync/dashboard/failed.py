@@ -6,16 +6,17 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from redis.exceptions import RedisError
 
 from shopsync import audit, dlq, moneycheck, single
-from shopsync.auth import admin_required, is_htmx, login_required, safe_next
+from shopsync.auth import admin_required, login_required, safe_next
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.dashboard.health import COUNT_CAP, capped_count
 from shopsync.db import utcnow
-from shopsync.models import FailedSyncItem, Resolution
+from shopsync.htmx import is_htmx
+from shopsync.models import FailedSyncItem
 from shopsync.queue import get_queue
 from shopsync.topics import ENTITIES
 
-# The status filter: which items each choice lists.
-STATUSES = {**dlq.STATUS_FILTERS, "all": None}
+# The status filter: its choices, each a FailedSyncItem filter or every item.
+STATUSES = (*FailedSyncItem.FILTERS, "all")
 # A listing leaves out the payloads and stack traces; an item's own page shows them.
 LIST_COLUMNS = [f for f in FailedSyncItem._meta.sorted_fields if f.name not in ("raw_data", "error_stack")]
 # The record page a failed item's Shopify id opens, by its entity: a money check's is its order's.
@@ -33,19 +34,7 @@ def filters():
 
 def open_count():
     """Count the open items, up to the cap."""
-    return capped_count(FailedSyncItem.select().where(STATUSES["open"]))
-
-
-def filtered(status, entity, text):
-    """Return the query of the failed items a listing's filters ask for (no payloads)."""
-    query = FailedSyncItem.select(*LIST_COLUMNS)
-    if STATUSES[status] is not None:
-        query = query.where(STATUSES[status])
-    if entity:
-        query = query.where(FailedSyncItem.entity_type == entity)
-    if text:
-        query = query.where(FailedSyncItem.error_message.contains(text))
-    return query
+    return capped_count(FailedSyncItem.open())
 
 
 @bp.get("/failed-items")
@@ -53,10 +42,10 @@ def filtered(status, entity, text):
 def failed_items():
     """List failed items by status, entity and error text, newest first, a keyset page at a time."""
     status, entity, text = filters()
-    items, before, older = newest_first(filtered(status, entity, text), FailedSyncItem)
+    items, before, older = newest_first(dlq.listing(status, entity, text, LIST_COLUMNS), FailedSyncItem)
     return render("dashboard/failed_items.html", "dashboard/_failed_table.html",
                   items=items, status=status, entity=entity, text=text, before=before, older=older,
-                  statuses=list(STATUSES), entities=list(ENTITIES), cap=COUNT_CAP,
+                  statuses=STATUSES, entities=list(ENTITIES), cap=COUNT_CAP,
                   back=request.full_path.rstrip("?"), open_count=open_count(), oob=is_htmx())
 
 
@@ -111,7 +100,7 @@ def retry_item(item_id):
         return _answer(FailedSyncItem.get_by_id(item_id),
                        f"Item {item_id} was being retried already; this click did nothing.")
     item = dlq.retry_item(item_id)
-    if item.resolved_at is not None and item.resolution is not Resolution.ABANDONED:
+    if item.state == "resolved":
         message = f"Item {item_id} retried: synced."
     else:
         message = f"Item {item_id} retried: failed again."

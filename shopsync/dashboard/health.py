@@ -6,10 +6,11 @@ from flask import render_template
 from peewee import SQL, fn
 
 from shopsync import charts, liveness
-from shopsync.auth import is_htmx, login_required
+from shopsync.auth import login_required
 from shopsync.dashboard import bp, render
-from shopsync.db import is_sqlite, utcnow
+from shopsync.db import time_bucket, utcnow
 from shopsync.health import access_problem, latest_reading
+from shopsync.htmx import is_htmx
 from shopsync.models import (
     Alert,
     FailedSyncItem,
@@ -50,10 +51,7 @@ def history(name, since):
     instead of 1,440 rows whose timestamps Python would have to parse.
     """
     field = SyncHealthMetric.recorded_at
-    if is_sqlite():
-        bucket = fn.strftime("%s", field).cast("INTEGER") / BUCKET_SECONDS  # integer division
-    else:
-        bucket = fn.floor(fn.date_part("epoch", field) / BUCKET_SECONDS)
+    bucket = time_bucket(field, BUCKET_SECONDS)
     rows = (SyncHealthMetric.select(bucket.alias("bucket"), fn.MAX(SyncHealthMetric.value))
             .where((SyncHealthMetric.metric_name == name) & (field >= since))
             .group_by(SQL("1")).order_by(SQL("1")).tuples())
@@ -84,7 +82,7 @@ def counts(now):
         "pending": capped_count(WebhookLog.select().where(WebhookLog.status == WebhookStatus.PENDING)),
         "failed_last_day": capped_count(WebhookLog.select().where(
             (WebhookLog.status == WebhookStatus.FAILED) & (WebhookLog.received_at >= now - HISTORY))),
-        "open_items": capped_count(FailedSyncItem.select().where(FailedSyncItem.resolved_at.is_null())),
+        "open_items": capped_count(FailedSyncItem.open()),
         "cap": COUNT_CAP,
     }
 
@@ -95,9 +93,7 @@ def health():
     """Show liveness, counts, health metrics and alerts (htmx: all of them, for the 10 s refresh)."""
     now = utcnow()
     alerts = list(Alert.select().order_by(Alert.created_at.desc()).limit(RECENT_ALERTS))
-    orders_report = (ReconciliationReport.select(ReconciliationReport.id)
-                     .where(ReconciliationReport.entity_type == "orders")
-                     .order_by(ReconciliationReport.created_at.desc()).first())
+    orders_report = ReconciliationReport.newest(ReconciliationReport.id, entity_types=["orders"]).first()
     return render("dashboard/health.html", "dashboard/_health_live.html", rows=metric_rows(now),
                   now=now, alerts=alerts, counts=counts(now), liveness=liveness.report(now),
                   oob=is_htmx(), access_problem=access_problem(), orders_report=orders_report)

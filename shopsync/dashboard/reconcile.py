@@ -9,11 +9,14 @@ from rq.job import Job
 
 from shopsync import reconciliation as reconciliation_service
 from shopsync import single
-from shopsync.auth import admin_required, is_htmx, login_required
+from shopsync.auth import admin_required, login_required
 from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.db import utcnow
+from shopsync.htmx import is_htmx
 from shopsync.models import ReconciliationReport
 from shopsync.queue import get_queue
+from shopsync.reconciliation import reports as reconciliation_reports
+from shopsync.reconciliation import runs as reconciliation_runs
 from shopsync.topics import RESOURCES
 
 # Ids listed per kind on a report's page; the rest are counted.
@@ -35,7 +38,7 @@ def id_lists(report, limit=MAX_IDS_SHOWN):
     for kind in ID_KINDS:
         ids = details.get(kind) or []
         if isinstance(ids, list):
-            lists.append((kind, ids[:limit], reconciliation_service.id_count(details, kind)))
+            lists.append((kind, ids[:limit], reconciliation_reports.id_count(details, kind)))
     return lists
 
 
@@ -57,7 +60,7 @@ def reconciliation():
     latest = [] if before else latest_per_entity(reports)
     return render("dashboard/reconciliation.html", "dashboard/_reports.html",
                   reports=reports, older=older, before=before, latest=latest,
-                  id_lists=lambda r: id_lists(r, 20), problem=reconciliation_service.problem,
+                  id_lists=lambda r: id_lists(r, 20), problem=reconciliation_reports.problem,
                   progress=job_progress(*args) if (args := _progress_args()) else None,
                   resources=list(RESOURCES))
 
@@ -68,7 +71,7 @@ def reconciliation_report(report_id):
     """Show one reconciliation report with every missing, extra and healed id."""
     report = get_or_404(ReconciliationReport, report_id, "report")
     return render_template("dashboard/report.html", report=report, lists=id_lists(report),
-                           problem=reconciliation_service.problem(report))
+                           problem=reconciliation_reports.problem(report))
 
 
 def job_progress(job_ids, since):
@@ -112,10 +115,10 @@ def _start_once(entity):
     names = [e.name for e in reconciliation_service.entities(entity)]
     try:
         with single.claim(rq_queue, "reconciliation") as free:
-            if not free or any(single.in_flight(rq_queue, reconciliation_service.run_full, name)
+            if not free or any(single.in_flight(rq_queue, reconciliation_runs.run_full, name)
                                for name in names):
                 return None, "A reconciliation of these is already queued or running.", 409
-            return reconciliation_service.start_reconciliation(entity) or None, unreachable, 503
+            return reconciliation_runs.start_reconciliation(entity) or None, unreachable, 503
     except RedisError:
         return None, unreachable, 503
 

@@ -121,7 +121,7 @@ def record(entity, shopify_id):
     shown = {name: value for name, value in (fields or {}).items()
              if name not in hidden and not isinstance(value, list)}
     money_item = next((item for item in items if item.entity_type == MONEY
-                       and item.resolved_at is None), None)
+                       and item.state == "open"), None)
     return render_template(f"dashboard/record_{entity}.html", entity=entity,
                            shopify_id=shopify_id, fields=shown, doc=fields or {},
                            children=children, orders=orders, items=items, hooks=hooks,

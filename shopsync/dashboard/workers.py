@@ -1,8 +1,9 @@
 """Workers page: the queue, the drains, each worker's heartbeat and current job, the schedule."""
 
 from shopsync import workers
-from shopsync.auth import is_htmx, login_required
+from shopsync.auth import login_required
 from shopsync.dashboard import bp, render
+from shopsync.htmx import is_htmx
 
 
 @bp.get("/workers")

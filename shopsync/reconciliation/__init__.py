@@ -1,48 +1,39 @@
 """Reconciliation: find what webhooks missed, heal it through the sync path, and report it.
 
-Two jobs, as Shopify advises:
+Two jobs, as Shopify advises (`runs`):
 - `run_full` (daily): names exactly which ids differ (see `windows`), fetches the missing and
-  stale records and applies them like any webhook, and applies the deletion of the ERP's
-  records Shopify no longer has (their lost `*/delete` webhook).
+  stale records and applies them like any webhook (`heal`), and applies the deletion of the
+  ERP's records Shopify no longer has (their lost `*/delete` webhook).
 - `run_catchup` (every few minutes): applies everything Shopify changed since a watermark,
   so a lost webhook is repaired within minutes.
-Both write a ReconciliationReport per entity; `start_reconciliation` queues full runs.
+Both write a ReconciliationReport per entity (read back by `reports`); `start_reconciliation`
+queues full runs. This module names what is reconciled and how a difference is judged.
 """
 
-import datetime as dt
-import logging
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
-from redis.exceptions import RedisError
 
-from shopsync import alerts, queue, topics
-from shopsync.db import db, utcnow
-from shopsync.dlq import payload_updated_at
-from shopsync.ingest import INFRASTRUCTURE_ERRORS
-from shopsync.models import ReconciliationReport, Severity, SyncState
+from shopsync import topics
+from shopsync.models import Severity
 from shopsync.reconciliation import books
-from shopsync.reconciliation.heal import Healing, heal
-from shopsync.reconciliation.windows import PAGE, WindowComparison, shopify_time
-from shopsync.schemas import record_id
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Entity:
-    """A reconciled resource: the topic its records are applied with, and its alert threshold."""
+    """A reconciled resource: the topic its records are applied with (its alert threshold is
+    the setting RECONCILE_THRESHOLD_<NAME>)."""
 
     topic: topics.Topic
-    threshold: int = 100  # default: differences above this are critical, below it a warning
 
     @property
-    def name(self):
+    def name(self) -> str:
         """Return the API resource, also the report's entity_type."""
         return self.topic.resource
 
     @property
-    def model(self):
+    def model(self) -> Any:
         """Return the ERP table."""
         return self.topic.model
 
@@ -63,21 +54,10 @@ class Entity:
 
 
 ENTITIES = {entity.name: entity for entity in (
-    Entity(topics.ORDER, 100), Entity(topics.PRODUCT, 10), Entity(topics.CUSTOMER, 100))}
-# Ids kept per list in a report's details; the counts stay exact beyond it.
-MAX_IDS = 10_000
-# A full run compares records created until this long ago: newer ones are still in flight.
-DEFAULT_SETTLE = 300
-# Catch-up: re-read this much before the watermark (clock skew, Shopify's indexing delay),
-# leave the last DEFAULT_CATCHUP_SETTLE seconds to webhooks, and start this far back.
-DEFAULT_CATCHUP_OVERLAP = 300
-DEFAULT_CATCHUP_SETTLE = 60
-DEFAULT_CATCHUP_LOOKBACK = 86400
-# A queued full run is stopped after this many seconds.
-DEFAULT_JOB_TIMEOUT = 3600
+    Entity(topics.ORDER), Entity(topics.PRODUCT), Entity(topics.CUSTOMER))}
 
 
-def entities(entity_type=None):
+def entities(entity_type: str | None = None) -> list[Entity]:
     """Return the Entities named by `entity_type` ("orders" or "order"), or all of them."""
     if entity_type is None:
         return list(ENTITIES.values())
@@ -87,242 +67,9 @@ def entities(entity_type=None):
     return [ENTITIES[name]]
 
 
-def _setting(name, default):
-    return current_app.config.get(name, default)
-
-
-def severity(entity, discrepancy):
+def severity(entity: Entity, discrepancy: int) -> Severity:
     """Return ok for no difference, critical above the entity's threshold, else warning."""
-    threshold = _setting(f"RECONCILE_THRESHOLD_{entity.name.upper()}", entity.threshold)
+    threshold = current_app.config[f"RECONCILE_THRESHOLD_{entity.name.upper()}"]
     if discrepancy == 0:
         return Severity.OK
     return Severity.CRITICAL if discrepancy > threshold else Severity.WARNING
-
-
-def shopify_client():
-    """Return a Shopify client built from the app's settings."""
-    from shopsync.shopify import connect
-
-    return connect(current_app.config)
-
-
-def id_count(details, kind):
-    """Return how many ids of `kind` a report's details name, counting those beyond MAX_IDS."""
-    return max(len(details.get(kind) or []), details.get(f"{kind}_count") or 0)
-
-
-def problem(report):
-    """Return the error a run stopped on (or met while healing), if any."""
-    details = report.details or {}
-    return details.get("error") or details.get("heal_error")
-
-
-def _ids(values):
-    """Return ids sorted, cut to MAX_IDS."""
-    return sorted(values)[:MAX_IDS]
-
-
-def reconcile(entity, client, until=None, deep=False):
-    """Compare one entity, heal what differs, write and return its report."""
-    start, cost = client.request_count, getattr(client, "actual_cost", None)
-    found = WindowComparison(client, entity.model, entity.name, entity.compared(client),
-                             entity.books).run(until, deep=deep)
-    heal_error = None
-    try:
-        done = heal(entity, client, found.missing | found.stale, found.extra)
-    except INFRASTRUCTURE_ERRORS:
-        raise
-    except Exception as exc:  # keep what was found; the next run heals the rest
-        log.exception("healing %s failed", entity.name)
-        done, heal_error = Healing(), f"{type(exc).__name__}: {exc}"
-    discrepancy = len(found.missing) + len(found.extra) + len(found.stale)
-    status = severity(entity, discrepancy)
-    report = ReconciliationReport.create(
-        entity_type=entity.name, kind="deep" if deep else "full",
-        shopify_count=found.shopify_count, erp_count=found.erp_count, discrepancy=discrepancy,
-        status=status, api_calls=client.request_count - start, details={
-            "missing": _ids(found.missing), "extra": _ids(found.extra),
-            "stale": _ids(found.stale), "lacking_transactions": _ids(found.lacking),
-            "totals_differ": _ids(found.totals), "healed": _ids(done.healed + done.deleted),
-            "unchanged": _ids(done.unchanged), "failed": _ids(done.failed),
-            "vanished": _ids(done.vanished), "deleted": _ids(done.deleted),
-            "missing_count": len(found.missing), "extra_count": len(found.extra),
-            "until": until.isoformat() if until else None,
-            "search_calls": found.calls, "windows_counted": found.counted,
-            "windows_listed": found.listed, "heal_error": heal_error,
-            "cost_points": None if cost is None else client.actual_cost - cost,
-        })
-    log.info("reconciled %s: %d missing, %d stale (%d lacking transactions, %d other totals), "
-             "%d extra (%d healed, %d deleted, %d failed), %d API calls", entity.name,
-             len(found.missing), len(found.stale), len(found.lacking), len(found.totals),
-             len(found.extra), len(done.healed), len(done.deleted), len(done.failed),
-             report.api_calls)
-    alerts.notify(f"reconciliation_{entity.name}", status,
-                  f"reconciliation of {entity.name}: {len(found.missing)} missing, "
-                  f"{len(found.stale)} stale{_books_part(found)}, {len(found.extra)} extra; "
-                  f"{len(done.healed)} "
-                  f"healed, {len(done.deleted)} deleted, {len(done.failed)} failed "
-                  f"(Shopify {found.shopify_count}, ERP {found.erp_count})")
-    return report
-
-
-def _books_part(found):
-    """Return " (n lacking transactions, n other totals)" of the stale, or "" when none are."""
-    if not (found.lacking or found.totals):
-        return ""
-    return f" ({len(found.lacking)} lacking transactions, {len(found.totals)} other totals)"
-
-
-def _error_report(entity, kind, exc, calls):
-    """Record a run that stopped on an error."""
-    return ReconciliationReport.create(
-        entity_type=entity.name, kind=kind, status=Severity.WARNING, api_calls=calls,
-        details={"error": f"{type(exc).__name__}: {exc}"})
-
-
-def _each(entity_type, kind, work, client):
-    """Run `work(entity, client)` per entity inside a connection; return the report ids."""
-    client = client or shopify_client()
-    report_ids = []
-    with db.connection_context():
-        for entity in entities(entity_type):
-            start = client.request_count
-            try:
-                report = work(entity, client)
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception as exc:  # the API failed: record it and go on with the next entity
-                log.exception("%s reconciliation of %s failed", kind, entity.name)
-                report = _error_report(entity, kind, exc, client.request_count - start)
-            if report is not None:
-                report_ids.append(report.id)
-    return report_ids
-
-
-def run_deep(entity_type=None, client=None):
-    """Reconcile listing every id (N/250 calls), to see pairs that cancel out in counts."""
-    return run_full(entity_type, client, deep=True)
-
-
-def run_full(entity_type=None, client=None, until=None, deep=False):
-    """Reconcile one entity (or all): name the differing ids, heal, report; return report ids."""
-    if until is None:
-        until = utcnow() - dt.timedelta(seconds=_setting("RECONCILE_SETTLE_SECONDS", DEFAULT_SETTLE))
-    kind = "deep" if deep else "full"
-    return _each(entity_type, kind, lambda entity, c: reconcile(entity, c, until, deep), client)
-
-
-def watermark_key(entity):
-    """Return the SyncState key of an entity's catch-up watermark."""
-    return f"catchup:{entity.name}"
-
-
-def stale_records(entity, records, differing=None):
-    """Return the listed records the ERP lacks, holds an older version of, or (orders) lacks a
-    transaction of or holds other totals for (`differing`: entity.books(records) if known)."""
-    model = entity.model
-    ids = [shopify_id for shopify_id in map(record_id, records) if shopify_id is not None]
-    held = dict(model.select(model.shopify_id, model.updated_at)
-                .where(model.shopify_id.in_(ids)).tuples()) if ids else {}
-    lacking, totals = differing or entity.books(records)
-    stale = []
-    for record in records:
-        mine, theirs = held.get(record.get("id")), payload_updated_at(record)
-        if (mine is None or theirs is None or mine < theirs
-                or record.get("id") in lacking | totals):
-            stale.append(record)  # a bad record goes through too, to reach the DLQ
-    return stale
-
-
-def catch_up(entity, client, now=None):
-    """Apply every record Shopify changed since the watermark that the ERP lacks or holds
-    otherwise, and move the watermark on.
-
-    The changed records are listed briefly (ids, times, orders' books checks); only those
-    that differ are fetched whole. Returns the report written when something webhooks had
-    missed was applied (or failed), else None.
-    """
-    now = now or utcnow()
-    key = watermark_key(entity)
-    state = SyncState.get_or_none(SyncState.key == key)
-    overlap = dt.timedelta(seconds=_setting("CATCHUP_OVERLAP_SECONDS", DEFAULT_CATCHUP_OVERLAP))
-    if state is not None and state.value:
-        since = dt.datetime.fromisoformat(state.value) - overlap
-    else:
-        since = now - dt.timedelta(seconds=_setting("CATCHUP_LOOKBACK_SECONDS",
-                                                    DEFAULT_CATCHUP_LOOKBACK))
-    until = now - dt.timedelta(seconds=_setting("CATCHUP_SETTLE_SECONDS", DEFAULT_CATCHUP_SETTLE))
-    start = client.request_count
-    fetched, done, lacking, totals = 0, Healing(), set(), set()
-    pages = client.iter_pages(entity.name, limit=PAGE, fields=entity.listed,
-                              updated_at_min=shopify_time(since.timestamp()),
-                              updated_at_max=shopify_time(until.timestamp()))
-    for page in pages:
-        fetched += len(page)
-        differing = entity.books(page)
-        lacking, totals = lacking | differing[0], totals | differing[1]
-        healing = heal(entity, client, [i for i in map(record_id, stale_records(
-            entity, page, differing)) if i is not None])
-        done.healed += healing.healed
-        done.failed += healing.failed
-    SyncState.insert(key=key, value=until.isoformat(), updated_at=utcnow()).on_conflict(
-        conflict_target=[SyncState.key],
-        update={SyncState.value: until.isoformat(), SyncState.updated_at: utcnow()}).execute()
-    if not (done.healed or done.failed):
-        return None  # webhooks missed nothing: the watermark's updated_at says it ran
-    log.warning("catch-up of %s applied %d records webhooks had missed (%d failed; %d lacking "
-                "transactions, %d other totals)", entity.name, len(done.healed), len(done.failed),
-                len(lacking), len(totals))
-    return ReconciliationReport.create(
-        entity_type=entity.name, kind="catchup", shopify_count=fetched,
-        discrepancy=len(done.healed) + len(done.failed),
-        status=severity(entity, len(done.healed) + len(done.failed)),
-        api_calls=client.request_count - start, details={
-            "since": since.isoformat(), "until": until.isoformat(), "fetched": fetched,
-            "healed": _ids(done.healed), "failed": _ids(done.failed),
-            "lacking_transactions": _ids(lacking), "totals_differ": _ids(totals),
-            "missing": [], "extra": []})
-
-
-def run_catchup(entity_type=None, client=None, now=None):
-    """Apply what changed on Shopify since the last catch-up, per entity; return report ids.
-
-    Only entities where webhooks had missed something (or the run failed) get a report.
-    """
-    return _each(entity_type, "catchup", lambda entity, c: catch_up(entity, c, now), client)
-
-
-def start_reconciliation(entity_type=None):
-    """Queue a full run per entity; return the job ids, or None when Redis is unreachable."""
-    names = [entity.name for entity in entities(entity_type)]
-    target = queue.get_queue()
-    timeout = _setting("RECONCILE_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT)
-    try:
-        return [target.enqueue(run_full, name, job_timeout=timeout, result_ttl=3600,
-                               failure_ttl=queue.FAILURE_TTL).id for name in names]
-    except RedisError as exc:
-        log.warning("could not queue reconciliation: %s", exc)
-        return None
-
-
-def latest_reports(entity_type=None, kind=None, limit=20):
-    """Return the newest reports, newest first, optionally of one entity and kind."""
-    query = ReconciliationReport.select()
-    if entity_type:
-        query = query.where(ReconciliationReport.entity_type.in_(
-            [entity.name for entity in entities(entity_type)]))
-    if kind:
-        query = query.where(ReconciliationReport.kind == kind)
-    return list(query.order_by(ReconciliationReport.created_at.desc(),
-                               ReconciliationReport.id.desc()).limit(limit))
-
-
-def report_json(report, with_details=True):
-    """Serialise one report."""
-    out = {"id": report.id, "entity_type": report.entity_type, "kind": report.kind,
-           "shopify_count": report.shopify_count, "erp_count": report.erp_count,
-           "discrepancy": report.discrepancy, "status": report.status.value,
-           "api_calls": report.api_calls, "created_at": report.created_at.isoformat()}
-    if with_details:
-        out["details"] = report.details
-    return out

@@ -1,12 +1,15 @@
 """Healing: fetch what reconciliation found missing or outdated, and apply it like a webhook;
 apply the deletion of what Shopify no longer has."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from shopsync import topics
 from shopsync.db import write_transaction
 from shopsync.ingest import apply_document, apply_records
+from shopsync.reconciliation import Entity
 from shopsync.reconciliation.windows import PAGE
+from shopsync.shopify import Client
 
 
 @dataclass
@@ -20,13 +23,13 @@ class Healing:
     deleted: list = field(default_factory=list)  # extra, confirmed gone: marked deleted
 
 
-def heal(entity, client, ids, gone=()):
+def heal(entity: Entity, client: Client, ids: Iterable[int], gone: Iterable[int] = ()) -> Healing:
     """Fetch records by id and apply them; mark deleted the ids of `gone` Shopify lacks.
 
     `gone` are the ERP's extra ids: one Shopify still returns (created at another time than
     the ERP says) is applied like the rest; the others get their `*/delete` topic applied.
     """
-    done, seen = Healing(), set()
+    done, seen = Healing(), set[int | None]()
     ids = sorted(set(ids) | set(gone))
     for start in range(0, len(ids), PAGE):
         records = list(client.iter_records(entity.name, ids=ids[start:start + PAGE], limit=PAGE))

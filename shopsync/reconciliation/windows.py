@@ -28,17 +28,17 @@ DAY = 86400
 FLOOR = int(dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp())  # before any Shopify store
 
 
-def instant(seconds):
+def instant(seconds: float) -> dt.datetime:
     """Return epoch seconds as a UTC-aware datetime."""
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-def shopify_time(seconds):
+def shopify_time(seconds: float) -> str:
     """Format epoch seconds as a Shopify time filter value."""
     return instant(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def epoch(moment):
+def epoch(moment: dt.datetime) -> int:
     """Return a datetime as whole epoch seconds (rounded down)."""
     return math.floor(moment.timestamp())
 
@@ -80,22 +80,22 @@ class WindowComparison:
         self.fields, self.books = fields, books
         self.found = Differences()
 
-    def run(self, until=None, deep=False):
+    def run(self, until: dt.datetime | None = None, deep: bool = False) -> Differences:
         """Compare records created up to `until` (default now) and return the Differences."""
-        until = epoch(until or utcnow())
+        end = epoch(until or utcnow())
         start = self.client.request_count
         try:
-            windows = self._erp_windows(until)
+            windows = self._erp_windows(end)
             self.found.erp_count = sum(w.erp for w in windows)
             counting = math.ceil(len(windows) / self.client.windows_per_call)
             if deep or math.ceil(max(self.found.erp_count, 1) / PAGE) <= counting:
-                self.found.shopify_count = self._compare(FLOOR, until + 1, until)
+                self.found.shopify_count = self._compare(FLOOR, end + 1, end)
             else:
                 self._count(windows)
                 self.found.shopify_count = sum(w.shopify for w in windows)
                 for window in windows:
-                    if self._differs(window, until):
-                        self._compare(window.lo, window.hi, until)
+                    if self._differs(window, end):
+                        self._compare(window.lo, window.hi, end)
         finally:
             self.found.calls = self.client.request_count - start
         return self.found

@@ -8,8 +8,10 @@ variants, a refund's lines and transactions, a fulfillment's lines) are complete
 follow-up queries.
 """
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from shopsync.shopify import books, mapping
 from shopsync.shopify.errors import ShopifyRequestError
@@ -63,7 +65,7 @@ RESOURCES = {r.name: r for r in (
 )}
 
 
-def search_value(value):
+def search_value(value: object) -> str:
     """Render a filter value for the search syntax (times in UTC)."""
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -71,8 +73,9 @@ def search_value(value):
     return f"'{value}'"
 
 
-def search(since_id=None, status=None, created_at_min=None, created_at_max=None,
-           updated_at_min=None, updated_at_max=None):
+def search(since_id: int | None = None, status: str | None = None, created_at_min: object = None,
+           created_at_max: object = None, updated_at_min: object = None,
+           updated_at_max: object = None) -> str | None:
     """Return the `query:` search string for REST-style list filters (both bounds inclusive)."""
     terms = [f"id:>{int(since_id)}" if since_id else None,
              f"status:{status}" if status and status != "any" else None]
@@ -83,7 +86,7 @@ def search(since_id=None, status=None, created_at_min=None, created_at_max=None,
     return " ".join(term for term in terms if term) or None
 
 
-def window_search(lo, hi):
+def window_search(lo: datetime, hi: datetime) -> str:
     """Return the search string of records created in [lo, hi) (UTC datetimes)."""
     return f"created_at:>={search_value(lo)} created_at:<{search_value(hi)}"
 
@@ -97,7 +100,7 @@ class AdminClient(GraphQLClient):
         super().__init__(base_url, access_token, **options)
         self._scopes = None
 
-    def granted_scopes(self):
+    def granted_scopes(self) -> set[str] | None:
         """Return the granted scopes; a static token's are asked once of Shopify."""
         granted = self.tokens.scopes()
         if granted is None and self._scopes is None:
@@ -111,7 +114,8 @@ class AdminClient(GraphQLClient):
         self.require_scope(SCOPES[name])
         return RESOURCES[name]
 
-    def iter_pages(self, resource, limit=250, fields=None, ids=None, **filters):
+    def iter_pages(self, resource: str, limit: int = 250, fields: Sequence[str] | str | None = None,
+                   ids: Iterable[int] | None = None, **filters: Any) -> Iterator[list[dict[str, Any]]]:
         """Yield each page of records (REST-shaped), in id order, as it arrives.
 
         Filters as in REST (since_id, created_at_min/max, updated_at_min/max, status, ids);
@@ -134,7 +138,8 @@ class AdminClient(GraphQLClient):
         for nodes in self.paginate(query, resource, {"first": size, "query": search(**filters)}):
             yield [record(node) for node in self._completed(spec, nodes, brief)]
 
-    def iter_records(self, resource, limit=250, fields=None, **filters):
+    def iter_records(self, resource: str, limit: int = 250, fields: Sequence[str] | str | None = None,
+                     **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield every matching record in id order, one page in memory at a time."""
         for page in self.iter_pages(resource, limit, fields, **filters):
             yield from page
@@ -178,14 +183,15 @@ class AdminClient(GraphQLClient):
             children["nodes"].extend(found[name]["nodes"])
             children["pageInfo"] = found[name]["pageInfo"]
 
-    def count(self, resource, **filters):
+    def count(self, resource: str, **filters: Any) -> int:
         """Count matching records exactly."""
         self._resource(resource)
         data = self.execute(f"query($query: String) {{ c: {resource}Count(query: $query, "
                             f"limit: null) {{ count precision }} }}", {"query": search(**filters)})
         return data["c"]["count"]
 
-    def count_windows(self, resource, windows):
+    def count_windows(self, resource: str, windows: Sequence[tuple[datetime, datetime]]
+                      ) -> list[tuple[int, str | None]]:
         """Return (count, newest updated_at or None) of records created in each [lo, hi)
         window, many windows per query."""
         self._resource(resource)
@@ -204,7 +210,8 @@ class AdminClient(GraphQLClient):
                 out.append((data[f"c{i}"]["count"], newest[0]["updatedAt"] if newest else None))
         return out
 
-    def get(self, resource, record_id, fields=None):
+    def get(self, resource: str, record_id: int,
+            fields: Sequence[str] | str | None = None) -> dict[str, Any] | None:
         """Return one record, or None when Shopify does not know it."""
         pages = list(self.iter_pages(resource, fields=fields, ids=[int(record_id)]))
         return pages[0][0] if pages and pages[0] else None
@@ -220,7 +227,7 @@ class AdminClient(GraphQLClient):
         return {"id": int(node["legacyResourceId"]), "admin_graphql_api_id": node["id"],
                 "topic": topic, "address": node["uri"], "format": node["format"].lower()}
 
-    def list_webhooks(self, topic=None, address=None):
+    def list_webhooks(self, topic: str | None = None, address: str | None = None) -> list[dict[str, Any]]:
         """Return every webhook subscription (filters: topic, address)."""
         query = (f"query($after: String) {{ webhookSubscriptions(first: 100, after: $after) {{ "
                  f"pageInfo {{ hasNextPage endCursor }} nodes {{ {WEBHOOK} }} }} }}")
@@ -242,7 +249,7 @@ class AdminClient(GraphQLClient):
                 422, data["userErrors"])
         return data
 
-    def create_webhook(self, topic, address, format="json"):
+    def create_webhook(self, topic: str, address: str, format: str = "json") -> dict[str, Any]:
         """Subscribe `address` to `topic` and return the subscription."""
         data = self._mutate("webhookSubscriptionCreate",
                             "$topic: WebhookSubscriptionTopic!, $webhookSubscription: "
@@ -252,7 +259,7 @@ class AdminClient(GraphQLClient):
                             f"webhookSubscription {{ {WEBHOOK} }}")
         return self._webhook(data["webhookSubscription"])
 
-    def update_webhook(self, webhook_id, address):
+    def update_webhook(self, webhook_id: int, address: str) -> dict[str, Any]:
         """Point a subscription at another address and return it."""
         data = self._mutate("webhookSubscriptionUpdate",
                             "$id: ID!, $webhookSubscription: WebhookSubscriptionInput!",
@@ -261,7 +268,7 @@ class AdminClient(GraphQLClient):
                             f"webhookSubscription {{ {WEBHOOK} }}")
         return self._webhook(data["webhookSubscription"])
 
-    def delete_webhook(self, webhook_id):
+    def delete_webhook(self, webhook_id: int) -> bool:
         """Delete a subscription; tell whether it existed."""
         try:
             self._mutate("webhookSubscriptionDelete", "$id: ID!",

@@ -7,6 +7,9 @@ error (inside an HTTP 200) is waited out and the query sent again. Queries are r
 5xx, timeouts and connection errors; mutations only when they cannot have arrived.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 from shopsync.shopify.errors import ShopifyRequestError
 from shopsync.shopify.transport import Transport, json_body
 
@@ -34,7 +37,8 @@ class GraphQLClient(Transport):
         self._query = None
         self._body = None
 
-    def execute(self, query, variables=None, *, mutation=False):
+    def execute(self, query: str, variables: dict[str, Any] | None = None, *,
+                mutation: bool = False) -> dict[str, Any]:
         """Run one operation and return its `data`; raise ShopifyRequestError on its errors."""
         self._query = query
         response = self.send("POST", "graphql.json", retryable=not mutation,
@@ -93,7 +97,8 @@ class GraphQLClient(Transport):
             if wait > 0:
                 self.sleep(wait)
 
-    def paginate(self, query, path, variables=None):
+    def paginate(self, query: str, path: str,
+                 variables: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Yield the `nodes` of a connection page by page, following pageInfo.endCursor.
 
         `query` takes `$after: String`; `path` names the connection in `data`.

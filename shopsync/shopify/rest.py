@@ -5,8 +5,12 @@ own responses, so clients sharing a store's bucket may still meet (and survive) 
 """
 
 import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+import requests
 
 from shopsync.shopify.errors import ShopifyRequestError
 from shopsync.shopify.scopes import SCOPES
@@ -22,7 +26,7 @@ CHECKED_TRANSACTION = ("id", "status")  # a transaction's fields when only compa
 LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^",;]+)"?')
 
 
-def next_page_info(link_header):
+def next_page_info(link_header: str | None) -> str | None:
     """Return the page_info of a Link header's rel="next" URL, exactly as given, or None."""
     for url, rel in LINK.findall(link_header or ""):
         if rel == "next":
@@ -57,7 +61,8 @@ class ShopifyClient(Transport):
         self.leak_rate = leak_rate  # the bucket's leak rate, requests per second (0: no pacing)
         self._bucket = None  # (used, size, clock when the response arrived)
 
-    def iter_pages(self, resource, limit=250, fields=None, **filters):
+    def iter_pages(self, resource: str, limit: int = 250, fields: Sequence[str] | str | None = None,
+                   **filters: Any) -> Iterator[list[dict[str, Any]]]:
         """Yield each page (a list of records) as it arrives, following rel="next" cursors.
 
         Filters go on the first request only; later ones carry page_info, limit and fields.
@@ -85,12 +90,13 @@ class ShopifyClient(Transport):
                 return
             params = {**paging, "page_info": page_info}
 
-    def iter_records(self, resource, limit=250, fields=None, **filters):
+    def iter_records(self, resource: str, limit: int = 250, fields: Sequence[str] | str | None = None,
+                     **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield every matching record in id order, one page in memory at a time."""
         for page in self.iter_pages(resource, limit, fields, **filters):
             yield from page
 
-    def count(self, resource, **filters):
+    def count(self, resource: str, **filters: Any) -> int:
         """Count matching records (orders default to status=any)."""
         self._require(resource)
         if resource == "orders":
@@ -98,13 +104,15 @@ class ShopifyClient(Transport):
         params = {k: _param(v) for k, v in filters.items() if v is not None}
         return json_body(self.request("GET", f"{resource}/count.json", params))["count"]
 
-    def count_windows(self, resource, windows):
+    def count_windows(self, resource: str, windows: Sequence[tuple[datetime, datetime]]
+                      ) -> list[tuple[int, str | None]]:
         """Return (count, None) of records created in each [lo, hi) window: a call each."""
         return [(self.count(resource, created_at_min=lo,
                             created_at_max=hi - timedelta(seconds=1)), None)
                 for lo, hi in windows]
 
-    def get(self, resource, record_id, fields=None):
+    def get(self, resource: str, record_id: int,
+            fields: Sequence[str] | str | None = None) -> dict[str, Any] | None:
         """Return one record (a whole order with its transactions), or None when Shopify does
         not know it."""
         params = None if fields is None else {"fields": _param(fields)}
@@ -131,16 +139,16 @@ class ShopifyClient(Transport):
             raise
         return json_body(response)["transactions"]
 
-    def list_webhooks(self, **filters):
+    def list_webhooks(self, **filters: Any) -> list[dict[str, Any]]:
         """Return every webhook subscription (filters: topic, address)."""
         return list(self.iter_records("webhooks", **filters))
 
-    def create_webhook(self, topic, address, format="json"):
+    def create_webhook(self, topic: str, address: str, format: str = "json") -> dict[str, Any]:
         """Subscribe `address` to `topic` and return the subscription."""
         spec = {"webhook": {"topic": topic, "address": address, "format": format}}
         return json_body(self.request("POST", "webhooks.json", json=spec))["webhook"]
 
-    def delete_webhook(self, webhook_id):
+    def delete_webhook(self, webhook_id: int) -> bool:
         """Delete a subscription; tell whether it existed."""
         try:
             self.request("DELETE", f"webhooks/{int(webhook_id)}.json")
@@ -155,7 +163,8 @@ class ShopifyClient(Transport):
         if resource in SCOPES:
             self.require_scope(SCOPES[resource])
 
-    def request(self, method, path, params=None, json=None):
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                json: dict[str, Any] | None = None) -> requests.Response:
         """Send one call, pacing, waiting out 429s and retrying failures; return the response.
 
         5xx, timeouts and connection errors are retried with exponential backoff, up to

@@ -23,7 +23,7 @@ POLL = 0.1  # seconds between looks at the database while another process obtain
 TIMEOUT = (5.0, 30.0)
 
 
-def as_tokens(access_token):
+def as_tokens(access_token: "str | StaticToken | ClientCredentials") -> "StaticToken | ClientCredentials":
     """Return a token source: a string becomes a StaticToken."""
     return StaticToken(access_token or "") if isinstance(access_token, str) else access_token
 

@@ -7,6 +7,7 @@ REST and GraphQL clients build on it and add their own rate limiting through two
 import logging
 import random
 import time
+from typing import Any
 
 import requests
 
@@ -25,7 +26,7 @@ TOKEN_HEADER = "X-Shopify-Access-Token"
 log = logging.getLogger(__name__)
 
 
-def describe(response):
+def describe(response: requests.Response) -> tuple[str, object]:
     """Return (text, errors) from a Shopify error response."""
     try:
         body = response.json()
@@ -39,7 +40,7 @@ def describe(response):
     return text, errors
 
 
-def json_body(response):
+def json_body(response: requests.Response) -> Any:
     """Return the JSON body of a successful response, or raise ShopifyError."""
     try:
         return response.json()
@@ -67,7 +68,7 @@ class Transport:
         self.throttled_count = 0  # throttled answers received
         self.retry_count = 0  # retries after failures (throttling not included)
 
-    def close(self):
+    def close(self) -> None:
         """Close the HTTP session."""
         self.session.close()
 
@@ -77,11 +78,11 @@ class Transport:
     def __exit__(self, *exc):
         self.close()
 
-    def granted_scopes(self):
+    def granted_scopes(self) -> set[str] | None:
         """Return the scopes granted to the app, or None when unknown."""
         return self.tokens.scopes()
 
-    def require_scope(self, scope):
+    def require_scope(self, scope: str) -> None:
         """Raise ShopifyAccessError unless the app was granted `scope` (when that is known)."""
         granted = self.granted_scopes()
         if granted is not None and scope not in granted:
@@ -96,7 +97,8 @@ class Transport:
         """Return the seconds to wait when `response` says the call was throttled, else None."""
         return None
 
-    def send(self, method, path, *, retryable, params=None, json=None):
+    def send(self, method: str, path: str, *, retryable: bool, params: dict[str, Any] | None = None,
+             json: dict[str, Any] | None = None) -> requests.Response:
         """Send one call, refreshing the token once on 401, waiting out throttling and
         retrying failures with exponential backoff when `retryable` (else only a connect
         timeout, which cannot have reached Shopify); return the response."""

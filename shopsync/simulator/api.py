@@ -8,13 +8,15 @@ from collections import Counter, deque
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from shopsync.simulator import graphql, query
 from shopsync.simulator.graphql import bulk
 from shopsync.simulator.query import BadRequest, Filters
 from shopsync.simulator.webhooks import SubscriptionError
 
+bp = Blueprint("admin_api", __name__)
+BASE = "/admin/api/<version>"
 RESOURCES = "<any(orders, products, customers):kind>"
 RETRY_AFTER = "2.0"  # Shopify's Retry-After on 429, in seconds
 MESSAGES = {
@@ -80,147 +82,173 @@ def page_url(token, limit, fields):
     return f"{request.host_url.rstrip('/')}{request.path}?{urlencode(params)}"
 
 
+def _sim():
+    """Return the SimulatorServer this app serves."""
+    return current_app.extensions["simulator"]
+
+
+def _endpoint():
+    """Return the name of the view serving the request, without its blueprint."""
+    return (request.endpoint or "unknown_route").rpartition(".")[2]
+
+
+@bp.before_app_request
+def gatekeeper():
+    """Check the token, the version, the rate limit and the injected faults, in that order."""
+    sim = _sim()
+    g.started, g.authenticated = time.monotonic(), False
+    if _endpoint() in ("oauth_token", "bulk_result"):  # no access token asked
+        return None
+    token = request.headers.get("X-Shopify-Access-Token", "")
+    static = bool(sim.access_token) and hmac.compare_digest(token.encode(),
+                                                            sim.access_token.encode())
+    if not (static or sim.tokens.valid(token)):
+        return error(401)
+    g.authenticated = True
+    if (request.view_args or {}).get("version", sim.api_version) != sim.api_version:
+        return error(404)
+    if _endpoint() != "graphql_query" and not sim.bucket.take():
+        return reply({"errors": MESSAGES[429]}, 429, {"Retry-After": RETRY_AFTER})
+    delay, status = sim.faults.draw()
+    if delay:
+        time.sleep(delay)
+    if status:
+        return error(status)
+    return None
+
+
+@bp.after_app_request
+def stamp(response):
+    """Add Shopify's headers and count the request."""
+    sim = _sim()
+    if g.get("authenticated") and _endpoint() != "graphql_query":
+        response.headers["X-Shopify-Shop-Api-Call-Limit"] = f"{sim.bucket.used}/{sim.bucket.size}"
+    response.headers["X-Shopify-API-Version"] = sim.api_version
+    group, _, verb = _endpoint().partition("_")
+    kind = f"{(request.view_args or {}).get('kind', group)}.{verb}"
+    sim.stats.record(RequestRecord(request.method, request.path, request.args.to_dict(),
+                                   response.status_code, kind))
+    return response
+
+
+@bp.app_errorhandler(BadRequest)
+def bad_request(exc):
+    return reply({"errors": exc.errors}, 400)
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def not_found(exc):
+    return error(exc.code)
+
+
+@bp.post("/admin/oauth/access_token")
+def oauth_token():
+    """Grant an access token for the app's client id and secret (client credentials)."""
+    form = request.form.to_dict() or request.get_json(silent=True) or {}
+    status, body = _sim().tokens.grant(form)
+    return reply(body, status)
+
+
+@bp.get(f"{BASE}/{RESOURCES}.json")
+def records_list(version, kind):
+    """List records by id, a page at a time, linking pages with page_info cursors."""
+    store = _sim().store
+    args = request.args.to_dict()
+    limit, fields = query.parse_limit(args), query.parse_fields(args)
+    if "page_info" in args:
+        filters, cursor, backwards = query.decode_cursor(kind, args["page_info"], args)
+    else:
+        filters, cursor, backwards = Filters.parse(kind, args), None, False
+    collection = store.collection(kind)
+    with store.lock:
+        page = query.find_page(collection, filters, limit, cursor, backwards)
+        records = [query.render(collection, row, fields) for row in page.rows]
+    links = [f'<{page_url(token, limit, args.get("fields"))}>; rel="{rel}"'
+             for rel, token in (("previous", page.previous), ("next", page.next)) if token]
+    return reply({kind: records}, headers={"Link": ", ".join(links)} if links else None)
+
+
+@bp.get(f"{BASE}/{RESOURCES}/count.json")
+def records_count(version, kind):
+    """Count records matching the list filters."""
+    store = _sim().store
+    filters = Filters.parse(kind, request.args.to_dict())
+    with store.lock:
+        return reply({"count": query.count(store.collection(kind), filters)})
+
+
+@bp.get(f"{BASE}/{RESOURCES}/<int:record_id>.json")
+def records_get(version, kind, record_id):
+    """Return one record, whatever its status."""
+    store = _sim().store
+    fields = query.parse_fields(request.args)
+    collection = store.collection(kind)
+    with store.lock:
+        row = collection.row(record_id)
+        if row is None:
+            return error(404)
+        return reply({kind[:-1]: query.render(collection, row, fields)})
+
+
+@bp.get(f"{BASE}/orders/<int:order_id>/transactions.json")
+def transactions_list(version, order_id):
+    """List every transaction of an order, oldest first."""
+    fields = query.parse_fields(request.args)
+    found = _sim().store.order_transactions(order_id)
+    if found is None:
+        return error(404)
+    return reply({"transactions": [{k: v for k, v in t.items() if not fields or k in fields}
+                                   for t in found]})
+
+
+@bp.get(f"{BASE}/webhooks.json")
+def webhooks_list(version):
+    """List webhook subscriptions, optionally by topic or address."""
+    items = [item for item in _sim().subscriptions.list()
+             if request.args.get("topic", item["topic"]) == item["topic"]
+             and request.args.get("address", item["address"]) == item["address"]]
+    return reply({"webhooks": items})
+
+
+@bp.get(f"{BASE}/webhooks/count.json")
+def webhooks_count(version):
+    """Count webhook subscriptions."""
+    return reply({"count": len(_sim().subscriptions.list())})
+
+
+@bp.post(f"{BASE}/webhooks.json")
+def webhooks_create(version):
+    """Subscribe an address to a topic (422 when invalid or already subscribed)."""
+    spec = (request.get_json(silent=True) or {}).get("webhook")
+    if not isinstance(spec, dict):
+        raise BadRequest({"webhook": "Required parameter missing or invalid"})
+    try:
+        item = _sim().subscriptions.create(spec.get("topic"), spec.get("address"),
+                                           spec.get("format", "json"))
+    except SubscriptionError as exc:
+        return reply({"errors": exc.errors}, 422)
+    return reply({"webhook": item}, 201)
+
+
+@bp.get(f"{BASE}/webhooks/<int:webhook_id>.json")
+def webhooks_get(version, webhook_id):
+    """Return one webhook subscription."""
+    item = _sim().subscriptions.get(webhook_id)
+    return reply({"webhook": item}) if item else error(404)
+
+
+@bp.delete(f"{BASE}/webhooks/<int:webhook_id>.json")
+def webhooks_delete(version, webhook_id):
+    """Delete a webhook subscription."""
+    return reply({}) if _sim().subscriptions.delete(webhook_id) else error(404)
+
+
 def create_api(sim):
     """Return the Flask app serving `sim` (a SimulatorServer) under /admin/api/<version>/."""
     app = Flask(__name__)
-    base = "/admin/api/<version>"
-    store = sim.store
-
-    @app.before_request
-    def gatekeeper():
-        """Check the token, the version, the rate limit and the injected faults, in that order."""
-        g.started, g.authenticated = time.monotonic(), False
-        if request.endpoint in ("oauth_token", "bulk_result"):  # no access token asked
-            return None
-        token = request.headers.get("X-Shopify-Access-Token", "")
-        static = bool(sim.access_token) and hmac.compare_digest(token.encode(),
-                                                                sim.access_token.encode())
-        if not (static or sim.tokens.valid(token)):
-            return error(401)
-        g.authenticated = True
-        if (request.view_args or {}).get("version", sim.api_version) != sim.api_version:
-            return error(404)
-        if request.endpoint != "graphql_query" and not sim.bucket.take():
-            return reply({"errors": MESSAGES[429]}, 429, {"Retry-After": RETRY_AFTER})
-        delay, status = sim.faults.draw()
-        if delay:
-            time.sleep(delay)
-        if status:
-            return error(status)
-        return None
-
-    @app.after_request
-    def stamp(response):
-        """Add Shopify's headers and count the request."""
-        if g.get("authenticated") and request.endpoint != "graphql_query":
-            response.headers["X-Shopify-Shop-Api-Call-Limit"] = (
-                f"{sim.bucket.used}/{sim.bucket.size}")
-        response.headers["X-Shopify-API-Version"] = sim.api_version
-        group, _, verb = (request.endpoint or "unknown_route").partition("_")
-        kind = f"{(request.view_args or {}).get('kind', group)}.{verb}"
-        sim.stats.record(RequestRecord(request.method, request.path, request.args.to_dict(),
-                                       response.status_code, kind))
-        return response
-
-    @app.errorhandler(BadRequest)
-    def bad_request(exc):
-        return reply({"errors": exc.errors}, 400)
-
-    @app.errorhandler(404)
-    @app.errorhandler(405)
-    def not_found(exc):
-        return error(exc.code)
-
-    @app.post("/admin/oauth/access_token")
-    def oauth_token():
-        """Grant an access token for the app's client id and secret (client credentials)."""
-        form = request.form.to_dict() or request.get_json(silent=True) or {}
-        status, body = sim.tokens.grant(form)
-        return reply(body, status)
-
+    app.extensions["simulator"] = sim
+    app.register_blueprint(bp)
     graphql.register(app, sim, reply)
     bulk.register(app, sim)
-
-    @app.get(f"{base}/{RESOURCES}.json")
-    def records_list(version, kind):
-        """List records by id, a page at a time, linking pages with page_info cursors."""
-        args = request.args.to_dict()
-        limit, fields = query.parse_limit(args), query.parse_fields(args)
-        if "page_info" in args:
-            filters, cursor, backwards = query.decode_cursor(kind, args["page_info"], args)
-        else:
-            filters, cursor, backwards = Filters.parse(kind, args), None, False
-        collection = store.collection(kind)
-        with store.lock:
-            page = query.find_page(collection, filters, limit, cursor, backwards)
-            records = [query.render(collection, row, fields) for row in page.rows]
-        links = [f'<{page_url(token, limit, args.get("fields"))}>; rel="{rel}"'
-                 for rel, token in (("previous", page.previous), ("next", page.next)) if token]
-        return reply({kind: records}, headers={"Link": ", ".join(links)} if links else None)
-
-    @app.get(f"{base}/{RESOURCES}/count.json")
-    def records_count(version, kind):
-        """Count records matching the list filters."""
-        filters = Filters.parse(kind, request.args.to_dict())
-        with store.lock:
-            return reply({"count": query.count(store.collection(kind), filters)})
-
-    @app.get(f"{base}/{RESOURCES}/<int:record_id>.json")
-    def records_get(version, kind, record_id):
-        """Return one record, whatever its status."""
-        fields = query.parse_fields(request.args)
-        collection = store.collection(kind)
-        with store.lock:
-            row = collection.row(record_id)
-            if row is None:
-                return error(404)
-            return reply({kind[:-1]: query.render(collection, row, fields)})
-
-    @app.get(f"{base}/orders/<int:order_id>/transactions.json")
-    def transactions_list(version, order_id):
-        """List every transaction of an order, oldest first."""
-        fields = query.parse_fields(request.args)
-        found = store.order_transactions(order_id)
-        if found is None:
-            return error(404)
-        return reply({"transactions": [{k: v for k, v in t.items() if not fields or k in fields}
-                                       for t in found]})
-
-    @app.get(f"{base}/webhooks.json")
-    def webhooks_list(version):
-        """List webhook subscriptions, optionally by topic or address."""
-        items = [item for item in sim.subscriptions.list()
-                 if request.args.get("topic", item["topic"]) == item["topic"]
-                 and request.args.get("address", item["address"]) == item["address"]]
-        return reply({"webhooks": items})
-
-    @app.get(f"{base}/webhooks/count.json")
-    def webhooks_count(version):
-        """Count webhook subscriptions."""
-        return reply({"count": len(sim.subscriptions.list())})
-
-    @app.post(f"{base}/webhooks.json")
-    def webhooks_create(version):
-        """Subscribe an address to a topic (422 when invalid or already subscribed)."""
-        spec = (request.get_json(silent=True) or {}).get("webhook")
-        if not isinstance(spec, dict):
-            raise BadRequest({"webhook": "Required parameter missing or invalid"})
-        try:
-            item = sim.subscriptions.create(spec.get("topic"), spec.get("address"),
-                                            spec.get("format", "json"))
-        except SubscriptionError as exc:
-            return reply({"errors": exc.errors}, 422)
-        return reply({"webhook": item}, 201)
-
-    @app.get(f"{base}/webhooks/<int:webhook_id>.json")
-    def webhooks_get(version, webhook_id):
-        """Return one webhook subscription."""
-        item = sim.subscriptions.get(webhook_id)
-        return reply({"webhook": item}) if item else error(404)
-
-    @app.delete(f"{base}/webhooks/<int:webhook_id>.json")
-    def webhooks_delete(version, webhook_id):
-        """Delete a webhook subscription."""
-        return reply({}) if sim.subscriptions.delete(webhook_id) else error(404)
-
     return app
