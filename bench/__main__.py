@@ -1,6 +1,7 @@
 """Run the benchmarks, print a table and write docs/BENCHMARKS.md.
 
-    python -m bench [--quick] [--output PATH|-] [--database-url URL] [--redis-url URL] [NAME...]
+    python -m bench [--quick] [--sizes SMALL,LARGE] [--output PATH|-] [--database-url URL]
+                    [--redis-url URL] [NAME...]
     python -m bench chaos --minutes N --seed S     (see bench/chaos.py)
 
 Each benchmark gets a PostgreSQL database of its own (created beside --database-url, dropped
@@ -41,6 +42,8 @@ def parse_args(argv=None):
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--sizes", type=_sizes, metavar="SMALL,LARGE",
+                        help="store sizes of the bulk benchmark, in orders (default: its own)")
     parser.add_argument("--output", help="Markdown file to update ('-': none; default: "
                                          "docs/BENCHMARKS.md, none with --quick)")
     parser.add_argument("--database-url", default=os.environ.get("SHOPSYNC_BENCH_DATABASE_URL",
@@ -58,6 +61,17 @@ def parse_args(argv=None):
     if args.output is None:
         args.output = "-" if args.quick else DOC
     return args
+
+
+def _sizes(text):
+    """Parse SMALL,LARGE into a pair of positive ints."""
+    try:
+        small, large = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("give two sizes: SMALL,LARGE") from None
+    if not 0 < small <= large:
+        raise argparse.ArgumentTypeError("sizes must be positive, the small one first")
+    return small, large
 
 
 def run_benchmark(name, ctx):
@@ -158,7 +172,8 @@ def main(argv=None):
             moment = dt.datetime.now(dt.UTC)
             try:
                 with own_database(args.database_url, workdir, f"bench_{name}") as url:
-                    rows, text = run_benchmark(name, Context(url, args.redis_url, workdir, args.quick))
+                    rows, text = run_benchmark(name, Context(
+                        url, args.redis_url, workdir, args.quick, sizes=args.sizes))
             except Exception:
                 error = traceback.format_exc()
                 print(error, file=sys.stderr, flush=True)

@@ -4,7 +4,8 @@ Applied orders/s against `ingest.apply_records` upserting the same generated ord
 same run, peak RSS of the large store against the small one, and the time end to end against
 a REST backfill of the same orders at its rate-limit ceiling (40-deep bucket, 2 calls/s).
 The large store is 50,000 orders: the simulator builds about 170 orders/s for the two bulk
-queries, so 100,000 and 1,000,000 take too long on a shared 2-core machine.
+queries, so 100,000 and 1,000,000 take too long on a shared 2-core machine; `--sizes
+SMALL,LARGE` runs other sizes.
 """
 
 from bench.backfill import bulk_rows
@@ -15,4 +16,5 @@ QUICK = {"sizes": (100, 300), "bucket": 1, "leak_rate": 4.0}
 
 def run(ctx):
     """Backfill the small and the large store through bulk operations; return rows."""
-    return bulk_rows(ctx, QUICK if ctx.quick else FULL)
+    spec = QUICK if ctx.quick else FULL
+    return bulk_rows(ctx, {**spec, "sizes": ctx.sizes} if ctx.sizes else spec)

@@ -59,6 +59,7 @@ class Context:
     redis_url: str | None
     workdir: str
     quick: bool = False
+    sizes: tuple | None = None  # (small, large) store sizes, where a benchmark takes them
     queue: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:10]}")
 
     def env(self):

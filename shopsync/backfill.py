@@ -119,16 +119,21 @@ def prefetched(pages):
             yield page
 
 
-def apply_page(run, topic, page):
-    """Apply one page of records and record the run's progress."""
-    failed = sum(result is None for result in apply_records(topic.entity_type, page))
-    ids = [record["id"] for record in page]
-    stored = _stored_count(topic.model, ids) if ids else 0
-    run.fetched += len(page)
+def apply_page(run, topic, page, counted=0):
+    """Apply one page of records and record the run's progress.
+
+    The first `counted` records are already in the run's totals (a bulk operation run again):
+    they are applied but not counted again.
+    """
+    results = apply_records(topic.entity_type, page)[counted:]
+    fresh = [record["id"] for record in page[counted:]]
+    failed = sum(result is None for result in results)
+    stored = _stored_count(topic.model, fresh) if fresh else 0
+    run.fetched += len(fresh)
     run.failed += failed
-    run.stored += min(stored, len(page) - failed)
-    if ids:
-        run.position = max(ids)
+    run.stored += min(stored, len(fresh) - failed)
+    if page:
+        run.position = max(record["id"] for record in page)
     run.updated_at = utcnow()
     run.save(only=[BackfillRun.fetched, BackfillRun.failed, BackfillRun.stored,
                    BackfillRun.position, BackfillRun.updated_at])  # never undo a cancel

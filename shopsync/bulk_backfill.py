@@ -6,9 +6,12 @@ that an operation ended from the `bulk_operations/finish` webhook, and asks Shop
 BULK_POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a page
 at a time through the one apply path; after each page the run stores the lines and bytes
 applied, so a run that stops resumes at that line while the URL is valid (7 days), and
-starts the operation again after that.
+starts the operation again after that; the records of lines an earlier operation already
+applied are applied again but not counted again in the run's totals. The next page is read,
+joined and mapped in a thread while the current one is written.
 """
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -17,7 +20,7 @@ from flask import current_app
 
 from shopsync import backfill, queue
 from shopsync.bulk_run import ACTIVE, BulkRun, BulkStatus
-from shopsync.db import db, utcnow
+from shopsync.db import db, utcnow, write_transaction
 from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
 from shopsync.shopify import AdminClient, ShopifyError, app_client
@@ -191,33 +194,49 @@ def _cancel(row, bulk, step):
 
 def _apply(run, row, part, bulk, on_progress):
     """Apply the operation's result from its last applied line on; False if cancelled."""
-    base_lines, base_bytes, page, used = row.lines_applied, row.byte_offset, [], None
-    for node, count, size in nodes(bulk.lines(row.url, row.byte_offset, row.lines_applied)):
-        page.extend(records(part, node))
-        used = (count, size)
-        if len(page) >= PAGE:
-            _apply_page(run, row, part, page, base_lines + count, base_bytes + size, on_progress)
-            page = []
+    with contextlib.closing(backfill.prefetched(_pages(row, part, bulk))) as pages:
+        for page, lines, offset in pages:
+            _apply_page(run, row, part, page, lines, offset, on_progress)
             if backfill.cancelled(run):
                 return False
-    if used is not None and page:
-        _apply_page(run, row, part, page, base_lines + used[0], base_bytes + used[1], on_progress)
     return True
 
 
+def _pages(row, part, bulk):
+    """Yield the result's pages from its last applied line on: ([(entity type, record,
+    counted)], lines applied after it, byte offset after it), PAGE records or more each.
+
+    `counted`: the record's node ends within the lines an earlier operation of the part
+    already put in the run's totals (`lines_counted`).
+    """
+    base_lines, base_bytes, already, page = row.lines_applied, row.byte_offset, row.lines_counted, []
+    for node, count, size in nodes(bulk.lines(row.url, base_bytes, base_lines)):
+        counted = base_lines + count <= already
+        page.extend((kind, record, counted) for kind, record in records(part, node))
+        if len(page) >= PAGE:
+            yield page, base_lines + count, base_bytes + size
+            page = []
+    if page:
+        yield page, base_lines + count, base_bytes + size
+
+
 def _apply_page(run, row, part, page, lines, offset, on_progress):
-    """Apply one page of records of each entity type, then record how far the run got."""
-    main, applied = RESOURCES[run.entity_type].entity_type, 0
-    for entity_type in part.entity_types:
-        documents = [record for kind, record in page if kind == entity_type]
-        if entity_type == main:
-            backfill.apply_page(run, ENTITIES[main], documents)
-            applied = len(documents)
-        else:  # the books: what fails is a failed item, not a record of the run's count
-            apply_records(entity_type, documents)
-    _save(row, lines_applied=lines, byte_offset=offset)
-    if on_progress and applied:
-        on_progress(run, applied)
+    """Apply one page of records of each entity type and record how far the run got, all in
+    one transaction; count in the run's totals only the records not counted before."""
+    main, fresh = RESOURCES[run.entity_type].entity_type, 0
+    with write_transaction():
+        for entity_type in part.entity_types:
+            documents = [record for kind, record, _ in page if kind == entity_type]
+            if entity_type == main:
+                counted = sum(seen for kind, _, seen in page if kind == entity_type)
+                backfill.apply_page(run, ENTITIES[main], documents, counted=counted)
+                fresh = len(documents) - counted
+            else:  # the books: what fails is a failed item, not a record of the run's count
+                apply_records(entity_type, documents)
+        _save(row, lines_applied=lines, byte_offset=offset,
+              lines_counted=max(row.lines_counted, lines))
+    if on_progress and fresh:
+        on_progress(run, fresh)
 
 
 def cancel_operations(run_id):

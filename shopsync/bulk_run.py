@@ -39,6 +39,9 @@ class BulkRun(BaseModel):
     url_expires_at = UTCDateTimeField(null=True)
     lines_applied = pw.BigIntegerField(default=0)
     byte_offset = pw.BigIntegerField(default=0)  # where the next unapplied line starts
+    # Lines of this part's results (of every operation it ran) whose records are in the run's
+    # totals: kept when the operation is run again, so those records are not counted twice.
+    lines_counted = pw.BigIntegerField(default=0)
     finished_at = UTCDateTimeField(null=True)  # when Shopify said it ended (webhook or poll)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)

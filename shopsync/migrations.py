@@ -87,6 +87,10 @@ def _bulk_runs(migrator):
     db.create_tables([BulkRun], safe=True)
 
 
+def _bulk_lines_counted(migrator):
+    migrate(migrator.add_column(BulkRun._meta.table_name, "lines_counted", BulkRun.lines_counted))
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
@@ -97,6 +101,7 @@ MIGRATIONS = [
     ("0006_one_delivery_per_event_and_topic", _one_delivery_per_event_and_topic),
     ("0007_audit_log_and_data_request_answers", _operations_tables),
     ("0008_bulk_runs", _bulk_runs),
+    ("0009_bulk_lines_counted", _bulk_lines_counted),
 ]
 
 

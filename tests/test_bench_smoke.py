@@ -98,3 +98,11 @@ def test_runner_updates_only_its_sections(tmp_path, run_database_url):
     text = doc.read_text()
     assert "Hand-written method." in text and "## Profiles\n\nKept." in text and "\nold\n" not in text
     assert "`python -m bench --quick --output" in text and "| dashboard | p95 GET / |" in text
+
+
+def test_sizes_option_parses_small_then_large():
+    assert runner.parse_args(["--sizes", "1000,5000", "bulk"]).sizes == (1000, 5000)
+    assert runner.parse_args(["bulk"]).sizes is None
+    for bad in ("5000,1000", "10", "a,b", "0,10"):
+        with pytest.raises(SystemExit):
+            runner.parse_args(["--sizes", bad, "bulk"])

@@ -118,6 +118,24 @@ def test_an_expired_result_url_starts_a_new_operation(shop):
 
 
 @pytest.mark.usefixtures("app")
+def test_an_operation_run_again_counts_each_record_once(shop):
+    progress = []
+
+    def stop_after_one_page(current, size):
+        progress.append(size)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(shop, on_progress=stop_after_one_page)
+    BulkRun.update(url_expires_at=dt.datetime.now(dt.UTC)).where(BulkRun.part == "orders").execute()
+    done = run(shop, on_progress=lambda current, size: progress.append(size))
+    assert done.status is RunStatus.COMPLETED and operations(shop) == 3
+    assert done.fetched == done.stored == done.expected == 300 and sum(progress) == 300
+    assert BulkRun.get(BulkRun.part == "orders").lines_counted == BulkRun.get(
+        BulkRun.part == "orders").lines_applied
+
+
+@pytest.mark.usefixtures("app")
 def test_a_bulk_backfill_waits_its_turn_while_another_bulk_query_runs(shop):
     shop.bulk.page_delay = 0.3
     other, _ = shop.bulk.run_query("{ products { edges { node { id } } } }")
@@ -150,6 +168,7 @@ def test_a_failed_operation_applies_its_partial_data_and_says_why(shop):
     done = run(shop, "customers")
     assert done.id == failed.id and done.status is RunStatus.COMPLETED
     assert Customer.select().count() == 60 and operations(shop) == 2
+    assert done.fetched == done.stored == 60  # the 25 of the partial data counted once
 
 
 @pytest.mark.usefixtures("app")
