@@ -1,18 +1,23 @@
 """The periodic jobs: what runs how often, and when each last ran.
 
-The scheduler queues each job as `run(name)`, which records a successful run in the job's
+The scheduler queues each job as `run(name)`, which runs it as an attempt (`attempts`: one at a
+time, retried soon when it does not complete) and records a successful run in the job's
 Heartbeat row. The record lives in the database, so that after Redis forgets the schedule
 it can be rebuilt (each job due an interval after its last run) and judged by `liveness`.
 """
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from flask import current_app
 from rq.utils import import_attribute
 
+from shopsync import attempts
 from shopsync.db import db, utcnow
 from shopsync.models import Heartbeat
+
+log = logging.getLogger(__name__)
 
 ROLE = "job"  # the Heartbeat role of periodic jobs
 
@@ -54,11 +59,15 @@ def scaled(seconds):
 
 
 def run(name):
-    """Run the periodic job `name`, then record when this successful run started."""
+    """Run the periodic job `name` unless a run of it is alive; record when a successful run started."""
     started = utcnow()
-    result = import_attribute(JOBS_BY_NAME[name].func)()
-    with db.connection_context():
-        Heartbeat.touch(ROLE, name, started_at=started, seen_at=utcnow())
+    with attempts.attempt(name) as held:
+        if not held:
+            log.info("periodic job %s not started: a run of it is still alive", name)
+            return None
+        result = import_attribute(JOBS_BY_NAME[name].func)()
+        with db.connection_context():
+            Heartbeat.touch(ROLE, name, started_at=started, seen_at=utcnow())
     return result
 
 

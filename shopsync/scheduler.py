@@ -4,7 +4,8 @@ Each periodic job (shopsync.periodic) has a fixed id, so registering replaces it
 instead of adding a copy; rq-scheduler's Redis lock lets only one running scheduler act.
 At every poll the scheduler holding the lock checks that every periodic job is still
 registered and registers again what Redis lost (a restart without persistence, a failover,
-an eviction), due an interval after its last run as the database knows it. Redis outages
+an eviction), due an interval after its last run as the database knows it, and queues again
+each job whose latest attempt failed or died once its backoff is over (`attempts`). Redis outages
 are logged and retried every poll: the scheduler never exits on its own.
 """
 
@@ -13,10 +14,11 @@ import signal
 import time
 
 from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from shopsync import liveness, periodic, queue
+from shopsync import attempts, liveness, periodic, queue
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,41 @@ def heal(scheduler):
     return [job.name for job in lost]
 
 
+def _latest_attempts():
+    """Return the periodic jobs' latest attempts, or none when the database cannot say."""
+    try:
+        with db.connection_context():
+            return attempts.latest()
+    except INFRASTRUCTURE_ERRORS as exc:
+        log.warning("periodic attempts unknown, database unreachable (%s): no retry this poll", exc)
+        return {}
+
+
+def retry(scheduler):
+    """Queue again the periodic jobs whose latest attempt did not complete, once their wait is over.
+
+    A job queued within its wait is left alone: its retry (or its regular run) waits for a
+    worker. Return the names queued.
+    """
+    rows, now = _latest_attempts(), utcnow()
+    queued = []
+    for job in periodic.JOBS:
+        due = attempts.retry(rows.get(job.name), job.every(), now)
+        if due is None or due.at > now:
+            continue
+        try:
+            rq_job = scheduler.job_class.fetch(job.id, connection=scheduler.connection)
+        except NoSuchJobError:
+            continue  # lost from Redis: heal registers it again, due now
+        if rq_job.enqueued_at and (now - rq_job.enqueued_at).total_seconds() < due.wait:
+            continue
+        scheduler.enqueue_job(rq_job)
+        queued.append(job.name)
+        log.warning("periodic job %s queued again after %d attempts that did not complete (%s)",
+                    job.name, due.failures, due.reason)
+    return queued
+
+
 class PeriodicScheduler(Scheduler):
     """A Scheduler that registers the periodic jobs, heals their schedule and outlives Redis."""
 
@@ -123,6 +160,7 @@ class PeriodicScheduler(Scheduler):
         try:
             if self._registered:
                 heal(self)
+                retry(self)
             else:
                 log.info("registered %s", ", ".join(register(self)))
                 self._registered = True
