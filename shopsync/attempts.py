@@ -112,8 +112,8 @@ def end(name, started, error=None):
     Heartbeat.update(seen_at=now, stopped_at=now, **outcome).where(_mine(name, started)).execute()
 
 
-def _keep_beating(name, started, stop):
-    while not stop.wait(periodic.scaled(BEAT_SECONDS)):
+def _keep_beating(name, started, every, stop):
+    while not stop.wait(every):
         try:
             with db.connection_context():
                 Heartbeat.update(seen_at=utcnow()).where(_mine(name, started)).execute()
@@ -132,7 +132,7 @@ def attempt(name):
         return
     stop, error = threading.Event(), None
     thread = threading.Thread(target=_keep_beating, name=f"{name}-beat", daemon=True,
-                              args=(name, started, stop))
+                              args=(name, started, periodic.scaled(BEAT_SECONDS), stop))
     thread.start()
     try:
         yield True

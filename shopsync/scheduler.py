@@ -109,8 +109,8 @@ def retry(scheduler):
             continue
         scheduler.enqueue_job(rq_job)
         queued.append(job.name)
-        log.warning("periodic job %s queued again after %d attempts that did not complete (%s)",
-                    job.name, due.failures, due.reason)
+        log.warning("periodic job %s queued again; attempts in a row that did not complete: %d, "
+                    "the last because %s", job.name, due.failures, due.reason)
     return queued
 
 
@@ -160,10 +160,10 @@ class PeriodicScheduler(Scheduler):
         try:
             if self._registered:
                 heal(self)
-                retry(self)
             else:
                 log.info("registered %s", ", ".join(register(self)))
                 self._registered = True
+            retry(self)
             self.enqueue_jobs()
         finally:
             self.remove_lock()
