@@ -131,3 +131,14 @@ def test_a_retry_waiting_for_a_worker_is_not_queued_twice(app, monkeypatch):
     assert get_queue().count == 1
     poll_at(monkeypatch, utcnow())  # no worker took it yet
     assert get_queue().count == 1
+
+
+def test_the_health_page_shows_a_retrying_job_and_why(app, viewer_client):
+    now = utcnow()
+    Heartbeat.touch(periodic.ROLE, "flaky", started_at=now, seen_at=now)
+    Heartbeat.touch(attempts.ROLE, "flaky", started_at=now, seen_at=now, stopped_at=now, failures=2,
+                    reason="RuntimeError: boom")
+    page = viewer_client.get("/").get_data(as_text=True)
+    assert "<li>flaky did not complete (RuntimeError: boom): 2 attempts in a row, retrying in " in page
+    row = page[page.index('data-job="flaky"'):]
+    assert '<span class="badge warning">retrying</span>' in row[:row.index("</tr>")]
