@@ -32,6 +32,7 @@ ALLOWANCE = 60
 RETRY_FIRST = 60
 RETRY_MAX = 3600
 DIED = "the run stopped without an end (worker killed, or database or Redis lost)"
+LOST = "the run was lost before it began (database unreachable, or its worker died)"
 REASON_LENGTH = 500
 
 

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from shopsync import attempts, liveness, periodic, scheduler
 from shopsync.db import utcnow
@@ -111,6 +111,24 @@ def test_a_run_whose_worker_died_is_retried(app, run_jobs, monkeypatch):
     run_jobs()
     assert len(CALLS) == 1  # not 50 minutes later, when the hourly job is due
     assert periodic.last_runs()["flaky"] > now and liveness.report().retries == {}
+
+
+def test_a_run_lost_before_it_began_is_retried(app, run_jobs, monkeypatch):
+    ten_minutes_ago = utcnow() - dt.timedelta(minutes=10)
+    Heartbeat.touch(periodic.ROLE, "flaky", started_at=ten_minutes_ago, seen_at=ten_minutes_ago)
+    poll_at(monkeypatch, utcnow())  # registered, due in 50 minutes
+    queue = get_queue()
+    queue.enqueue_job(Job.fetch("periodic-flaky", connection=queue.connection))  # its run was queued...
+    take_queued()
+    rq_job = Job.fetch("periodic-flaky", connection=queue.connection)
+    rq_job.set_status(JobStatus.STARTED)  # ...and taken by a worker killed before the run began
+
+    poll_at(monkeypatch, rq_job.enqueued_at + dt.timedelta(seconds=30))
+    run_jobs()
+    assert CALLS == []
+    poll_at(monkeypatch, rq_job.enqueued_at + dt.timedelta(seconds=61))
+    run_jobs()
+    assert len(CALLS) == 1  # a minute later, not when the hourly job is next due
 
 
 def test_no_second_run_starts_while_one_is_alive(app):
