@@ -6,6 +6,7 @@ that did not complete and `reason` why the last one did not. An attempt that sto
 without an end died with its worker (killed, or its database or Redis lost). The scheduler runs
 a job whose latest attempt did not complete again after a backoff (`retry`), well before its
 next interval; an attempt is claimed in the database, so no second run starts while one lives.
+The scheduler queues every periodic job as `run(name)`.
 """
 
 import contextlib
@@ -15,6 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from peewee import Case
+from rq.utils import import_attribute
 
 from shopsync import periodic
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
@@ -145,3 +147,16 @@ def attempt(name):
         thread.join()
         with db.connection_context():
             end(name, started, error)
+
+
+def run(name):
+    """Run the periodic job `name` unless a run of it is alive; record when a successful run started."""
+    started = utcnow()
+    with attempt(name) as held:
+        if not held:
+            log.info("periodic job %s not started: a run of it is still alive", name)
+            return None
+        result = import_attribute(periodic.JOBS_BY_NAME[name].func)()
+        with db.connection_context():
+            Heartbeat.touch(periodic.ROLE, name, started_at=started, seen_at=utcnow())
+    return result

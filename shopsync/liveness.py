@@ -1,7 +1,7 @@
 """Liveness: is the scheduler alive, is every worker, has every periodic job run lately?
 
 Scheduler and worker processes beat into the database from a thread while they live (one
-Heartbeat row each); periodic jobs record their last successful run (`periodic.run`), and
+Heartbeat row each); periodic jobs record their last successful run (`attempts.run`), and
 the latest attempt that did not complete, retried soon (`attempts`). The
 database keeps them where a Redis loss cannot erase them, and they are judged whenever the
 Health page, GET /api/admin/health or /metrics is read, so a dead worker or a lost schedule

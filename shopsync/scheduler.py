@@ -44,7 +44,7 @@ def _schedule(scheduler, jobs):
     runs, now = _last_runs(), utcnow()
     for job in jobs:
         scheduler.schedule(scheduled_time=periodic.next_run(job, runs.get(job.name), now),
-                           func=periodic.run, args=[job.name], interval=job.every(), repeat=None,
+                           func=attempts.run, args=[job.name], interval=job.every(), repeat=None,
                            id=job.id, queue_name=scheduler.queue_name,
                            timeout=max(job.seconds * 5, 300))
 
