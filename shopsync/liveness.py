@@ -1,7 +1,8 @@
 """Liveness: is the scheduler alive, is every worker, has every periodic job run lately?
 
 Scheduler and worker processes beat into the database from a thread while they live (one
-Heartbeat row each); periodic jobs record their last successful run (`periodic.run`). The
+Heartbeat row each); periodic jobs record their last successful run (`attempts.run`), and
+the latest attempt that did not complete, retried soon (`attempts`). The
 database keeps them where a Redis loss cannot erase them, and they are judged whenever the
 Health page, GET /api/admin/health or /metrics is read, so a dead worker or a lost schedule
 shows even when no job runs at all.
@@ -15,7 +16,7 @@ import socket
 import threading
 from dataclasses import dataclass
 
-from shopsync import periodic
+from shopsync import attempts, periodic
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 from shopsync.models import Heartbeat
 
@@ -143,6 +144,8 @@ class Report:
     roles: dict  # role -> Sign of the newest process of that role
     processes: list  # Process, schedulers first
     jobs: dict  # job name -> Sign of its last run
+    retries: dict  # job name -> attempts.Retry, for jobs whose latest attempt did not complete
+    now: dt.datetime
 
     def late(self):
         """Return a sentence for everything late, causes first, e.g. "scheduler not seen for 3 min"."""
@@ -161,7 +164,17 @@ class Report:
                 messages.append(f"{name} never run (every {every})")
             elif sign.late:
                 messages.append(f"{name} not run for {brief(sign.age)} (every {every})")
+            if name in self.retries:
+                messages.append(self.retrying(name))
         return messages
+
+    def retrying(self, name):
+        """Say why job `name` is retrying and when, e.g. "reconcile-deep did not complete (...)"."""
+        retry = self.retries[name]
+        wait = (retry.at - self.now).total_seconds()
+        when = f"in {brief(wait)}" if wait > 0 else "now"
+        count = "1 attempt" if retry.failures == 1 else f"{retry.failures} attempts in a row"
+        return f"{name} did not complete ({retry.reason}): {count}, retrying {when}"
 
     def json(self):
         """Serialise the report for GET /api/admin/health."""
@@ -171,7 +184,8 @@ class Report:
             **{role: {**sign.json(), "processes": [p.json() for p in self.processes if p.role == role]}
                for role, sign in self.roles.items()},
             "periodic_jobs": {name: {**sign.json("last_run"),
-                                     "every_seconds": periodic.JOBS_BY_NAME[name].every()}
+                                     "every_seconds": periodic.JOBS_BY_NAME[name].every(),
+                                     "retry": self.retries[name].json() if name in self.retries else None}
                               for name, sign in self.jobs.items()},
         }
 
@@ -194,4 +208,7 @@ def report(now=None):
     runs = periodic.last_runs()
     jobs = {job.name: Sign(runs.get(job.name), job_allowance(job.every()), now)
             for job in periodic.JOBS}
-    return Report(roles, processes, jobs)
+    tried = attempts.latest()
+    retries = {job.name: retry for job in periodic.JOBS
+               if (retry := attempts.retry(tried.get(job.name), job.every(), now))}
+    return Report(roles, processes, jobs, retries, now)

@@ -91,6 +91,11 @@ def _bulk_lines_counted(migrator):
     migrate(migrator.add_column(BulkRun._meta.table_name, "lines_counted", BulkRun.lines_counted))
 
 
+def _periodic_attempts(migrator):
+    fields = Heartbeat._meta.fields
+    migrate(*(migrator.add_column("heartbeat", name, fields[name]) for name in ("failures", "reason")))
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
@@ -102,6 +107,7 @@ MIGRATIONS = [
     ("0007_audit_log_and_data_request_answers", _operations_tables),
     ("0008_bulk_runs", _bulk_runs),
     ("0009_bulk_lines_counted", _bulk_lines_counted),
+    ("0010_periodic_attempts", _periodic_attempts),
 ]
 
 

@@ -332,6 +332,10 @@ class Heartbeat(BaseModel):
     started_at = UTCDateTimeField(default=utcnow)  # process start, or the start of the job's run
     seen_at = UTCDateTimeField(default=utcnow)  # the latest beat, or the end of the job's run
     stopped_at = UTCDateTimeField(null=True)  # a process that stopped when asked to
+    # A periodic job's latest attempt (role "run", shopsync.attempts): the attempts in a row that
+    # did not complete, and why the last one did not.
+    failures = pw.IntegerField(default=0)
+    reason = pw.TextField(null=True)
 
     class Meta:
         indexes = ((("role", "name"), True),)

@@ -1,17 +1,16 @@
 """The periodic jobs: what runs how often, and when each last ran.
 
-The scheduler queues each job as `run(name)`, which records a successful run in the job's
-Heartbeat row. The record lives in the database, so that after Redis forgets the schedule
-it can be rebuilt (each job due an interval after its last run) and judged by `liveness`.
+The scheduler queues each job as `attempts.run(name)`, which runs it one attempt at a time,
+retried soon when it does not complete, and records a successful run in the job's Heartbeat
+row. The record lives in the database, so that after Redis forgets the schedule it can be
+rebuilt (each job due an interval after its last run) and judged by `liveness`.
 """
 
 import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app
-from rq.utils import import_attribute
 
-from shopsync.db import db, utcnow
 from shopsync.models import Heartbeat
 
 ROLE = "job"  # the Heartbeat role of periodic jobs
@@ -51,15 +50,6 @@ JOBS_BY_NAME = {job.name: job for job in JOBS}
 def scaled(seconds):
     """Return `seconds` (a number or a timedelta) times SHOPSYNC_SCHEDULE_SCALE."""
     return seconds * current_app.config["SCHEDULE_SCALE"]
-
-
-def run(name):
-    """Run the periodic job `name`, then record when this successful run started."""
-    started = utcnow()
-    result = import_attribute(JOBS_BY_NAME[name].func)()
-    with db.connection_context():
-        Heartbeat.touch(ROLE, name, started_at=started, seen_at=utcnow())
-    return result
 
 
 def last_runs():

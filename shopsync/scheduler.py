@@ -4,19 +4,22 @@ Each periodic job (shopsync.periodic) has a fixed id, so registering replaces it
 instead of adding a copy; rq-scheduler's Redis lock lets only one running scheduler act.
 At every poll the scheduler holding the lock checks that every periodic job is still
 registered and registers again what Redis lost (a restart without persistence, a failover,
-an eviction), due an interval after its last run as the database knows it. Redis outages
+an eviction), due an interval after its last run as the database knows it, and queues again
+each job whose latest attempt failed or died once its backoff is over (`attempts`). Redis outages
 are logged and retried every poll: the scheduler never exits on its own.
 """
 
+import datetime as dt
 import logging
 import signal
 import time
 
 from redis.exceptions import RedisError
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq_scheduler import Scheduler
 
-from shopsync import liveness, periodic, queue
+from shopsync import attempts, liveness, periodic, queue
 from shopsync.db import INFRASTRUCTURE_ERRORS, db, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ def _schedule(scheduler, jobs):
     runs, now = _last_runs(), utcnow()
     for job in jobs:
         scheduler.schedule(scheduled_time=periodic.next_run(job, runs.get(job.name), now),
-                           func=periodic.run, args=[job.name], interval=job.every(), repeat=None,
+                           func=attempts.run, args=[job.name], interval=job.every(), repeat=None,
                            id=job.id, queue_name=scheduler.queue_name,
                            timeout=max(job.seconds * 5, 300))
 
@@ -75,6 +78,59 @@ def heal(scheduler):
         log.warning("periodic jobs lost from Redis registered again: %s",
                     ", ".join(job.name for job in lost))
     return [job.name for job in lost]
+
+
+def _latest_attempts():
+    """Return the periodic jobs' latest attempts, or None when the database cannot say."""
+    try:
+        with db.connection_context():
+            return attempts.latest()
+    except INFRASTRUCTURE_ERRORS as exc:
+        log.warning("periodic attempts unknown, database unreachable (%s): no retry this poll", exc)
+        return None
+
+
+def _lost(rq_job, row, every):
+    """Return the Retry of a job queued, then failed or taken by a worker, without an attempt.
+
+    That is a run lost before it began: the database was unreachable when it started, or its
+    worker died between taking it and claiming it. None otherwise (waiting, or done).
+    """
+    queued = rq_job.enqueued_at
+    if queued is None or rq_job.get_status() not in (JobStatus.FAILED, JobStatus.STARTED) \
+            or (row is not None and row.started_at >= queued):
+        return None
+    failures = (row.failures if row else 0) + 1
+    wait = attempts.backoff(failures, every)
+    return attempts.Retry(queued + dt.timedelta(seconds=wait), wait, failures, attempts.LOST)
+
+
+def retry(scheduler):
+    """Queue again the periodic jobs whose latest run did not complete, once their wait is over.
+
+    A job queued within its wait is left alone: its retry (or its regular run) waits for a
+    worker. Return the names queued.
+    """
+    rows, now = _latest_attempts(), utcnow()
+    if rows is None:
+        return []
+    queued = []
+    for job in periodic.JOBS:
+        try:
+            rq_job = scheduler.job_class.fetch(job.id, connection=scheduler.connection)
+        except NoSuchJobError:
+            continue  # lost from Redis: heal registers it again, due now
+        row = rows.get(job.name)
+        due = attempts.retry(row, job.every(), now) or _lost(rq_job, row, job.every())
+        if due is None or due.at > now:
+            continue
+        if rq_job.enqueued_at and (now - rq_job.enqueued_at).total_seconds() < due.wait:
+            continue
+        scheduler.enqueue_job(rq_job)
+        queued.append(job.name)
+        log.warning("periodic job %s queued again; runs in a row that did not complete: %d, "
+                    "the last because %s", job.name, due.failures, due.reason)
+    return queued
 
 
 class PeriodicScheduler(Scheduler):
@@ -126,6 +182,7 @@ class PeriodicScheduler(Scheduler):
             else:
                 log.info("registered %s", ", ".join(register(self)))
                 self._registered = True
+            retry(self)
             self.enqueue_jobs()
         finally:
             self.remove_lock()
