@@ -50,7 +50,7 @@ def test_a_bulk_run_shows_its_operation_and_cancel_cancels_it_in_shopify(app, li
         worker = threading.Thread(target=bulk_backfill.run_bulk_backfill, args=(run.id,), kwargs={
             "client": AdminClient(shop.base_url, "shpat_test"), "poll": 0.1, "step": 0.05})
         worker.start()
-        _wait_for(lambda: BulkRun.get_or_none(BulkRun.part == "books",
+        _wait_for(lambda: BulkRun.get_or_none(BulkRun.part == "orders",
                                               BulkRun.status == BulkStatus.RUNNING))
 
         page.reload()
