@@ -97,6 +97,8 @@ def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STE
                     _save(row, status=BulkStatus.EXPIRED)  # the next start runs it again
                     raise
                 if row.status is not BulkStatus.COMPLETED:
+                    if backfill.cancelled(run):  # Shopify stopped it as the run was cancelled
+                        return BackfillRun.get_by_id(run.id)
                     backfill.close(run, RunStatus.FAILED, describe(row))
                     return run
                 _save(row, status=BulkStatus.APPLIED)

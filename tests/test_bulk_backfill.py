@@ -276,6 +276,26 @@ def test_cancelling_the_run_cancels_the_bulk_operation(shop):
     assert operation.status == "CANCELED"
 
 
+@pytest.mark.usefixtures("app")
+def test_a_run_cancelled_as_it_asks_shopify_stays_interrupted(shop, monkeypatch):
+    shop.bulk.page_delay = 2.0
+    started = bulk_backfill.prepare_run("orders")
+    asked = bulk_backfill.BulkClient.operation
+
+    def cancelled_meanwhile(bulk, operation_id):  # the Cancel button, between two looks
+        backfill.cancel(started.id, "admin")
+        bulk.cancel(operation_id)
+        while shop.bulk.current().status != "CANCELED":
+            time.sleep(0.02)
+        return asked(bulk, operation_id)
+
+    monkeypatch.setattr(bulk_backfill.BulkClient, "operation", cancelled_meanwhile)
+    done = bulk_backfill.run_bulk_backfill(started.id, client=AdminClient(shop.base_url, "shpat_test"),
+                                           poll=0.05, step=0.02)
+    assert done.status is RunStatus.INTERRUPTED and done.error == "cancelled by admin"
+    assert BulkRun.get().status is BulkStatus.CANCELED
+
+
 def test_every_bulk_query_stays_within_shopifys_limits():
     from shopsync.simulator.graphql.bulk_query import plan
 
