@@ -254,8 +254,6 @@ def _apply_page(run, row, page, lines, offset, on_progress):
         on_progress(run, len(page) - counted)
 
 
-
-
 def cancel_operations(run_id):
     """Ask Shopify to cancel the run's bulk operations still going; return the error, or None.
 
