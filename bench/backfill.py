@@ -6,7 +6,7 @@ the backfill's interpreter; each backfill runs in a fresh process that reports i
 RSS. The ceiling: the first BUCKET pages come at once, every further page costs 1/LEAK_RATE
 s, so N orders take at least (ceil(N/250) - BUCKET) / LEAK_RATE s.
 
-A bulk backfill's time has two parts: the simulator running the two bulk queries (Shopify's
+A bulk backfill's time has two parts: the simulator running the bulk query (Shopify's
 side: not shopsync's to speed up, and the simulator builds its orders far slower than
 Shopify) and shopsync streaming and applying the results. The apply phases are what is
 compared with `ingest.apply_records` upserting the same generated orders, page by page.

@@ -3,9 +3,9 @@
 Applied orders/s against `ingest.apply_records` upserting the same generated orders in the
 same run, peak RSS of the large store against the small one, and the time end to end against
 a REST backfill of the same orders at its rate-limit ceiling (40-deep bucket, 2 calls/s).
-The large store is 50,000 orders: the simulator builds about 170 orders/s for the two bulk
-queries, so 100,000 and 1,000,000 take too long on a shared 2-core machine; `--sizes
-SMALL,LARGE` runs other sizes.
+The large store is 50,000 orders: the simulator builds its orders slowly for the bulk
+query (about 170 orders/s when orders took two queries), so 100,000 and 1,000,000 take too
+long on a shared 2-core machine; `--sizes SMALL,LARGE` runs other sizes.
 """
 
 from bench.backfill import bulk_rows

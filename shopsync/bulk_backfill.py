@@ -3,12 +3,15 @@
 A run starts each bulk query of its resource in turn (`shopify.bulk.PARTS`); while another
 bulk query holds the shop's limit it waits its turn (queued) instead of failing. It learns
 that an operation ended from the `bulk_operations/finish` webhook, and asks Shopify every
-BULK_POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a page
-at a time through the one apply path; after each page the run stores the lines and bytes
-applied, so a run that stops resumes at that line while the URL is valid (7 days), and
-starts the operation again after that; the records of lines an earlier operation already
-applied are applied again but not counted again in the run's totals. The next page is read,
-joined and mapped in a thread while the current one is written.
+BULK_POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a
+page at a time through the one apply path; the orders a bulk query cannot read whole (those
+with refunds or fulfillments: `Part.whole`) are fetched by id with the cursor-paged queries,
+as catch-up fetches what differs, and applied in the same page. After each page the run
+stores the lines and bytes applied, so a run that stops resumes at that line while the URL is
+valid (7 days), and starts the operation again after that; the records of lines an earlier
+operation already applied are applied again but not counted again in the run's totals. The
+next page is read, joined, mapped (and its whole orders fetched) in a thread while the
+current one is written.
 """
 
 import contextlib
@@ -21,11 +24,10 @@ from flask import current_app
 from shopsync import backfill, queue
 from shopsync.bulk_run import ACTIVE, BulkRun, BulkStatus
 from shopsync.db import db, utcnow, write_transaction
-from shopsync.ingest import apply_records
 from shopsync.models import BackfillRun, RunStatus
-from shopsync.shopify import AdminClient, ShopifyError, app_client
-from shopsync.shopify.bulk import PARTS, BulkClient, ResultGone, nodes, records
-from shopsync.topics import ENTITIES, RESOURCES
+from shopsync.shopify import AdminClient, ShopifyError, app_client, mapping
+from shopsync.shopify.bulk import PARTS, BulkClient, ResultGone, nodes, record
+from shopsync.topics import RESOURCES
 
 log = logging.getLogger(__name__)
 STEP_SECONDS = 0.5  # how often the run looks for the webhook's word, or a cancel
@@ -60,9 +62,11 @@ def prepare_run(resource, since=None):
 
 
 def parts(run):
-    """Return the BulkRuns of a run, in the order they run."""
+    """Return the BulkRuns of a run, in the order they run (a part since dropped, such as the
+    orders' former `books`, which Shopify refused, is left out)."""
     names = [part.name for part in PARTS[run.entity_type]]
-    return sorted(BulkRun.select().where(BulkRun.backfill == run), key=lambda r: names.index(r.part))
+    return sorted((row for row in BulkRun.select().where(BulkRun.backfill == run)
+                   if row.part in names), key=lambda r: names.index(r.part))
 
 
 def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STEP_SECONDS):
@@ -86,12 +90,15 @@ def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STE
                     continue
                 row = _finished_operation(run, row, part, bulk, poll, step)
                 try:
-                    if row is None or (row.url and not _apply(run, row, part, bulk, on_progress)):
+                    if row is None or (row.url and not _apply(run, row, part, client, bulk,
+                                                              on_progress)):
                         return BackfillRun.get_by_id(run.id)  # cancelled
                 except ResultGone:
                     _save(row, status=BulkStatus.EXPIRED)  # the next start runs it again
                     raise
                 if row.status is not BulkStatus.COMPLETED:
+                    if backfill.cancelled(run):  # Shopify stopped it as the run was cancelled
+                        return BackfillRun.get_by_id(run.id)
                     backfill.close(run, RunStatus.FAILED, describe(row))
                     return run
                 _save(row, status=BulkStatus.APPLIED)
@@ -192,51 +199,59 @@ def _cancel(row, bulk, step):
         row = _record(row, bulk.operation(row.operation_id))
 
 
-def _apply(run, row, part, bulk, on_progress):
+def _apply(run, row, part, client, bulk, on_progress):
     """Apply the operation's result from its last applied line on; False if cancelled."""
-    with contextlib.closing(backfill.prefetched(_pages(row, part, bulk))) as pages:
+    with contextlib.closing(backfill.prefetched(_pages(row, part, client, bulk))) as pages:
         for page, lines, offset in pages:
-            _apply_page(run, row, part, page, lines, offset, on_progress)
+            _apply_page(run, row, page, lines, offset, on_progress)
             if backfill.cancelled(run):
                 return False
     return True
 
 
-def _pages(row, part, bulk):
-    """Yield the result's pages from its last applied line on: ([(entity type, record,
-    counted)], lines applied after it, byte offset after it), PAGE records or more each.
+def _pages(row, part, client, bulk):
+    """Yield the result's pages from its last applied line on: ([(record, counted)], lines
+    applied after it, byte offset after it), PAGE records each (the last one fewer).
 
-    `counted`: the record's node ends within the lines an earlier operation of the part
-    already put in the run's totals (`lines_counted`).
+    A page holds the records of the file and those of the nodes `part` says to fetch whole,
+    fetched by id. `counted`: the record's node ends within the lines an earlier operation of
+    the part already put in the run's totals (`lines_counted`); those come first.
     """
-    base_lines, base_bytes, already, page = row.lines_applied, row.byte_offset, row.lines_counted, []
+    base_lines, base_bytes, already = row.lines_applied, row.byte_offset, row.lines_counted
+    page, whole = [], {}
     for node, count, size in nodes(bulk.lines(row.url, base_bytes, base_lines)):
         counted = base_lines + count <= already
-        page.extend((kind, record, counted) for kind, record in records(part, node))
-        if len(page) >= PAGE:
-            yield page, base_lines + count, base_bytes + size
-            page = []
-    if page:
-        yield page, base_lines + count, base_bytes + size
+        if part.fetched_whole(node):
+            whole[mapping.legacy_id(node)] = counted
+        else:
+            page.append((record(part, node), counted))
+        if len(page) + len(whole) >= PAGE:
+            yield _with_whole(client, part, page, whole), base_lines + count, base_bytes + size
+            page, whole = [], {}
+    if page or whole:
+        yield _with_whole(client, part, page, whole), base_lines + count, base_bytes + size
 
 
-def _apply_page(run, row, part, page, lines, offset, on_progress):
-    """Apply one page of records of each entity type and record how far the run got, all in
-    one transaction; count in the run's totals only the records not counted before."""
-    main, fresh = RESOURCES[run.entity_type].entity_type, 0
+def _with_whole(client, part, page, whole):
+    """Return the page with the records of the ids `whole` ({id: counted}) fetched whole,
+    those counted before first."""
+    if whole:
+        page = page + [(found, whole[found["id"]]) for found in
+                       client.iter_records(part.resource, ids=list(whole), limit=PAGE)]
+    return sorted(page, key=lambda item: not item[1])
+
+
+def _apply_page(run, row, page, lines, offset, on_progress):
+    """Apply one page of records and record how far the run got, all in one transaction;
+    count in the run's totals only the records not counted before."""
+    counted = sum(seen for _, seen in page)
     with write_transaction():
-        for entity_type in part.entity_types:
-            documents = [record for kind, record, _ in page if kind == entity_type]
-            if entity_type == main:
-                counted = sum(seen for kind, _, seen in page if kind == entity_type)
-                backfill.apply_page(run, ENTITIES[main], documents, counted=counted)
-                fresh = len(documents) - counted
-            else:  # the books: what fails is a failed item, not a record of the run's count
-                apply_records(entity_type, documents)
+        backfill.apply_page(run, RESOURCES[run.entity_type], [record for record, _ in page],
+                            counted=counted)
         _save(row, lines_applied=lines, byte_offset=offset,
               lines_counted=max(row.lines_counted, lines))
-    if on_progress and fresh:
-        on_progress(run, fresh)
+    if on_progress and len(page) > counted:
+        on_progress(run, len(page) - counted)
 
 
 def cancel_operations(run_id):

@@ -50,26 +50,25 @@ def test_a_bulk_run_shows_its_operation_and_cancel_cancels_it_in_shopify(app, li
         worker = threading.Thread(target=bulk_backfill.run_bulk_backfill, args=(run.id,), kwargs={
             "client": AdminClient(shop.base_url, "shpat_test"), "poll": 0.1, "step": 0.05})
         worker.start()
-        _wait_for(lambda: BulkRun.get_or_none(BulkRun.part == "books",
+        _wait_for(lambda: BulkRun.get_or_none(BulkRun.part == "orders",
                                               BulkRun.status == BulkStatus.RUNNING))
 
         page.reload()
         row = page.locator(f"#run-{run.id}")
-        expect(row.locator("li[data-part=books]")).to_have_attribute("data-status", "running")
-        expect(row.locator("li[data-part=orders]")).to_have_attribute("data-status", "queued")
+        expect(row.locator("li[data-part=orders]")).to_have_attribute("data-status", "running")
         shoot(page, "backfills-bulk")
         mark_page(page)
         page.once("dialog", lambda dialog: dialog.accept())
         row.get_by_role("button", name="Cancel").click()
         expect(row).to_contain_text("cancelled")
         expect(row).to_have_attribute("data-status", "interrupted")
-        expect(row.locator("li[data-part=books] .badge")).to_have_text(re.compile("cancel(ing|ed)"))
+        expect(row.locator("li[data-part=orders] .badge")).to_have_text(re.compile("cancel(ing|ed)"))
         assert_not_reloaded(page)  # the row was swapped in place
         worker.join(15)
         _wait_for(lambda: shop.bulk.current().status == "CANCELED")
 
         page.reload()
-        expect(page.locator(f"#run-{run.id} li[data-part=books]")).to_have_attribute(
+        expect(page.locator(f"#run-{run.id} li[data-part=orders]")).to_have_attribute(
             "data-status", "canceled")
     with db.connection_context():
         assert BackfillRun.get_by_id(run.id).status is RunStatus.INTERRUPTED

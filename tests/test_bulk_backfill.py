@@ -9,7 +9,7 @@ import pytest
 from shopsync import backfill, bulk_backfill
 from shopsync.bulk_run import BulkRun, BulkStatus
 from shopsync.db import db
-from shopsync.ledger import Fulfillment, Refund
+from shopsync.ledger import Fulfillment, FulfillmentLineItem, OrderTransaction, Refund, RefundLineItem
 from shopsync.models import (
     BackfillRun,
     Customer,
@@ -68,9 +68,66 @@ def test_a_bulk_backfill_copies_orders_with_their_lines_and_books(shop, store):
     assert Fulfillment.select().count() == sum(len(r["fulfillments"]) for r in records) > 0
     assert FailedSyncItem.select().count() == 0  # every order's money checks out with its books
     rows = list(BulkRun.select().order_by(BulkRun.id))
-    assert [(r.part, r.status) for r in rows] == [("books", BulkStatus.APPLIED),
-                                                  ("orders", BulkStatus.APPLIED)]
-    assert rows[1].lines_applied == rows[1].object_count > len(truth)
+    assert [(r.part, r.status) for r in rows] == [("orders", BulkStatus.APPLIED)]
+    assert rows[0].lines_applied == rows[0].object_count > len(truth)
+
+
+def _books(store):
+    """Return the refunds, refund lines, transactions and fulfillments of the store's orders."""
+    records = [{**store.get_order(i), "transactions": store.order_transactions(i)}
+               for i in store.ids("orders", status="any")]
+    refunds = [r for record in records for r in record["refunds"]]
+    fulfillments = [f for record in records for f in record["fulfillments"]]
+    return {"refunds": sorted((r["id"], r["order_id"]) for r in refunds),
+            "refund lines": sorted((line["id"], r["id"], line["line_item_id"], line["quantity"])
+                                   for r in refunds for line in r["refund_line_items"]),
+            "transactions": sorted(t["id"] for record in records for t in record["transactions"]),
+            "fulfillments": sorted((f["id"], f["order_id"]) for f in fulfillments),
+            "fulfilled lines": sorted((f["id"], line["id"], line["quantity"])
+                                      for f in fulfillments for line in f["line_items"])}
+
+
+def _erp_books():
+    return {"refunds": sorted(Refund.select(Refund.shopify_id, Refund.order_shopify_id).tuples()),
+            "refund lines": sorted((line.shopify_id, line.refund.shopify_id,
+                                    line.line_item_shopify_id, line.quantity)
+                                   for line in RefundLineItem.select(RefundLineItem, Refund).join(Refund)),
+            "transactions": sorted(t for (t,) in OrderTransaction.select(
+                OrderTransaction.shopify_id).tuples()),
+            "fulfillments": sorted(Fulfillment.select(Fulfillment.shopify_id,
+                                                      Fulfillment.order_shopify_id).tuples()),
+            "fulfilled lines": sorted((line.fulfillment.shopify_id, line.line_item_shopify_id,
+                                       line.quantity) for line in
+                                      FulfillmentLineItem.select(FulfillmentLineItem, Fulfillment)
+                                      .join(Fulfillment))}
+
+
+@pytest.mark.usefixtures("app")
+def test_a_bulk_backfill_of_orders_with_refunds_and_fulfillments_brings_their_books_whole(shop,
+                                                                                         store):
+    paid = [i for i in store.ids("orders", status="any")
+            if store.get_order(i)["financial_status"] == "paid"]
+    many = [i for i in paid if len(store.get_order(i)["line_items"]) > 1]
+    for order_id in many[:15]:  # a partial refund of one line, then the rest with shipping
+        line = store.get_order(order_id)["line_items"][0]
+        store.refund_order(order_id, {line["id"]: 1})
+        store.refund_order(order_id, shipping=True)
+    for order_id in many[15:30]:  # shipped in two fulfillments
+        line = store.get_order(order_id)["line_items"][0]
+        store.fulfill_order(order_id, {line["id"]: line["quantity"]})
+        store.fulfill_order(order_id)
+    for order_id in many[30:40]:  # shipped, then a line refunded
+        store.fulfill_order(order_id)
+        store.refund_order(order_id, {store.get_order(order_id)["line_items"][1]["id"]: 1})
+    done = run(shop)
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert done.fetched == done.stored == Order.select().count() == 300 and done.failed == 0
+    expected = _books(store)
+    assert len(expected["refund lines"]) >= 40 and len(expected["fulfillments"]) >= 40
+    assert _erp_books() == expected
+    assert FailedSyncItem.select().count() == 0  # every order's money checks out with its books
+    refunded = Order.get(Order.shopify_id == many[0])
+    assert refunded.financial_status == "refunded" and refunded.total_refunded > 0
 
 
 @pytest.mark.usefixtures("app")
@@ -104,7 +161,7 @@ def test_an_interrupted_bulk_backfill_resumes_at_its_last_applied_line(shop):
     resumed = run(shop)
     assert resumed.id == stopped.id and resumed.status is RunStatus.COMPLETED, resumed.error
     assert resumed.fetched == 300 and Order.select().count() == 300
-    assert operations(shop) == 2  # the same two operations: the result read on from its line
+    assert operations(shop) == 1  # the same operation: the result read on from its line
 
 
 @pytest.mark.usefixtures("app")
@@ -114,7 +171,7 @@ def test_an_expired_result_url_starts_a_new_operation(shop):
     BulkRun.update(url_expires_at=dt.datetime.now(dt.UTC)).where(BulkRun.part == "orders").execute()
     done = run(shop)
     assert done.status is RunStatus.COMPLETED and Order.select().count() == 300
-    assert operations(shop) == 3
+    assert operations(shop) == 2
 
 
 @pytest.mark.usefixtures("app")
@@ -129,7 +186,7 @@ def test_an_operation_run_again_counts_each_record_once(shop):
         run(shop, on_progress=stop_after_one_page)
     BulkRun.update(url_expires_at=dt.datetime.now(dt.UTC)).where(BulkRun.part == "orders").execute()
     done = run(shop, on_progress=lambda current, size: progress.append(size))
-    assert done.status is RunStatus.COMPLETED and operations(shop) == 3
+    assert done.status is RunStatus.COMPLETED and operations(shop) == 2
     assert done.fetched == done.stored == done.expected == 300 and sum(progress) == 300
     assert BulkRun.get(BulkRun.part == "orders").lines_counted == BulkRun.get(
         BulkRun.part == "orders").lines_applied
@@ -217,6 +274,26 @@ def test_cancelling_the_run_cancels_the_bulk_operation(shop):
     while operation.status != "CANCELED" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert operation.status == "CANCELED"
+
+
+@pytest.mark.usefixtures("app")
+def test_a_run_cancelled_as_it_asks_shopify_stays_interrupted(shop, monkeypatch):
+    shop.bulk.page_delay = 2.0
+    started = bulk_backfill.prepare_run("orders")
+    asked = bulk_backfill.BulkClient.operation
+
+    def cancelled_meanwhile(bulk, operation_id):  # the Cancel button, between two looks
+        backfill.cancel(started.id, "admin")
+        bulk.cancel(operation_id)
+        while shop.bulk.current().status != "CANCELED":
+            time.sleep(0.02)
+        return asked(bulk, operation_id)
+
+    monkeypatch.setattr(bulk_backfill.BulkClient, "operation", cancelled_meanwhile)
+    done = bulk_backfill.run_bulk_backfill(started.id, client=AdminClient(shop.base_url, "shpat_test"),
+                                           poll=0.05, step=0.02)
+    assert done.status is RunStatus.INTERRUPTED and done.error == "cancelled by admin"
+    assert BulkRun.get().status is BulkStatus.CANCELED
 
 
 def test_every_bulk_query_stays_within_shopifys_limits():

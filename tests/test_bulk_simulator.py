@@ -22,7 +22,7 @@ RUN = ("mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation
 STATE = ("query($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount "
          "rootObjectCount fileSize url partialDataUrl } }")
 ORDERS = ("{ orders { edges { node { id name lineItems { edges { node { __typename id quantity } } } "
-          "refunds { id transactions { nodes { __typename id kind } } } } } } }")
+          "refunds { id } } } } }")
 
 
 @pytest.fixture
@@ -72,14 +72,11 @@ def test_a_bulk_query_runs_in_the_background_and_serves_jsonl_with_parent_ids(si
     for line in lines:  # every child follows the object holding it
         if "__parentId" in line:
             assert line["__parentId"] in seen
-            assert line["__typename"] in ("LineItem", "OrderTransaction")
+            assert line["__parentId"].startswith("gid://shopify/Order/")
+            assert line["__typename"] == "LineItem"
         seen.add(line["id"])
-        for refund in line.get("refunds", []):
-            seen.add(refund["id"])
-            assert "transactions" not in refund
     assert all("lineItems" not in order for order in orders)
-    assert any(line["__parentId"].startswith("gid://shopify/Refund/") for line in lines
-               if line.get("__typename") == "OrderTransaction")
+    assert any(order["refunds"] for order in orders)  # a list stays inline in its order's line
 
 
 def test_the_url_is_signed_and_expires(sim):
@@ -141,13 +138,35 @@ def test_a_query_beyond_the_granted_scopes_fails_with_access_denied(sim):
 @pytest.mark.parametrize("query, reason", [
     ("{ shop { name } }", "at least one connection"),
     ("{ orders { edges { node { id lineItems { edges { node { product { "
-     "variants { nodes { id } } } } } } } } } }", "nesting depth"),
+     "variants { edges { node { id } } } } } } } } } } }", "nesting depth"),
     ("{ orders { edges { node { nope } } } }", "Invalid bulk query"),
 ])
 def test_invalid_bulk_queries_are_user_errors(sim, query, reason):
     refused = start(sim, query)
     assert refused["bulkOperation"] is None
     assert refused["userErrors"][0]["code"] == "INVALID" and reason in refused["userErrors"][0]["message"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("{ orders { edges { node { id refunds { id refundLineItems { edges { node { quantity } } } } "
+     "} } } }", "Queries that contain a connection field within a list field are not currently "
+                "supported."),
+    ("{ orders { edges { node { id fulfillments { id fulfillmentLineItems { edges { node { id } } "
+     "} } } } } }", "Queries that contain a connection field within a list field are not currently "
+                    "supported."),
+    ("{ orders { edges { node { id lineItems { nodes { id } } } } } }",
+     "All connection fields in a bulk query must select their contents using 'edges' > 'node', "
+     "e.g: 'lineItems { edges { node {'. Selecting via 'nodes' is not supported. Invalid "
+     "connection fields: 'lineItems'."),
+    ("{ orders { nodes { id } } }", "Selecting via 'nodes' is not supported. Invalid connection "
+                                    "fields: 'orders'."),
+])
+def test_shopify_refuses_a_connection_inside_a_list_and_nodes_for_edges(sim, query, message):
+    refused = start(sim, query)
+    assert refused["bulkOperation"] is None and not sim.bulk._operations
+    assert len(refused["userErrors"]) == 1
+    error = refused["userErrors"][0]
+    assert (error["code"], error["field"]) == ("INVALID", ["query"]) and message in error["message"]
 
 
 @pytest.mark.parametrize("part", [p for parts in PARTS.values() for p in parts], ids=lambda p: p.name)

@@ -1,9 +1,11 @@
 """Bulk operations: a whole resource in one query run on Shopify's side, read back as JSONL.
 
-A bulk query may hold at most five connections, so an order with its books takes two:
-`orders` (the order, its lines, shipping lines, discount applications, and every transaction
-of the order: a list, so it comes inside the order's own line) and `books` (its refunds with
-their lines, shipping and transactions, and its fulfillments with their lines).
+Shopify refuses, in a bulk query, a connection inside a list field: an order's `refunds`
+(with their lines, shipping and transactions) and `fulfillments` (with their lines) are
+lists of objects holding connections. So the orders query reads the order, its lines,
+shipping lines, discount applications and every transaction of the order (a list without
+connections, inline in the order's line), and of its refunds and fulfillments only the ids
+(`Part.whole`); an order that has any is fetched whole by the cursor-paged queries instead.
 Each connection's objects come as lines of their own, naming the object holding them in
 `__parentId`; asked with `groupObjects: true` (the default before 2026-01), they follow it at
 once, so `nodes` joins them back one node at a time, in constant memory, into the nodes the
@@ -14,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from shopsync.shopify import admin, books, mapping
+from shopsync.shopify import admin, mapping
 from shopsync.shopify.errors import ShopifyRequestError
 
 PAGED = re.compile(r"(\w+)\(first: \d+\) \{ pageInfo \{ hasNextPage endCursor \} nodes \{ ")
@@ -28,14 +30,10 @@ DISCOUNTS = ("DiscountCodeApplication", "ManualDiscountApplication",
 CONNECTIONS = {
     ("Order", "LineItem"): "lineItems", ("Order", "ShippingLine"): "shippingLines",
     **{("Order", kind): "discountApplications" for kind in DISCOUNTS},
-    ("Refund", "RefundLineItem"): "refundLineItems",
-    ("Refund", "RefundShippingLine"): "refundShippingLines",
-    ("Refund", "OrderTransaction"): "transactions",
-    ("Fulfillment", "FulfillmentLineItem"): "fulfillmentLineItems",
     ("Product", "ProductVariant"): "variants",
 }
-# The lists inside a root object whose items hold connections of their own.
-LISTS = {"Order": ("refunds", "fulfillments")}
+# The lists of an order whose items hold connections: only their ids are read in bulk.
+WHOLE = ("refunds", "fulfillments")
 
 
 def _block(text, name, after=0):
@@ -59,20 +57,16 @@ def _bulk_selection(fields):
     return fields
 
 
-def _without(fields, *names):
+def _ids_of(fields, *names):
+    """Replace the `name { ... }` selections of `fields` by `name { id }`."""
     for name in names:
         start, end = _block(fields, name)
-        fields = fields[:start] + fields[end:]
+        fields = f"{fields[:start]}{name} {{ id }}{fields[end:]}"
     return fields
 
 
 def _query(resource, fields):
     return f"{{ {resource} {{ edges {{ node {{ {_bulk_selection(fields)} }} }} }} }}"
-
-
-def _books_fields():
-    text = books.ORDER
-    return "id " + " ".join(text[slice(*_block(text, name))] for name in ("refunds", "fulfillments"))
 
 
 class ResultGone(ShopifyRequestError):
@@ -86,7 +80,11 @@ class Part:
     name: str
     resource: str
     query: str
-    entity_types: tuple  # the entity types whose records it yields, in apply order
+    whole: tuple = ()  # lists read as ids only: a node with items in any is fetched whole
+
+    def fetched_whole(self, node):
+        """Tell whether a joined node must be fetched whole (its lists hold connections)."""
+        return any(node.get(name) for name in self.whole)
 
     def text(self, since=None):
         """Return the query, of records created on or after `since` when given."""
@@ -97,16 +95,11 @@ class Part:
 
 
 PARTS = {
-    # The books first: an order's money is checked when it is written, against its refunds.
-    "orders": (
-        Part("books", "orders", _query("orders", _books_fields()), ("refund", "fulfillment")),
-        Part("orders", "orders", _query("orders", _without(admin.RESOURCES["orders"].fields,
-                                                           "refunds", "fulfillments")),
-             ("order",))),
-    "products": (Part("products", "products", _query("products", admin.RESOURCES["products"].fields),
-                      ("product",)),),
+    "orders": (Part("orders", "orders", _query("orders", _ids_of(admin.RESOURCES["orders"].fields,
+                                                                 *WHOLE)), WHOLE),),
+    "products": (Part("products", "products", _query("products", admin.RESOURCES["products"].fields)),),
     "customers": (Part("customers", "customers",
-                       _query("customers", admin.RESOURCES["customers"].fields), ("customer",)),),
+                       _query("customers", admin.RESOURCES["customers"].fields)),),
 }
 
 
@@ -115,17 +108,12 @@ def _typename(gid):
 
 
 def _open(node):
-    """Give a root object (and the items of its lists) empty connections; index them by id."""
-    index = {node["id"]: node}
-    for name in LISTS.get(_typename(node["id"]), ()):
-        for item in node.get(name) or ():
-            index[item["id"]] = item
-    for owner in index.values():
-        kind = _typename(owner["id"])
-        for (parent, _), connection in CONNECTIONS.items():
-            if parent == kind:
-                owner.setdefault(connection, {"nodes": []})
-    return index
+    """Give a root object empty connections; return it."""
+    kind = _typename(node["id"])
+    for (parent, _), connection in CONNECTIONS.items():
+        if parent == kind:
+            node.setdefault(connection, {"nodes": []})
+    return node
 
 
 def nodes(lines):
@@ -134,7 +122,7 @@ def nodes(lines):
     A node is whole once the next root line (or the end) arrives, as children follow their
     parent; the counts then stand just before that next root line.
     """
-    node = index = None
+    node = None
     count = size = 0
     for raw in lines:
         item = json.loads(raw)
@@ -142,24 +130,19 @@ def nodes(lines):
         if parent is None:
             if node is not None:
                 yield node, count, size
-            node, index = item, _open(item)
+            node = _open(item)
         else:
-            owner = index[parent]
             connection = CONNECTIONS[(_typename(parent), item["__typename"])]
-            owner[connection]["nodes"].append(item)
+            node[connection]["nodes"].append(item)
         count += 1
         size += len(raw) + 1
     if node is not None:
         yield node, count, size
 
 
-def records(part, node):
-    """Return [(entity type, record)] of one joined node of `part`."""
-    if part.name == "books":
-        order_books = books.order_books(node, mapping.legacy_id(node))
-        return ([("refund", refund) for refund in order_books["refunds"]]
-                + [("fulfillment", item) for item in order_books["fulfillments"]])
-    return [(part.entity_types[0], mapping.RECORDS[part.resource](node))]
+def record(part, node):
+    """Return the webhook-shaped record of one joined node of `part`."""
+    return mapping.RECORDS[part.resource](node)
 
 
 class BulkClient:

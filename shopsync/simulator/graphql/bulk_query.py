@@ -1,9 +1,10 @@
 """A bulk query as Shopify runs it: checked, paged through its root connection, flattened to JSONL.
 
-Shopify's rules: at least one connection, at most five, nested at most two levels deep. The
-root connection is read a page at a time; nested connections are read whole. Every object of
-a connection becomes one line; a nested one names the object holding it in `__parentId`
-(an order for its line items, a refund for its refund lines) and follows it in the file.
+Shopify's rules: at least one connection, at most five, nested at most two levels deep, each
+read through `edges { node }` (never `nodes`), and none inside a list field (such as an
+order's `refunds` or `fulfillments`). The root connection is read a page at a time; nested
+connections are read whole. Every object of a connection becomes one line; a nested one
+names the object holding it in `__parentId` (an order for its line items) and follows it.
 """
 
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from graphql import (
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
+    get_nullable_type,
+    is_list_type,
     parse,
     print_ast,
     validate,
@@ -33,6 +36,9 @@ from shopsync.simulator.graphql.schema import SCHEMA
 MAX_CONNECTIONS, MAX_DEPTH = 5, 2
 PAGING = {"first", "last", "after", "before"}
 PAGE_INFO = "bulkPageInfo_"  # alias of the root connection's pageInfo, added to page through it
+
+
+IN_LIST = "Queries that contain a connection field within a list field are not currently supported."
 
 
 class InvalidBulkQuery(ValueError):
@@ -70,14 +76,22 @@ def _is_connection(field_type):
     return get_named_type(field_type).name.endswith("Connection")
 
 
+def _through_nodes(name):
+    return InvalidBulkQuery(
+        f"All connection fields in a bulk query must select their contents using 'edges' > "
+        f"'node', e.g: '{name} {{ edges {{ node {{'. Selecting via 'nodes' is not supported. "
+        f"Invalid connection fields: '{name}'.")
+
+
 class _Rewriter:
     """Rewrites selections so nested connections are read whole; records their shape."""
 
     def __init__(self):
         self.connections = 0
 
-    def selections(self, selection_set, parent, depth):
-        """Return (new selection set, {key: Shape}) of a selection set on type `parent`."""
+    def selections(self, selection_set, parent, depth, owner, in_list=False):
+        """Return (new selection set, {key: Shape}) of a selection set on type `parent`, the
+        type of the field `owner`; `in_list`: whether a list field holds it."""
         out, shapes = [], {}
         for selection in selection_set.selections:
             if isinstance(selection, FragmentSpreadNode):
@@ -85,7 +99,7 @@ class _Rewriter:
             if not isinstance(selection, FieldNode):  # an inline fragment
                 condition = selection.type_condition
                 inner = SCHEMA.get_type(condition.name.value) if condition else parent
-                sub, found = self.selections(selection.selection_set, inner, depth)
+                sub, found = self.selections(selection.selection_set, inner, depth, owner, in_list)
                 out.append(selection.__class__(type_condition=condition, directives=(),
                                                selection_set=sub))
                 shapes.update(found)
@@ -94,18 +108,25 @@ class _Rewriter:
             if selection.selection_set is None or name.startswith("__"):
                 out.append(selection)
                 continue
+            if name == "nodes" and _is_connection(parent):
+                raise _through_nodes(owner)
             field_type = parent.fields[name].type
             connection = _is_connection(field_type)
             arguments = selection.arguments
             if connection:
+                if in_list:
+                    raise InvalidBulkQuery(IN_LIST)
                 self.connections += 1
                 if depth >= MAX_DEPTH:
                     raise InvalidBulkQuery(f"Bulk queries cannot contain connections with a "
                                            f"nesting depth greater than {MAX_DEPTH}.")
                 arguments = (*(a for a in arguments if a.name.value not in PAGING),
                              _argument("first", IntValueNode(value=str(MAX_PAGE))))
+            # No connection may come inside a list field (a connection's own `edges` aside).
+            listed = (in_list or is_list_type(get_nullable_type(field_type))) \
+                and not connection and not _is_connection(parent)
             sub, found = self.selections(selection.selection_set, get_named_type(field_type),
-                                         depth + connection)
+                                         depth + connection, name, listed)
             out.append(FieldNode(alias=selection.alias, name=selection.name, arguments=arguments,
                                  directives=selection.directives, selection_set=sub))
             if connection or found:
@@ -135,7 +156,7 @@ def plan(text):
     [root] = fields
     rewriter = _Rewriter()
     inner, shapes = rewriter.selections(root.selection_set, get_named_type(
-        root_type.fields[root.name.value].type), 1)
+        root_type.fields[root.name.value].type), 1, root.name.value)
     if rewriter.connections + 1 > MAX_CONNECTIONS:
         raise InvalidBulkQuery(f"Bulk queries cannot contain more than {MAX_CONNECTIONS} "
                                f"connections.")
@@ -160,18 +181,14 @@ def plan(text):
 
 
 def items(connection):
-    """Return the objects of a connection result, whether read through edges or nodes."""
+    """Return the objects of a connection result (read through edges)."""
     if connection is None:
         return []
-    if "nodes" in connection:
-        return connection["nodes"]
     return [edge["node"] for edge in connection.get("edges") or []]
 
 
 def node_shape(shapes):
-    """Return the {key: Shape} of a connection's objects, read through edges or nodes."""
-    if "nodes" in shapes:
-        return shapes["nodes"].inner
+    """Return the {key: Shape} of a connection's objects (read through edges)."""
     edges = shapes.get("edges")
     return edges.inner["node"].inner if edges and "node" in edges.inner else {}
 
@@ -197,5 +214,4 @@ def _detach(value, shapes, children, owner):
             del value[key]
             children.extend((item, node_shape(shape.inner), owner) for item in items(inner))
             continue
-        for item in inner if isinstance(inner, list) else [inner]:
-            _detach(item, shape.inner, children, item.get("id", owner))
+        _detach(inner, shape.inner, children, inner.get("id", owner))  # an object, never a list
