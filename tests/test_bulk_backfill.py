@@ -194,7 +194,7 @@ def test_an_operation_run_again_counts_each_record_once(shop):
 
 @pytest.mark.usefixtures("app")
 def test_a_bulk_backfill_waits_its_turn_while_another_bulk_query_runs(shop):
-    shop.bulk.page_delay = 0.3
+    shop.bulk.hold.clear()  # the other query runs until the backfill has been seen waiting
     other, _ = shop.bulk.run_query("{ products { edges { node { id } } } }")
     seen = []
 
@@ -204,6 +204,8 @@ def test_a_bulk_backfill_waits_its_turn_while_another_bulk_query_runs(shop):
                 row = BulkRun.select().where(BulkRun.part == "customers").first()
             if row:
                 seen.append(row.status)
+                if row.status is BulkStatus.QUEUED:
+                    shop.bulk.hold.set()
             time.sleep(0.02)
 
     watcher = threading.Thread(target=watch, daemon=True)

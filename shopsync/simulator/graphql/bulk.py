@@ -72,6 +72,8 @@ class BulkOperations:
         self.limit = concurrency(sim.api_version)
         self.page_delay = 0.0  # seconds between root pages: lets tests see RUNNING and cancel
         self.fail_after = None  # (errorCode, root objects): the next operation fails there
+        self.hold = threading.Event()  # cleared by tests: operations stay RUNNING until it is set
+        self.hold.set()
         self.url_lifetime = URL_LIFETIME
         self._operations = {}
         self._ids = itertools.count(FIRST_ID, 11)
@@ -173,6 +175,8 @@ class BulkOperations:
         from shopsync.simulator.graphql.resolvers import Root
 
         operation.status = "RUNNING"
+        while not self.hold.wait(0.05) and not operation.stop.is_set():
+            pass
         failure, after = None, None
         if SCOPES.get(checked.root) not in self.sim.tokens.scopes:
             return self._finish(operation, "FAILED", "ACCESS_DENIED", written=False)
