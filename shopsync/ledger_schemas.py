@@ -57,7 +57,7 @@ def split_sets(data, names):
 class SetsSchema(ShopifySchema):
     """A schema whose SETS amounts load as shop and presentment money."""
 
-    SETS = ()
+    SETS: tuple[str, ...] = ()
 
     @post_load
     def _split_sets(self, data, **kwargs):

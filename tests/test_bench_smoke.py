@@ -18,6 +18,14 @@ def context(tmp_path, run_database_url):
         yield Context(url, REDIS_URL, str(tmp_path), quick=True)
 
 
+@pytest.fixture
+def services_context(services, tmp_path):
+    """A quick context on the real PostgreSQL and Redis, on a database of its own."""
+    database_url, redis_url = services
+    with own_database(database_url, tmp_path, "smoke") as url:
+        yield Context(url, redis_url, str(tmp_path), quick=True)
+
+
 def _check(rows, benchmark):
     """Every row is a finite figure of this benchmark; return them by measure."""
     assert rows and all(isinstance(row, Row) and row.benchmark == benchmark for row in rows)
@@ -37,24 +45,24 @@ def test_ingest_smoke(context):
     assert any("saturated" in measure for measure in rows) == bool(REDIS_URL)
 
 
-@pytest.mark.services
-def test_processing_smoke(services, tmp_path):
-    database_url, redis_url = services
-    with own_database(database_url, tmp_path, "smoke") as url:
-        rows = _check(processing.run(Context(url, redis_url, str(tmp_path), quick=True)), "processing")
+def _no_losses(rows):
+    """Every loss row (target 0) of the benchmark counted none; there is at least one."""
     losses = [row for row in rows.values() if row.target == "0"]
     assert losses and all(row.value == 0 for row in losses)
+
+
+@pytest.mark.services
+def test_processing_smoke(services_context):
+    rows = _check(processing.run(services_context), "processing")
+    _no_losses(rows)
     assert _first(rows, "burst posted").met
     assert _first(rows, "orders/s, 1 worker").baseline > 0
 
 
 @pytest.mark.services
-def test_burst_smoke(services, tmp_path):
-    database_url, redis_url = services
-    with own_database(database_url, tmp_path, "smoke") as url:
-        rows = _check(burst.run(Context(url, redis_url, str(tmp_path), quick=True)), "burst")
-    losses = [row for row in rows.values() if row.target == "0"]
-    assert losses and all(row.value == 0 for row in losses)
+def test_burst_smoke(services_context):
+    rows = _check(burst.run(services_context), "burst")
+    _no_losses(rows)
     assert _first(rows, "applied end to end").baseline > 0
     assert _first(rows, "ingest alone, webhook endpoint,").baseline > 0
 

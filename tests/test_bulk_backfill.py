@@ -49,6 +49,19 @@ def operations(shop):
     return len(shop.bulk._operations)
 
 
+def interrupt_after_one_page(shop):
+    """Run an orders backfill that is interrupted once its first page is stored; return its size."""
+    pages = []
+
+    def stop(current, size):
+        pages.append(size)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(shop, on_progress=stop)
+    return pages[0]
+
+
 @pytest.mark.usefixtures("app")
 def test_a_bulk_backfill_copies_orders_with_their_lines_and_books(shop, store):
     paid = [i for i in store.ids("orders", status="any")
@@ -145,17 +158,10 @@ def test_a_bulk_backfill_copies_products_and_customers(shop, store, resource, mo
 
 @pytest.mark.usefixtures("app")
 def test_an_interrupted_bulk_backfill_resumes_at_its_last_applied_line(shop):
-    pages = []
-
-    def stop_after_one_page(current, size):
-        pages.append(size)
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(shop, on_progress=stop_after_one_page)
+    page = interrupt_after_one_page(shop)
     stopped = BackfillRun.get()
     row = BulkRun.get(BulkRun.part == "orders")
-    assert stopped.status is RunStatus.INTERRUPTED and stopped.stored == pages[0] == 250
+    assert stopped.status is RunStatus.INTERRUPTED and stopped.stored == page == 250
     assert 0 < row.lines_applied < row.object_count and row.byte_offset > 0
 
     resumed = run(shop)
@@ -166,8 +172,7 @@ def test_an_interrupted_bulk_backfill_resumes_at_its_last_applied_line(shop):
 
 @pytest.mark.usefixtures("app")
 def test_an_expired_result_url_starts_a_new_operation(shop):
-    with pytest.raises(KeyboardInterrupt):
-        run(shop, on_progress=lambda current, size: (_ for _ in ()).throw(KeyboardInterrupt))
+    interrupt_after_one_page(shop)
     BulkRun.update(url_expires_at=dt.datetime.now(dt.UTC)).where(BulkRun.part == "orders").execute()
     done = run(shop)
     assert done.status is RunStatus.COMPLETED and Order.select().count() == 300
@@ -176,14 +181,7 @@ def test_an_expired_result_url_starts_a_new_operation(shop):
 
 @pytest.mark.usefixtures("app")
 def test_an_operation_run_again_counts_each_record_once(shop):
-    progress = []
-
-    def stop_after_one_page(current, size):
-        progress.append(size)
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(shop, on_progress=stop_after_one_page)
+    progress = [interrupt_after_one_page(shop)]
     BulkRun.update(url_expires_at=dt.datetime.now(dt.UTC)).where(BulkRun.part == "orders").execute()
     done = run(shop, on_progress=lambda current, size: progress.append(size))
     assert done.status is RunStatus.COMPLETED and operations(shop) == 2

@@ -115,6 +115,18 @@ def test_cancel_moves_through_canceling_to_canceled_and_sends_the_finish_webhook
                                 "status": "canceled", "type": "query"}
 
 
+def test_a_held_operation_runs_once_released_and_a_cancel_ends_it(sim):
+    sim.bulk.hold.clear()
+    held = start(sim)["bulkOperation"]
+    gql(sim, "mutation($id: ID!) { bulkOperationCancel(id: $id) { userErrors { message } } }", id=held["id"])
+    assert finished(sim, held["id"])["status"] == "CANCELED"
+    sim.bulk.hold.clear()
+    held = start(sim)["bulkOperation"]
+    assert gql(sim, STATE, id=held["id"])["bulkOperation"]["status"] in ("CREATED", "RUNNING")
+    sim.bulk.hold.set()
+    assert finished(sim, held["id"])["status"] == "COMPLETED"
+
+
 def test_a_failure_part_way_leaves_partial_data_with_its_error_code(sim):
     sim.bulk.fail_after = ("INTERNAL_SERVER_ERROR", 120)
     state = finished(sim, start(sim)["bulkOperation"]["id"])

@@ -1,6 +1,7 @@
 """The money check: what adds up passes, what does not is a `money` failed item until it does."""
 
 import copy
+import datetime as dt
 import threading
 from decimal import Decimal
 
@@ -28,9 +29,13 @@ def money_items(open_only=True):
 def later(order, **changes):
     """Return a copy of `order` updated a minute later with `changes`."""
     newer = copy.deepcopy(order)
-    minute = newer["updated_at"][:14] + f"{(int(newer['updated_at'][14:16]) + 1) % 60:02d}"
-    newer.update(updated_at=minute + newer["updated_at"][16:], **changes)
+    moved = dt.datetime.fromisoformat(order["updated_at"]) + dt.timedelta(minutes=1)
+    newer.update(updated_at=moved.isoformat(), **changes)
     return newer
+
+
+def test_a_minute_later_crosses_the_hour():
+    assert later({"updated_at": "2026-12-02T08:59:47-05:00"})["updated_at"] == "2026-12-02T09:00:47-05:00"
 
 
 def test_an_order_in_yen_that_adds_up_passes_and_one_off_by_a_yen_fails(client, run_jobs, store):

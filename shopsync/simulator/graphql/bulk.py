@@ -72,7 +72,7 @@ class BulkOperations:
         self.limit = concurrency(sim.api_version)
         self.page_delay = 0.0  # seconds between root pages: lets tests see RUNNING and cancel
         self.fail_after = None  # (errorCode, root objects): the next operation fails there
-        self.hold = threading.Event()  # cleared by tests: operations stay RUNNING until it is set
+        self.hold = threading.Event()  # tests clear it to hold operations RUNNING; release or cancel sets it
         self.hold.set()
         self.url_lifetime = URL_LIFETIME
         self._operations = {}
@@ -85,6 +85,7 @@ class BulkOperations:
         """Stop every running operation and delete the result files."""
         for operation in list(self._operations.values()):
             operation.stop.set()
+        self.hold.set()
         shutil.rmtree(self._directory, ignore_errors=True)
 
     def run_query(self, text, group=None):
@@ -121,6 +122,7 @@ class BulkOperations:
                                     f"canceled when it is {operation.status.lower()}"}]
             operation.status = "CANCELING"
         operation.stop.set()
+        self.hold.set()
         return operation, []
 
     def get(self, operation_id):
@@ -175,8 +177,7 @@ class BulkOperations:
         from shopsync.simulator.graphql.resolvers import Root
 
         operation.status = "RUNNING"
-        while not self.hold.wait(0.05) and not operation.stop.is_set():
-            pass
+        self.hold.wait()
         failure, after = None, None
         if SCOPES.get(checked.root) not in self.sim.tokens.scopes:
             return self._finish(operation, "FAILED", "ACCESS_DENIED", written=False)
