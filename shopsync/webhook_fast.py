@@ -47,6 +47,7 @@ class FastPath:
         except Exception as exc:
             if _propagates(app):
                 raise
+            app.logger.error(f"Exception on {PATH} [{METHOD}]", exc_info=exc)  # Flask's own line
             answer, status = errors.unexpected(METHOD, PATH, exc), 500
         finally:
             end_connection(keep)
