@@ -139,11 +139,20 @@ def _database_down(patch):
     patch.setattr(db.obj, "connect", refuse)
 
 
-@pytest.mark.parametrize("failure", [
-    _database_down,
-    lambda patch: patch.setattr("shopsync.webhooks._store", _raise(pw.OperationalError("server closed"))),
-    lambda patch: patch.setattr("shopsync.webhooks._store", _raise(pw.InterfaceError("connection already closed"))),
-])
+def _store_fails(exc):
+    """Return a `before` under which storing a delivery raises `exc`."""
+    return lambda patch: patch.setattr("shopsync.webhooks._store", _raise(exc))
+
+
+def _raise(exc):
+    def fail(*args, **kwargs):
+        raise exc
+
+    return fail
+
+
+@pytest.mark.parametrize("failure", [_database_down, _store_fails(pw.OperationalError("server closed")),
+                                     _store_fails(pw.InterfaceError("connection already closed"))])
 def test_the_database_down_answers_503(both, failure):
     shown = _same(both, _post(), 503, failure)
     assert shown[3] and shown[3][0][1] == "ERROR" and shown[4] == []
@@ -157,16 +166,8 @@ def test_redis_down_still_answers_200_with_the_row_stored(both):
 
 def test_an_unexpected_failure_answers_500_in_json(app, both):
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    shown = _same(both, _post(), 500, lambda patch: patch.setattr("shopsync.webhooks._store",
-                                                                   _raise(KeyError("bug"))))
+    shown = _same(both, _post(), 500, _store_fails(KeyError("bug")))
     assert shown[2] == b'{"error":"internal error"}\n' and len(shown[3]) == 2
-
-
-def _raise(exc):
-    def fail(*args, **kwargs):
-        raise exc
-
-    return fail
 
 
 def test_every_other_request_goes_to_flask(app, client):
