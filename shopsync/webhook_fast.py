@@ -9,6 +9,10 @@ security headers. Every other request goes to Flask, and so does a delivery that
 cookie (Shopify sends none; Flask would refresh a signed-in person's session).
 """
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, Response
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 
@@ -17,22 +21,23 @@ from shopsync.db import INFRASTRUCTURE_ERRORS, end_connection, open_connection
 from shopsync.headers import add_security_headers
 
 METHOD, PATH = "POST", "/webhooks/shopify"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class FastPath:
     """WSGI middleware: answer webhook deliveries itself, pass every other request to Flask."""
 
-    def __init__(self, app, flask_wsgi_app):
+    def __init__(self, app: Flask, flask_wsgi_app: WSGIApp) -> None:
         self.app = app
         self.flask_wsgi_app = flask_wsgi_app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != METHOD
                 or "HTTP_COOKIE" in environ):
             return self.flask_wsgi_app(environ, start_response)
         return self.respond(environ)(environ, start_response)
 
-    def respond(self, environ):
+    def respond(self, environ: dict[str, Any]) -> Response:
         """Return the response to one delivery: the view's, with what Flask adds around it."""
         app, keep = self.app, False
         try:
@@ -56,12 +61,12 @@ class FastPath:
         return add_security_headers(response, app.config)
 
 
-def _propagates(app):
+def _propagates(app: Flask) -> bool:
     """Tell whether Flask would let an unexpected exception out (testing, debugging) for the app."""
     propagate = app.config["PROPAGATE_EXCEPTIONS"]
     return app.testing or app.debug if propagate is None else propagate
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Put the fast path in front of the app's Flask request handling."""
     app.wsgi_app = FastPath(app, app.wsgi_app)
