@@ -28,6 +28,7 @@ def create_app(test_config=None):
         metrics,
         pause,
         queue,
+        webhook_fast,
         webhooks,
         wording,
     )
@@ -62,6 +63,7 @@ def create_app(test_config=None):
         """Answer liveness probes."""
         return jsonify(status="ok")
 
+    webhook_fast.init_app(app)  # last: deliveries are answered before all of the above
     return app
 
 

@@ -153,27 +153,35 @@ def keep_connection():
     70 µs. A kept connection idle past IDLE_PING_SECONDS goes back to the pool, which tests
     it before handing it out.
     """
-    g.keep_connection = isinstance(db.obj, PostgresPool)
+    g.keep_connection = True
+
+
+def open_connection():
+    """Connect this thread for a request, taking up the connection it kept if still fresh."""
+    if not db.is_closed() and isinstance(db.obj, PostgresPool):
+        db.obj.resume()
+    db.connect(reuse_if_open=True)
+
+
+def end_connection(keep=False):
+    """End a request's use of this thread's connection: keep it (`keep`, pooled and outside a
+    transaction) for the thread's next request, else close it (a pooled one goes back)."""
+    if db.is_closed():
+        return
+    if keep and isinstance(db.obj, PostgresPool) and not db.in_transaction():
+        db.obj.keep()
+    else:
+        db.close()
 
 
 def init_app(app):
     """Bind the database from app config and open a connection around each request."""
     bind(app.config["DATABASE_URL"])
-
-    @app.before_request
-    def _connect():
-        if not db.is_closed() and isinstance(db.obj, PostgresPool):
-            db.obj.resume()
-        db.connect(reuse_if_open=True)
+    app.before_request(open_connection)
 
     @app.teardown_request
-    def _close(exc):
-        if db.is_closed():
-            return
-        if exc is None and g.pop("keep_connection", False) and not db.in_transaction():
-            db.obj.keep()
-        else:
-            db.close()
+    def _end(exc):
+        end_connection(keep=exc is None and g.pop("keep_connection", False))
 
 
 class JSONField(peewee.TextField):

@@ -61,16 +61,26 @@ def csrf_failed(exc):
 
 def database_unavailable(exc):
     """Answer 503 when the database cannot be reached, so callers retry."""
+    return jsonify(unreachable_database(exc)), 503
+
+
+def unreachable_database(exc):
+    """Log that the database cannot be reached; return the JSON of the 503 that answers it."""
     log.error("database unavailable: %s", exc)
-    return jsonify(error="database unavailable, retry later"), 503
+    return {"error": "database unavailable, retry later"}
 
 
 def internal_error(exc):
     """Answer an unexpected failure without showing its details."""
-    original = getattr(exc, "original_exception", None)
-    log.error("unexpected error on %s %s", request.method, request.path, exc_info=original)
+    answer = unexpected(request.method, request.path, getattr(exc, "original_exception", None))
     return _answer(500, "Something went wrong on our side; it has been logged. Try again, "
-                        "and tell whoever runs shopsync if it keeps happening.", "internal error")
+                        "and tell whoever runs shopsync if it keeps happening.", answer["error"])
+
+
+def unexpected(method, path, exc):
+    """Log an unexpected failure of a request; return the JSON of the 500 that answers it."""
+    log.error("unexpected error on %s %s", method, path, exc_info=exc)
+    return {"error": "internal error"}
 
 
 def init_app(app):

@@ -15,9 +15,9 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def add_security_headers(response):
+def add_security_headers(response, config):
     """Add browser security headers to HTML pages, which differ for htmx and for browsers."""
-    if current_app.config["SESSION_COOKIE_SECURE"]:
+    if config["SESSION_COOKIE_SECURE"]:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         for name, value in SECURITY_HEADERS.items():
@@ -28,4 +28,4 @@ def add_security_headers(response):
 
 def init_app(app):
     """Add the headers to every answer."""
-    app.after_request(add_security_headers)
+    app.after_request(lambda response: add_security_headers(response, current_app.config))

@@ -67,9 +67,9 @@ def init_app(app):
     app.extensions["shopsync.queue"] = make_queue(app.config)
 
 
-def get_queue():
-    """Return the current app's queue."""
-    return current_app.extensions["shopsync.queue"]
+def get_queue(app=None):
+    """Return the queue of `app`, by default the current app."""
+    return (app or current_app).extensions["shopsync.queue"]
 
 
 def enqueue(queue, func, *args, **options):
