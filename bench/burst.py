@@ -6,7 +6,10 @@ bench/processing.py's: orders created and updated, 20% of the deliveries sent tw
 in a closed loop over 16 connections. In one run:
 
 1. ingest alone: the webhook endpoint, a no-op Flask endpoint and the bare durable receiver
-   (bench/bare_receiver.py), each in a closed loop under the same gunicorn settings;
+   (bench/bare_receiver.py), each in a closed loop under the same gunicorn settings, taking
+   turns (8 rounds of 1.25 s, 10 s each in all) so that a neighbour's load falls on all three
+   alike; then the webhook endpoint under each of SETTINGS, in turns with the Procfile's in
+   the same way;
 2. the burst stored with no worker running (ingest of the burst alone), then drained by the
    worker alone (processing alone);
 3. the burst again on an empty database with the worker running: its p99, the deliveries

@@ -3,10 +3,12 @@
 The bare receiver (bench/bare_receiver.py) is measured beside them: the floor of any
 endpoint that stores a delivery before answering. All three run under gunicorn with
 WEB_WORKERS sync workers, fed by 2 client processes of 8 threads with signed order
-deliveries (each a new webhook id). Throughput is measured in a closed loop; latency in an
-open loop at half the endpoint's throughput, first with the RQ workers stopped (pending
-webhooks only pile up), then with 2 workers draining a backlog they cannot finish
-(saturated).
+deliveries (each a new webhook id). Throughput is measured in a closed loop, the three
+taking turns (8 rounds of 1.25 s, 10 s each in all, the order rotating every round) so that
+a neighbour's load on this shared machine falls on all three alike; each ratio row shows its
+lowest and highest ratio within a round. Latency is measured in an open loop at half the
+endpoint's throughput, first with the RQ workers stopped (pending webhooks only pile up),
+then with 2 workers draining a backlog they cannot finish (saturated).
 """
 
 import json
