@@ -6,7 +6,10 @@ bench/processing.py's: orders created and updated, 20% of the deliveries sent tw
 in a closed loop over 16 connections. In one run:
 
 1. ingest alone: the webhook endpoint, a no-op Flask endpoint and the bare durable receiver
-   (bench/bare_receiver.py), each in a closed loop under the same gunicorn settings;
+   (bench/bare_receiver.py), each in a closed loop under the same gunicorn settings, taking
+   turns (8 rounds of 1.25 s, 10 s each in all) so that a neighbour's load falls on all three
+   alike; then the webhook endpoint under each of SETTINGS, in turns with the Procfile's in
+   the same way;
 2. the burst stored with no worker running (ingest of the burst alone), then drained by the
    worker alone (processing alone);
 3. the burst again on an empty database with the worker running: its p99, the deliveries
@@ -26,10 +29,12 @@ from rq import Queue, Worker
 
 from bench.common import (
     ROOT,
+    ROUNDS,
     Clients,
     Row,
     close_database,
     fresh_schema,
+    in_turns,
     make_app,
 )
 from bench.ingest import deliveries, order_bodies
@@ -72,11 +77,11 @@ def run(ctx):
     found = {}
     try:
         with Clients(*((1, 4) if ctx.quick else (2, 8))) as clients:
-            urls = [procs.web(app, None, web_options())
-                    for app in ("wsgi:app", "bench.noop:app", "bench.bare_receiver:app")]
+            urls = {name: procs.web(app, None, web_options()) for name, app in (
+                ("hook", "wsgi:app"), ("bare", "bench.bare_receiver:app"), ("noop", "bench.noop:app"))}
             found["alone"] = _ingest_alone(app, clients, urls, seconds, ctx.quick)
-            found["settings"] = _settings(app, procs, clients, seconds, ctx.quick)
-            found["stored"] = clients.post(urls[0], posts)
+            found["settings"] = _settings(app, procs, clients, urls["hook"], seconds, ctx.quick)
+            found["stored"] = clients.post(urls["hook"], posts)
             worker = procs.worker()
             with app.app_context():
                 found["processing"] = _applied_rate(_wait_applied(len(sequence)))
@@ -88,7 +93,7 @@ def run(ctx):
             queue = Queue(ctx.queue, connection=connect(ctx.redis_url))
             wait_until(lambda: Worker.count(queue=queue) >= 1, 30, message="the worker")
             started = utcnow()
-            found["burst"] = clients.post(urls[0], posts)
+            found["burst"] = clients.post(urls["hook"], posts)
             ended = utcnow()
             with app.app_context():
                 found["timeline"] = _timeline(_wait_applied(len(sequence)), started, ended)
@@ -101,28 +106,30 @@ def run(ctx):
     return _rows(found, len(sequence), len(posts.items))
 
 
-def _ingest_alone(app, clients, urls, seconds, quick, names=("hook", "noop", "bare")):
-    """Post to each endpoint in a closed loop for `seconds`; return {name: Load}."""
+def _ingest_alone(app, clients, urls, seconds, quick):
+    """Post to each server of `urls` ({name: url}) in a closed loop, in turns; return Turns."""
     bodies = order_bodies(20 if quick else 200)
-    load = {}
-    for name, url in zip(names, urls, strict=True):
+    rounds = 2 if quick else ROUNDS
+    for name, url in urls.items():
         clients.post(url, deliveries(bodies, f"{name}-warm", 200))  # every gunicorn worker connected
-        load[name] = clients.post(url, deliveries(bodies, name, int(MAX_RATE * seconds)),
-                                  duration=seconds)
+    turns = in_turns(clients, urls, lambda name, k: deliveries(
+        bodies, f"{name}-{k}", int(MAX_RATE * seconds / rounds)), seconds, rounds)
     with app.app_context(), db.connection_context():
         WebhookLog.delete().execute()  # pending, and no worker runs yet
     close_database()
-    return load
+    return turns
 
 
-def _settings(app, procs, clients, seconds, quick):
-    """Measure the webhook endpoint alone under each of SETTINGS; return {settings: Load}."""
-    load = {}
+def _settings(app, procs, clients, procfile_url, seconds, quick):
+    """Measure the webhook endpoint under each of SETTINGS, in turns with the Procfile's;
+    return {settings: Turns}."""
+    found = {}
     for options in SETTINGS[:1] if quick else SETTINGS:
         url = procs.web("wsgi:app", None, options)
-        load[" ".join(options)] = _ingest_alone(app, clients, [url], seconds, quick, ("hook",))["hook"]
+        found[" ".join(options)] = _ingest_alone(app, clients, {"procfile": procfile_url, "other": url},
+                                                 seconds, quick)
         procs.stop(procs.servers.pop(url))
-    return load
+    return found
 
 
 def _wait_applied(unique):
@@ -160,7 +167,7 @@ def _timeline(times, started, ended):
 def _rows(found, unique, total):
     """Turn the measurements into result rows."""
     alone, stored, burst_load = found["alone"], found["stored"], found["burst"]
-    hook, noop, bare = (alone[name].rate for name in ("hook", "noop", "bare"))
+    hook, noop, bare = (alone.loads[name].rate for name in ("hook", "noop", "bare"))
     share = unique / total  # deliveries that are applied, not duplicates
     ingest = stored.rate * share
     processing = found["processing"]
@@ -168,12 +175,12 @@ def _rows(found, unique, total):
     line = found["timeline"]
     p99 = percentile(burst_load.latencies, 0.99) * 1000
     rows = [
-        Row("burst", "ingest alone, webhook endpoint", hook, "req/s", bare, "bare receiver",
-            "≥ 0.95× bare", hook >= 0.95 * bare),
-        Row("burst", "ingest alone, webhook endpoint against no-op", hook, "req/s", noop,
-            "no-op Flask endpoint"),
-        Row("burst", "ingest alone, bare receiver against no-op", bare, "req/s", noop,
-            "no-op Flask endpoint"),
+        Row("burst", f"ingest alone, webhook endpoint ({alone.plan()}; {alone.spread('hook', 'bare')})",
+            hook, "req/s", bare, "bare receiver", "≥ 0.95× bare", hook >= 0.95 * bare),
+        Row("burst", f"ingest alone, webhook endpoint against no-op ({alone.spread('hook', 'noop')})",
+            hook, "req/s", noop, "no-op Flask endpoint"),
+        Row("burst", f"ingest alone, bare receiver against no-op ({alone.spread('bare', 'noop')})",
+            bare, "req/s", noop, "no-op Flask endpoint"),
         Row("burst", f"ingest of the burst alone ({total:,} deliveries, {unique:,} unique)",
             ingest, "unique/s"),
         Row("burst", "processing alone, 1 worker", processing, "unique/s"),
@@ -187,8 +194,10 @@ def _rows(found, unique, total):
         Row("burst", "backlog left at the end of the burst", line["backlog"], "webhooks"),
     ]
     procfile = " ".join([*web_options(), f"WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '')}"])
-    rows += [Row("burst", f"ingest alone, webhook endpoint, gunicorn {settings}", load.rate, "req/s",
-                 hook, f"the Procfile's: {procfile}") for settings, load in found["settings"].items()]
+    rows += [Row("burst", f"ingest alone, webhook endpoint, gunicorn {settings} "
+                          f"({turns.spread('other', 'procfile')})",
+                 turns.loads["other"].rate, "req/s", turns.loads["procfile"].rate,
+                 f"the Procfile's, {procfile}, in turns") for settings, turns in found["settings"].items()]
     if line["drain"]:
         rows.append(Row("burst", "drain after the burst", line["drain"], "unique/s", processing,
                         "processing alone, 1 worker", "≥ 0.9×", line["drain"] >= 0.9 * processing))

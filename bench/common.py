@@ -30,6 +30,7 @@ ADMIN_TOKEN = "bench-admin-token"
 # The service refuses a short session key; each run makes its own.
 SESSION_KEY = secrets.token_hex(32)
 WEBHOOK_PATH = "/webhooks/shopify"
+ROUNDS = 8  # turns each server takes in a throughput comparison (in_turns)
 
 
 @dataclass
@@ -257,3 +258,47 @@ class Clients:
             statuses.update(counts)
             latencies.extend(times)
         return Load(statuses, latencies, max(end for _, _, end in results) - start)
+
+
+@dataclass
+class Turns:
+    """Servers loaded in turns: each one's loads summed over the rounds, and its rate per round."""
+
+    loads: dict  # name: Load, summed over the rounds
+    rates: dict  # name: [req/s in each round]
+    cpu: dict  # name: [CPU seconds by reading, summed over the rounds]
+    turn: float  # seconds of each turn
+
+    def plan(self):
+        """Describe the turns, for a row."""
+        return f"{len(next(iter(self.rates.values())))} rounds of {self.turn:g} s in turns"
+
+    def spread(self, name, baseline):
+        """Return the lowest and the highest ratio of `name`'s rate to `baseline`'s in a round, as
+        text: the noise the summed ratio was taken through."""
+        ratios = [rate / base for rate, base in zip(self.rates[name], self.rates[baseline], strict=True)
+                  if base]
+        return f"{min(ratios):.2f}–{max(ratios):.2f}× per round"
+
+
+def in_turns(clients, urls, items, seconds, rounds=ROUNDS, readings=None):
+    """Post to each server of `urls` ({name: url}) in a closed loop, in turns; return Turns.
+
+    Each server gets `rounds` turns of `seconds / rounds`, the order rotating every round, so
+    that a neighbour's load on this shared machine falls on every server alike rather than on
+    one long phase. `items(name, round)` returns a turn's deliveries; `readings(url)`, if given,
+    a list of cpu_by_process readings to take around each turn.
+    """
+    names, done, cpu = list(urls), {name: [] for name in urls}, {name: [] for name in urls}
+    for k in range(rounds):
+        for name in names[k % len(names):] + names[:k % len(names)]:
+            before = readings(urls[name]) if readings else []
+            done[name].append(clients.post(urls[name], items(name, k), duration=seconds / rounds))
+            after = readings(urls[name]) if readings else []
+            cpu[name].append([cpu_used(start, end) for start, end in zip(before, after, strict=True)])
+    loads = {name: Load(sum((load.statuses for load in done[name]), Counter()),
+                        [took for load in done[name] for took in load.latencies],
+                        sum(load.seconds for load in done[name])) for name in names}
+    return Turns(loads, {name: [load.rate for load in done[name]] for name in names},
+                 {name: [sum(used) for used in zip(*cpu[name], strict=True)] for name in names},
+                 seconds / rounds)

@@ -3,10 +3,12 @@
 The bare receiver (bench/bare_receiver.py) is measured beside them: the floor of any
 endpoint that stores a delivery before answering. All three run under gunicorn with
 WEB_WORKERS sync workers, fed by 2 client processes of 8 threads with signed order
-deliveries (each a new webhook id). Throughput is measured in a closed loop; latency in an
-open loop at half the endpoint's throughput, first with the RQ workers stopped (pending
-webhooks only pile up), then with 2 workers draining a backlog they cannot finish
-(saturated).
+deliveries (each a new webhook id). Throughput is measured in a closed loop, the three
+taking turns (8 rounds of 1.25 s, 10 s each in all, the order rotating every round) so that
+a neighbour's load on this shared machine falls on all three alike; each ratio row shows its
+lowest and highest ratio within a round. Latency is measured in an open loop at half the
+endpoint's throughput, first with the RQ workers stopped (pending webhooks only pile up),
+then with 2 workers draining a backlog they cannot finish (saturated).
 """
 
 import json
@@ -14,14 +16,15 @@ import json
 from rq import Queue, Worker
 
 from bench.common import (
+    ROUNDS,
     Clients,
     Deliveries,
     Row,
     backend_pids,
     close_database,
     cpu_by_process,
-    cpu_used,
     fresh_schema,
+    in_turns,
     make_app,
 )
 from shopsync.db import db
@@ -50,13 +53,13 @@ def deliveries(bodies, prefix, count):
 
 def run(ctx):
     """Measure ingest throughput and latency against the no-op endpoint; return rows."""
-    seconds = 0.5 if ctx.quick else 10.0
+    seconds, rounds = (0.5, 2) if ctx.quick else (10.0, ROUNDS)
     app = make_app(ctx)
     with app.app_context(), db.connection_context():
         fresh_schema()
     close_database()
     bodies = order_bodies(20 if ctx.quick else BODIES)
-    batch = int(MAX_RATE * seconds)
+    batch = int(MAX_RATE * seconds / rounds)
     procs = Processes(ctx.env(), ctx.workdir)
     try:
         with Clients(*((1, 4) if ctx.quick else (2, 8))) as clients:
@@ -65,11 +68,11 @@ def run(ctx):
             warm = deliveries(bodies, "warm", 20 * WEB_WORKERS)  # every gunicorn worker connected
             load = {"hook_warm": clients.post(hook_url, warm), "noop_warm": clients.post(noop_url, warm),
                     "bare_warm": clients.post(bare_url, deliveries(bodies, "bare-warm", len(warm.items)))}
-            cpu = {}
-            for key, url, prefix in (("hook", hook_url, "max"), ("noop", noop_url, "max"),
-                                     ("bare", bare_url, "bare-max")):
-                load[key], cpu[key] = _full_speed(ctx, procs, clients, url,
-                                                  deliveries(bodies, prefix, batch), seconds)
+            turns = in_turns(clients, {"hook": hook_url, "bare": bare_url, "noop": noop_url},
+                             lambda name, k: deliveries(bodies, f"{name}-{k}", batch), seconds, rounds,
+                             lambda url: [cpu_by_process([procs.servers[url].pid]),
+                                          cpu_by_process(backend_pids(ctx.database_url))])
+            load.update(turns.loads)
             half = load["hook"].rate / 2
             paced = deliveries(bodies, "half", int(half * seconds) + 1)
             load["noop_half"] = clients.post(noop_url, paced, rate=half, duration=seconds)
@@ -82,18 +85,7 @@ def run(ctx):
     with app.app_context(), db.connection_context():
         stored = WebhookLog.select().where(~WebhookLog.id.startswith("bare-")).count()
     close_database()
-    return _rows(load, cpu, half, stored, backlog)
-
-
-def _full_speed(ctx, procs, clients, url, items, seconds):
-    """Post in a closed loop; return the Load and the CPU seconds (gunicorn, PostgreSQL) it took."""
-    def reading():
-        return cpu_by_process([procs.servers[url].pid]), cpu_by_process(backend_pids(ctx.database_url))
-
-    before = reading()
-    load = clients.post(url, items, duration=seconds)
-    after = reading()
-    return load, [cpu_used(start, end) for start, end in zip(before, after, strict=True)]
+    return _rows(load, turns, half, stored, backlog)
 
 
 def _saturate(ctx, app, procs, clients, url, bodies, rate, seconds, load):
@@ -127,19 +119,19 @@ def _pending(app):
     return pending
 
 
-def _rows(load, cpu, half, stored, backlog):
+def _rows(load, turns, half, stored, backlog):
     """Turn the loads into result rows."""
-    hook, noop = load["hook"], load["noop"]
-    bare = load["bare"]
-    rows = [Row("ingest", "throughput, webhook endpoint", hook.rate, "req/s", noop.rate,
+    hook, noop, bare = load["hook"], load["noop"], load["bare"]
+    rows = [Row("ingest", f"throughput, webhook endpoint ({turns.plan()}; {turns.spread('hook', 'noop')})",
+                hook.rate, "req/s", noop.rate,
                 "no-op Flask endpoint", "≥ 0.5× no-op", hook.rate >= 0.5 * noop.rate),
-            Row("ingest", "throughput, bare receiver (the floor)", bare.rate, "req/s", noop.rate,
-                "no-op Flask endpoint"),
-            Row("ingest", "throughput, webhook endpoint against the floor", hook.rate, "req/s",
-                bare.rate, "bare receiver")]
-    noop_web = cpu["noop"][0] / noop.sent * 1000
+            Row("ingest", f"throughput, bare receiver (the floor; {turns.spread('bare', 'noop')})",
+                bare.rate, "req/s", noop.rate, "no-op Flask endpoint"),
+            Row("ingest", f"throughput, webhook endpoint against the floor ({turns.spread('hook', 'bare')})",
+                hook.rate, "req/s", bare.rate, "bare receiver")]
+    noop_web = turns.cpu["noop"][0] / noop.sent * 1000
     for key, label in (("hook", "webhook endpoint"), ("bare", "bare receiver")):
-        web, database = (seconds / load[key].sent * 1000 for seconds in cpu[key])
+        web, database = (seconds / load[key].sent * 1000 for seconds in turns.cpu[key])
         rows.append(Row("ingest", f"CPU per request in gunicorn, {label}", web, "ms", noop_web,
                         "no-op endpoint"))
         rows.append(Row("ingest", f"CPU per request in PostgreSQL, {label}", database, "ms"))
