@@ -29,7 +29,7 @@ USAGE = "usage: python worker.py [short|long]  (both queues when none is named)"
 
 
 def heartbeat_name(kind):
-    """Name the worker of queue `kind` in heartbeats: the process's name, "-long" after it for the long queue."""
+    """Name the worker of queue `kind` in heartbeats: the process's name, with "-long" for the long queue."""
     name = liveness.process_name()
     return name if kind == "short" else f"{name}-long"
 
