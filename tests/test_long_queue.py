@@ -1,0 +1,80 @@
+"""Long jobs (backfills, full and deep reconciliations) run on a queue of their own, so webhooks
+are applied while one runs: `python worker.py` works both queues."""
+
+import pytest
+import requests
+
+from shopsync import backfill, bulk_backfill, outbox, periodic, scheduler, worker_process
+from shopsync.db import db
+from shopsync.models import BackfillRun, RunStatus
+from shopsync.queue import get_long_queue, get_queue
+from shopsync.reconciliation import runs
+from shopsync.testing.processes import wait_until
+from tests.helpers import ADMIN_TOKEN, encode, headers, order
+
+
+def _functions(rq_queue):
+    return [job.func_name.rsplit(".", 1)[-1] for job in rq_queue.get_jobs()]
+
+
+@pytest.mark.parametrize("start, function", [
+    (lambda: backfill.start_backfill("orders"), "run_backfill"),
+    (lambda: bulk_backfill.start("orders"), "run_bulk_backfill"),
+    (lambda: runs.start_reconciliation("orders"), "run_full"),
+])
+def test_long_jobs_are_queued_on_the_long_queue(app, start, function):
+    with db.connection_context():
+        start()
+    assert _functions(get_long_queue()) == [function]
+    assert get_queue().count == 0
+
+
+def test_drains_are_queued_on_the_short_queue(app):
+    assert outbox.wake(get_queue())
+    assert _functions(get_queue()) == ["drain"] and get_long_queue().count == 0
+
+
+def test_long_periodic_jobs_are_scheduled_on_the_long_queue(app):
+    sched = scheduler.make_scheduler(get_queue(), scheduler.ThreadScheduler)
+    scheduler.register(sched)
+    origins = {job.id: job.origin for job in sched.get_jobs()}
+    for job in periodic.JOBS:
+        assert origins[job.id] == (get_long_queue() if job.long else get_queue()).name, job.name
+    assert {job.name for job in periodic.JOBS if job.long} == {"reconcile-full", "reconcile-deep"}
+
+
+def test_worker_refuses_an_unknown_queue():
+    with pytest.raises(SystemExit, match="usage: python worker.py"):
+        worker_process.main(["everything"])
+
+
+def _erp_order(url, shopify_id):
+    response = requests.get(f"{url}/api/admin/orders/{shopify_id}",
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5)
+    return response.status_code == 200
+
+
+@pytest.mark.services
+def test_a_webhook_is_applied_while_a_long_backfill_runs(processes, serve):
+    # A store behind a slow rate limit: its backfill takes about a minute.
+    shop = serve(bucket_size=1, leak_rate=0.2)
+    url = processes.web()
+    processes.worker(SHOPIFY_SHOP=shop.shop, SHOPIFY_API_BASE_URL=shop.base_url,
+                     SHOPIFY_ACCESS_TOKEN=shop.access_token, SHOPIFY_ADMIN_API="rest")
+    with db.connection_context():
+        run = backfill.start_backfill("orders")
+
+    def begun():
+        with db.connection_context():
+            return BackfillRun.get_by_id(run.id).expected is not None
+
+    wait_until(begun, message="the worker to start the backfill")
+    body = encode(order())
+    response = requests.post(f"{url}/webhooks/shopify", data=body,
+                             headers=headers(body, "orders/create"), timeout=10)
+    assert response.json()["status"] == "accepted"
+    wait_until(lambda: _erp_order(url, order()["id"]), timeout=20,
+               message="the webhook's order in the ERP while the backfill runs")
+    with db.connection_context():
+        assert BackfillRun.get_by_id(run.id).status is RunStatus.RUNNING
+        backfill.cancel(run.id, "the test")
