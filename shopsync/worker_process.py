@@ -26,11 +26,14 @@ KINDS = ("short", "long")
 # A long queue's worker that died on its own is started again after this many seconds.
 RESTART_SECONDS = 5
 USAGE = "usage: python worker.py [short|long]  (both queues when none is named)"
+# Set for the child: its parent's name, which the child's heartbeat carries (and a restarted child too).
+PARENT_NAME = "SHOPSYNC_WORKER_PARENT"
 
 
 def heartbeat_name(kind):
-    """Name the worker of queue `kind` in heartbeats: the process's name, with "-long" for the long queue."""
-    name = liveness.process_name()
+    """Name the worker of queue `kind` in heartbeats: the process's (or its parent's) name, with
+    "-long" for the long queue, e.g. worker.1 and worker.1-long."""
+    name = os.environ.get(PARENT_NAME) or liveness.process_name()
     return name if kind == "short" else f"{name}-long"
 
 
@@ -54,7 +57,8 @@ class Child:
 
     @staticmethod
     def _start():
-        return subprocess.Popen([sys.executable, os.path.join(ROOT, "worker.py"), "long"])
+        return subprocess.Popen([sys.executable, os.path.join(ROOT, "worker.py"), "long"],
+                                env={**os.environ, PARENT_NAME: heartbeat_name("short")})
 
     def _watch(self):
         while True:

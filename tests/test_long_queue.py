@@ -1,12 +1,17 @@
 """Long jobs (backfills, full and deep reconciliations) run on a queue of their own, so webhooks
 are applied while one runs: `python worker.py` works both queues."""
 
+import os
+import signal
+import socket
+
 import pytest
 import requests
+from rq import Worker
 
 from shopsync import backfill, bulk_backfill, outbox, periodic, scheduler, worker_process
 from shopsync.db import db
-from shopsync.models import BackfillRun, RunStatus
+from shopsync.models import BackfillRun, Heartbeat, RunStatus
 from shopsync.queue import get_long_queue, get_queue
 from shopsync.reconciliation import runs
 from shopsync.testing.processes import wait_until
@@ -78,3 +83,38 @@ def test_a_webhook_is_applied_while_a_long_backfill_runs(processes, serve):
     with db.connection_context():
         assert BackfillRun.get_by_id(run.id).status is RunStatus.RUNNING
         backfill.cancel(run.id, "the test")
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.services
+def test_worker_runs_one_worker_per_queue_restarts_its_child_and_passes_sigterm_on(processes):
+    worker = processes.worker()
+    long_queue = get_long_queue()
+    [child] = wait_until(lambda: Worker.all(queue=long_queue), message="the long queue's worker")
+    assert wait_until(lambda: Worker.all(queue=get_queue()), message="the short queue's worker")
+    assert child.pid != worker.pid
+
+    os.kill(child.pid, signal.SIGKILL)  # dies on its own: started again
+    [restarted] = wait_until(lambda: [w for w in Worker.all(queue=long_queue) if w.pid != child.pid],
+                             timeout=worker_process.RESTART_SECONDS + 30, message="a new long worker")
+
+    def beats():
+        with db.connection_context():
+            return {(row.name, row.stopped_at is not None) for row in Heartbeat.select()
+                    .where(Heartbeat.role == "worker")}
+
+    name = f"{socket.gethostname()}:{worker.pid}"
+    assert wait_until(lambda: {(name, False), (f"{name}-long", False)} <= beats(),
+                      message="both workers' heartbeats")
+
+    worker.send_signal(signal.SIGTERM)  # to the parent alone: it passes it on
+    assert worker.wait(timeout=30) == 0
+    assert _gone(restarted.pid)
+    assert {(name, True), (f"{name}-long", True)} <= beats()
