@@ -8,7 +8,8 @@ that scale them apart.
 SIGTERM or SIGINT asks this worker to stop after its current job and is passed on to the
 child, which does the same; the process exits once both have. Heroku sends SIGTERM to every
 process of a dyno, so the child may get it twice: RQ takes a repeat within a second as one.
-A child that dies on its own is started again after RESTART_SECONDS.
+A child that dies on its own is started again after RESTART_SECONDS; a child whose parent was
+killed outright stops as on SIGTERM, leaving no worker behind.
 """
 
 import logging
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from shopsync import ROOT, liveness, queue
 
@@ -26,6 +28,8 @@ KINDS = ("short", "long")
 # A long queue's worker that died on its own is started again after this many seconds.
 RESTART_SECONDS = 5
 USAGE = "usage: python worker.py [short|long]  (both queues when none is named)"
+# How often the child looks whether its parent is still there.
+ORPHAN_CHECK_SECONDS = 1
 # Set for the child: its parent's name, which the child's heartbeat carries (and a restarted child too).
 PARENT_NAME = "SHOPSYNC_WORKER_PARENT"
 
@@ -43,6 +47,14 @@ def serve(kind, worker_class=queue.Worker, **options):
         rq_queue = queue.get_queue() if kind == "short" else queue.get_long_queue()
         worker = worker_class([rq_queue], connection=rq_queue.connection)
         worker.work(**options)
+
+
+def _stop_when_orphaned(parent_pid):
+    """Send this process SIGTERM once its parent is gone (killed outright, never to forward one)."""
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    log.warning("the worker's parent process %d is gone: stopping after the current job", parent_pid)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Child:
@@ -105,6 +117,9 @@ def main(argv):
     if len(argv) > 1 or (argv and argv[0] not in KINDS):
         raise SystemExit(USAGE)
     if argv:
+        if os.environ.get(PARENT_NAME):
+            threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="orphan-watch",
+                             daemon=True).start()
         serve(argv[0])
         return
     child = Child()

@@ -118,3 +118,12 @@ def test_worker_runs_one_worker_per_queue_restarts_its_child_and_passes_sigterm_
     assert worker.wait(timeout=30) == 0
     assert _gone(restarted.pid)
     assert {(name, True), (f"{name}-long", True)} <= beats()
+
+
+@pytest.mark.services
+def test_the_long_worker_stops_when_its_parent_is_killed_outright(processes):
+    worker = processes.worker()
+    wait_until(lambda: Worker.all(queue=get_long_queue()), message="the long queue's worker")
+    worker.kill()
+    wait_until(lambda: not Worker.all(queue=get_long_queue()), timeout=15,
+               message="the orphaned long worker to stop")
