@@ -12,6 +12,7 @@ A child that dies on its own is started again after RESTART_SECONDS; a child who
 killed outright stops as on SIGTERM, leaving no worker behind.
 """
 
+import functools
 import logging
 import os
 import signal
@@ -104,7 +105,9 @@ class Child:
 class ParentWorker(queue.Worker):
     """The short queue's worker, passing a request to stop on to the long queue's."""
 
-    child: Child
+    def __init__(self, *args, child, **options):
+        super().__init__(*args, **options)
+        self.child = child
 
     def request_stop(self, signum, frame):
         """Ask the child to stop too, then stop after the current job."""
@@ -123,9 +126,8 @@ def main(argv):
         serve(argv[0])
         return
     child = Child()
-    ParentWorker.child = child
     try:
-        serve("short", ParentWorker)
+        serve("short", functools.partial(ParentWorker, child=child))
     finally:
         child.stop()
         child.wait()
