@@ -10,7 +10,7 @@ import requests
 from rq import Worker
 
 from shopsync import backfill, bulk_backfill, outbox, periodic, scheduler, worker_process
-from shopsync.db import db
+from shopsync.db import db, utcnow
 from shopsync.models import BackfillRun, Heartbeat, RunStatus
 from shopsync.queue import get_long_queue, get_queue
 from shopsync.reconciliation import runs
@@ -46,6 +46,16 @@ def test_long_periodic_jobs_are_scheduled_on_the_long_queue(app):
     for job in periodic.JOBS:
         assert origins[job.id] == (get_long_queue() if job.long else get_queue()).name, job.name
     assert {job.name for job in periodic.JOBS if job.long} == {"reconcile-full", "reconcile-deep"}
+
+
+def test_a_schedule_of_the_previous_version_moves_to_the_long_queue(app):
+    sched = scheduler.make_scheduler(get_queue(), scheduler.ThreadScheduler)
+    full = periodic.JOBS_BY_NAME["reconcile-full"]
+    sched.schedule(scheduled_time=utcnow(), func="shopsync.attempts.run", args=[full.name],
+                   interval=full.every(), id=full.id, queue_name=get_queue().name)  # as it was
+    scheduler.register(sched)
+    [job] = [job for job in sched.get_jobs() if job.id == full.id]
+    assert job.origin == get_long_queue().name
 
 
 def test_worker_refuses_an_unknown_queue():
