@@ -11,7 +11,7 @@ from rq import Worker
 
 from shopsync import backfill, bulk_backfill, outbox, periodic, scheduler, worker_process
 from shopsync.db import db, utcnow
-from shopsync.models import BackfillRun, Heartbeat, RunStatus
+from shopsync.models import BackfillRun, Customer, Heartbeat, RunStatus
 from shopsync.queue import get_long_queue, get_queue
 from shopsync.reconciliation import runs
 from shopsync.testing.processes import wait_until
@@ -137,3 +137,39 @@ def test_the_long_worker_stops_when_its_parent_is_killed_outright(processes):
     worker.kill()
     wait_until(lambda: not Worker.all(queue=get_long_queue()), timeout=15,
                message="the orphaned long worker to stop")
+
+
+@pytest.mark.services
+def test_a_backfill_cut_with_its_worker_resumes_on_the_next(processes, serve):
+    from shopsync.simulator import Store
+
+    # 300 customers: two pages, about 5 s apart.
+    shop = serve(Store.generate(seed=1, orders=0, products=0, customers=300), bucket_size=1, leak_rate=0.2)
+    env = {"SHOPIFY_SHOP": shop.shop, "SHOPIFY_API_BASE_URL": shop.base_url,
+           "SHOPIFY_ACCESS_TOKEN": shop.access_token, "SHOPIFY_ADMIN_API": "rest"}
+    worker = processes.worker(**env)
+    [child] = wait_until(lambda: Worker.all(queue=get_long_queue()), message="the long queue's worker")
+    with db.connection_context():
+        run = backfill.start_backfill("customers")
+
+    def position():
+        with db.connection_context():
+            return BackfillRun.get_by_id(run.id).position
+
+    wait_until(position, message="the first page applied")
+    for pid in (worker.pid, child.pid):  # Heroku's SIGKILL at the end of the grace
+        os.kill(pid, signal.SIGKILL)
+    with db.connection_context():
+        BackfillRun.update(updated_at=utcnow() - backfill.STALE_AFTER).where(
+            BackfillRun.id == run.id).execute()  # as the dyno's restart finds it, minutes later
+        assert backfill.start_backfill("customers").id == run.id
+    processes.worker(**env)
+
+    def completed():
+        with db.connection_context():
+            return BackfillRun.get_by_id(run.id).status is RunStatus.COMPLETED
+
+    wait_until(completed, timeout=60, message="the resumed backfill to complete")
+    with db.connection_context():
+        done = BackfillRun.get_by_id(run.id)
+        assert done.fetched == done.stored == Customer.select().count() == 300
