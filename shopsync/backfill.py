@@ -28,7 +28,7 @@ def start_backfill(resource, since=None):
     When Redis cannot take the job the run is left interrupted, so the next start resumes it.
     """
     run = prepare_run(resource, since)
-    if not queue.enqueue(queue.get_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT):
+    if not queue.enqueue(queue.get_long_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT):
         close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run
 

@@ -41,7 +41,7 @@ RESTART = (BulkStatus.FAILED, BulkStatus.CANCELED, BulkStatus.EXPIRED)
 def start(resource, since=None):
     """Create (or reopen) a bulk backfill of `resource` and queue it; return the run."""
     run = prepare_run(resource, since)
-    if not queue.enqueue(queue.get_queue(), run_bulk_backfill, run.id,
+    if not queue.enqueue(queue.get_long_queue(), run_bulk_backfill, run.id,
                          job_timeout=backfill.JOB_TIMEOUT):
         backfill.close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run

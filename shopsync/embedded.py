@@ -1,8 +1,9 @@
 """`make run`: the whole service in one process, for a first look and for development.
 
-Web server, RQ worker and rq-scheduler run as threads. With REDIS_URL unset the queue is an
-in-process Redis stand-in; with SHOPIFY_SHOP unset a simulated store is started too, is
-backfilled, and keeps changing, so webhooks flow and the dashboard shows live data.
+Web server, RQ workers (one per queue, short and long) and rq-scheduler run as threads. With
+REDIS_URL unset the queues are on an in-process Redis stand-in; with SHOPIFY_SHOP unset a
+simulated store is started too, is backfilled, and keeps changing, so webhooks flow and the
+dashboard shows live data.
 """
 
 import logging
@@ -13,7 +14,16 @@ import threading
 from dotenv import load_dotenv
 from werkzeug.serving import make_server
 
-from shopsync import backfill, create_app_or_exit, demo, liveness, migrations, queue, scheduler
+from shopsync import (
+    backfill,
+    create_app_or_exit,
+    demo,
+    liveness,
+    migrations,
+    queue,
+    scheduler,
+    worker_process,
+)
 from shopsync.db import db
 
 HOST = "127.0.0.1"
@@ -44,10 +54,9 @@ def _start_simulator(webhook_url):
     return store, server, Activity(store, rate=DEMO_CHANGES_PER_SECOND)
 
 
-def _run_worker(app):
-    with app.app_context(), liveness.beating("worker"):
-        rq_queue = queue.get_queue()
-        queue.ThreadWorker([rq_queue], connection=rq_queue.connection).work(logging_level="WARNING")
+def _run_worker(app, kind):
+    with app.app_context():
+        worker_process.serve(kind, queue.ThreadWorker, logging_level="WARNING")
 
 
 def _run_scheduler(app):
@@ -75,7 +84,8 @@ def main():
     username, password = demo.admin()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the login below in sight
     server = make_server(HOST, port, app, threaded=True)
-    _start_thread(lambda: _run_worker(app), "rq-worker")
+    for kind in worker_process.KINDS:
+        _start_thread(lambda kind=kind: _run_worker(app, kind), f"rq-worker-{kind}")
     _start_thread(lambda: _run_scheduler(app), "rq-scheduler")
     if simulated:
         with app.app_context():

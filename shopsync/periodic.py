@@ -18,11 +18,12 @@ ROLE = "job"  # the Heartbeat role of periodic jobs
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    """A job queued every `seconds` (times SHOPSYNC_SCHEDULE_SCALE)."""
+    """A job queued every `seconds` (times SHOPSYNC_SCHEDULE_SCALE), on the long queue if `long`."""
 
     name: str
     seconds: int
     func: str  # dotted path of the function to call
+    long: bool = False  # may run for hours: queued on the long queue, away from the drains
 
     @property
     def id(self):
@@ -39,9 +40,9 @@ JOBS = [
     PeriodicJob("process-dlq", 300, "shopsync.dlq.process_dead_letter_queue"),
     PeriodicJob("compute-health", 60, "shopsync.health.compute_health"),
     PeriodicJob("reconcile-catchup", 300, "shopsync.reconciliation.runs.run_catchup"),
-    PeriodicJob("reconcile-full", 24 * 3600, "shopsync.reconciliation.runs.run_full"),
+    PeriodicJob("reconcile-full", 24 * 3600, "shopsync.reconciliation.runs.run_full", long=True),
     # Counts cannot see a missing and an extra record in one window; a weekly id listing can.
-    PeriodicJob("reconcile-deep", 7 * 24 * 3600, "shopsync.reconciliation.runs.run_deep"),
+    PeriodicJob("reconcile-deep", 7 * 24 * 3600, "shopsync.reconciliation.runs.run_deep", long=True),
     PeriodicJob("drop-expired-bodies", 3600, "shopsync.privacy.drop_expired_bodies"),
 ]
 JOBS_BY_NAME = {job.name: job for job in JOBS}

@@ -1,4 +1,9 @@
-"""The RQ queue on Redis, or on an in-process stand-in (fakeredis) in embedded mode."""
+"""The RQ queues on Redis, or on an in-process stand-in (fakeredis) in embedded mode.
+
+Two queues: RQ_QUEUE takes the webhooks' drains and every other short job; jobs that may run
+for hours (backfills, full and deep reconciliations) go to the long queue beside it, so that
+no webhook waits for one to finish. `python worker.py` works both (shopsync.work).
+"""
 
 import logging
 import ssl
@@ -23,6 +28,8 @@ FAILURE_TTL = 24 * 3600
 # A worker that lost Redis tries again after 1 s, then 2, 4, then every this many seconds: an
 # attempt costs little, and the worker is back within seconds of Redis.
 RECONNECT_MAX_SECONDS = 5
+# The long queue is named after RQ_QUEUE with this suffix, e.g. "shopsync-long".
+LONG_SUFFIX = "-long"
 
 
 class TLSVerificationError(RedisError):
@@ -62,14 +69,24 @@ def make_queue(config):
     return Queue(config["RQ_QUEUE"], connection=connect(config["REDIS_URL"], config["REDIS_TLS_VERIFY"]))
 
 
+def long_queue(short_queue):
+    """Return the long queue beside `short_queue`, on the same connection."""
+    return Queue(short_queue.name + LONG_SUFFIX, connection=short_queue.connection)
+
+
 def init_app(app):
     """Attach the queue to the app."""
     app.extensions["shopsync.queue"] = make_queue(app.config)
 
 
 def get_queue(app=None):
-    """Return the queue of `app`, by default the current app."""
+    """Return the queue of `app` (by default the current app): drains and every other short job."""
     return (app or current_app).extensions["shopsync.queue"]
+
+
+def get_long_queue():
+    """Return the current app's long queue: backfills and full and deep reconciliations."""
+    return long_queue(get_queue())
 
 
 def enqueue(queue, func, *args, **options):

@@ -40,12 +40,14 @@ def _last_runs():
 
 
 def _schedule(scheduler, jobs):
-    """Schedule `jobs`, each due an interval after its last run (now when unknown)."""
+    """Schedule `jobs`, each due an interval after its last run (now when unknown), on the
+    scheduler's queue or, for a long job, the long queue beside it."""
     runs, now = _last_runs(), utcnow()
     for job in jobs:
+        queue_name = scheduler.queue_name + (queue.LONG_SUFFIX if job.long else "")
         scheduler.schedule(scheduled_time=periodic.next_run(job, runs.get(job.name), now),
                            func=attempts.run, args=[job.name], interval=job.every(), repeat=None,
-                           id=job.id, queue_name=scheduler.queue_name,
+                           id=job.id, queue_name=queue_name,
                            timeout=max(job.seconds * 5, 300))
 
 

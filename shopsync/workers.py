@@ -1,7 +1,8 @@
-"""What the workers are doing: the queue, the drains, each worker's heartbeat and job, the schedule.
+"""What the workers are doing: the queues, the drains, each worker's heartbeat and job, the schedule.
 
-Redis tells the queue's length, the drain jobs queued and running, each RQ worker's last
-heartbeat and current job, and rq-scheduler's next run of each periodic job. The database
+Redis tells the length of both queues (short and long), the drain jobs queued and running, the
+long jobs running, each RQ worker's queue, last heartbeat and current job, and rq-scheduler's
+next run of each periodic job. The database
 tells the processes' own heartbeats and each periodic job's last run, so the view still
 says what it knows when Redis cannot be reached.
 """
@@ -24,6 +25,7 @@ class RQWorker:
     """One RQ worker as Redis knows it."""
 
     name: str
+    queues: list  # the names of the queues it takes jobs from
     host: str | None
     pid: int | None
     state: str
@@ -32,7 +34,8 @@ class RQWorker:
 
     def json(self):
         """Serialise the worker for the API."""
-        return {"name": self.name, "host": self.host, "pid": self.pid, "state": self.state,
+        return {"name": self.name, "queues": self.queues, "host": self.host, "pid": self.pid,
+                "state": self.state,
                 "last_heartbeat": self.last_heartbeat.isoformat() if self.last_heartbeat else None,
                 "current_job": self.current_job}
 
@@ -55,7 +58,7 @@ class Scheduled:
 
 @dataclass(frozen=True)
 class View:
-    """The queue, the workers and the schedule, as read at `now`."""
+    """The queues, the workers and the schedule, as read at `now`."""
 
     now: dt.datetime
     processes: list  # liveness.Process, from the database
@@ -64,6 +67,8 @@ class View:
     queued: int | None = None
     drains_queued: int | None = None
     drains_running: int | None = None
+    long_queued: int | None = None
+    long_running: int | None = None
     workers: list = field(default_factory=list)  # RQWorker
 
     def json(self):
@@ -71,7 +76,8 @@ class View:
         return {
             "redis": {"reachable": self.redis_error is None, "error": self.redis_error},
             "queue": {"queued": self.queued, "drains_queued": self.drains_queued,
-                      "drains_running": self.drains_running},
+                      "drains_running": self.drains_running, "long_queued": self.long_queued,
+                      "long_running": self.long_running},
             "workers": [w.json() for w in self.workers],
             "processes": {role: [p.json() for p in self.processes if p.role == role]
                           for role in liveness.PROCESS_ROLES},
@@ -79,11 +85,12 @@ class View:
         }
 
 
-def _rq_workers(rq_queue):
-    """Return the RQ workers serving `rq_queue`, newest heartbeat first."""
-    workers = [RQWorker(w.name, w.hostname, w.pid, str(w.get_state()), w.last_heartbeat,
-                        w.get_current_job_id())
-               for w in Worker.all(queue=rq_queue)]
+def _rq_workers(rq_queues):
+    """Return the RQ workers serving any of `rq_queues`, newest heartbeat first."""
+    found = {w.name: w for rq_queue in rq_queues for w in Worker.all(queue=rq_queue)}
+    workers = [RQWorker(w.name, w.queue_names(), w.hostname, w.pid, str(w.get_state()),
+                        w.last_heartbeat, w.get_current_job_id())
+               for w in found.values()]
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     return sorted(workers, key=lambda w: w.last_heartbeat or oldest, reverse=True)
 
@@ -99,15 +106,16 @@ def _next_runs(connection):
 
 
 def view(now=None):
-    """Read the queue, the workers and the schedule; what Redis cannot say is left unknown."""
+    """Read the queues, the workers and the schedule; what Redis cannot say is left unknown."""
     now = now or utcnow()
     report = liveness.report(now)
     runs = {name: sign.seen_at for name, sign in report.jobs.items()}
-    rq_queue = queue.get_queue()
+    rq_queue, long_queue = queue.get_queue(), queue.get_long_queue()
     try:
         queued_ids = rq_queue.get_job_ids()
         running_ids = StartedJobRegistry(queue=rq_queue).get_job_ids()
-        workers = _rq_workers(rq_queue)
+        long_queued, long_running = long_queue.count, StartedJobRegistry(queue=long_queue).count
+        workers = _rq_workers([rq_queue, long_queue])
         next_runs = _next_runs(rq_queue.connection)
     except RedisError as exc:
         jobs = [Scheduled(job.name, job.every(), runs.get(job.name), None) for job in periodic.JOBS]
@@ -117,4 +125,4 @@ def view(now=None):
     return View(now, report.processes, jobs, queued=len(queued_ids),
                 drains_queued=sum(job_id.startswith(JOB_PREFIX) for job_id in queued_ids),
                 drains_running=sum(job_id.startswith(JOB_PREFIX) for job_id in running_ids),
-                workers=workers)
+                long_queued=long_queued, long_running=long_running, workers=workers)

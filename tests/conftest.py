@@ -8,7 +8,7 @@ import pytest
 from shopsync import create_app, migrations
 from shopsync.db import db
 from shopsync.models import ALL_MODELS
-from shopsync.queue import ThreadWorker, get_queue
+from shopsync.queue import ThreadWorker, get_long_queue, get_queue
 from shopsync.testing.databases import own_database
 from tests.helpers import ADMIN_TOKEN, SECRET, SESSION_KEY
 
@@ -77,7 +77,7 @@ def app(tmp_path, run_database_url):
             else:
                 migrations.upgrade()
         yield app
-        get_queue().connection.delete(get_queue().key)
+        get_queue().connection.delete(get_queue().key, get_long_queue().key)
     db.close_all() if hasattr(db.obj, "close_all") else db.close()
 
 
@@ -98,11 +98,11 @@ def api(client):
 
 @pytest.fixture
 def run_jobs(app):
-    """Return a function that runs every queued job to completion, in this thread."""
+    """Return a function that runs every queued job of both queues to completion, in this thread."""
 
     def run():
         queue = get_queue()
-        ThreadWorker([queue], connection=queue.connection).work(burst=True)
+        ThreadWorker([queue, get_long_queue()], connection=queue.connection).work(burst=True)
 
     return run
 

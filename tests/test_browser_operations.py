@@ -7,7 +7,7 @@ import pytest
 
 from shopsync.db import db
 from shopsync.models import AuditEntry, BackfillRun, FailedSyncItem, WebhookLog, WebhookStatus
-from shopsync.queue import get_queue
+from shopsync.queue import get_long_queue
 from shopsync.topics import TOPICS
 from tests import test_browser
 from tests.helpers import deliver, fixture, order
@@ -122,7 +122,7 @@ def test_double_clicks_run_things_once(app, live_server, dashboard_data, admin):
     page.goto(live_server + "/reconciliation")
     page.get_by_role("button", name="Run now").dblclick()
     expect(page.locator("#reconcile-progress")).to_contain_text("Reconciliation running: 0 of 3")
-    assert sum(job.func_name.endswith("run_full") for job in get_queue().get_jobs()) == 3
+    assert sum(job.func_name.endswith("run_full") for job in get_long_queue().get_jobs()) == 3
 
     page.goto(live_server + "/backfills")
     page.select_option("select[name=entity]", "products")

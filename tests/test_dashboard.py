@@ -16,7 +16,7 @@ from shopsync.models import (
     WebhookLog,
     WebhookStatus,
 )
-from shopsync.queue import get_queue
+from shopsync.queue import get_long_queue
 
 HTMX = {"HX-Request": "true"}
 
@@ -275,7 +275,7 @@ def test_run_now_queues_a_run_per_entity_and_polls_until_they_end(app, admin_cli
     html = text(post(admin_client, "/reconciliation/run", htmx=True))
     assert html.lstrip().startswith('<div id="reconcile-progress"')
     assert 'hx-trigger="every 2s"' in html and "0 of 3" in html
-    assert get_queue().count == 3
+    assert get_long_queue().count == 3
     poll = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
     waiting = admin_client.get(poll, headers=HTMX)
     assert "every 2s" in text(waiting) and "HX-Trigger" not in waiting.headers
@@ -340,7 +340,7 @@ def test_start_backfill_queues_a_run_whose_table_polls_until_it_ends(app, admin_
     html = text(admin_client.get("/backfills"))
     assert f"Backfill #{run.id} of products started" in html
     assert 'hx-get="/backfills" hx-trigger="every 10s"' in html
-    assert get_queue().count == 1
+    assert get_long_queue().count == 1
 
     app.config["SHOPIFY_API_BASE_URL"] = live_server + "/no-shopify-here"  # the run fails fast
     run_jobs()

@@ -8,7 +8,7 @@ from rq import Queue
 from shopsync import backfill, dlq
 from shopsync.dashboard import failed
 from shopsync.models import BackfillRun, FailedSyncItem, RunStatus
-from shopsync.queue import get_queue
+from shopsync.queue import get_long_queue, get_queue
 from shopsync.testing.processes import free_port
 from tests.test_dashboard import HTMX, post
 
@@ -29,7 +29,7 @@ def redis_down(app):
 
 def _queued(func):
     name = f"{func.__module__}.{func.__name__}"
-    return [job for job in get_queue().get_jobs() if job.func_name == name]
+    return [job for job in get_queue().get_jobs() + get_long_queue().get_jobs() if job.func_name == name]
 
 
 def test_a_second_retry_all_is_refused_while_one_is_queued(admin_client, dashboard_data):

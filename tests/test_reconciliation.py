@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from rq import Queue
 
 from shopsync import reconciliation
 from shopsync.db import db, utcnow
@@ -22,7 +23,6 @@ from shopsync.models import (
     Severity,
     SyncState,
 )
-from shopsync.queue import get_queue
 from shopsync.reconciliation import ENTITIES, runs
 from shopsync.reconciliation.runs import reconcile
 from shopsync.reconciliation.windows import instant, shopify_time
@@ -378,7 +378,7 @@ def test_api_answers_503_when_the_queue_is_down(app, client, monkeypatch):
     def refuse(*args, **kwargs):
         raise RedisConnectionError("down")
 
-    monkeypatch.setattr(get_queue(), "enqueue", refuse)
+    monkeypatch.setattr(Queue, "enqueue", refuse)
     response = client.post("/api/admin/reconciliation",
                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert response.status_code == 503

@@ -10,7 +10,7 @@ from shopsync import liveness, periodic, scheduler
 from shopsync.db import db, utcnow
 from shopsync.models import Heartbeat
 from shopsync.outbox import JOB_PREFIX
-from shopsync.queue import ThreadWorker, enqueue, get_queue
+from shopsync.queue import ThreadWorker, enqueue, get_long_queue, get_queue
 from tests.helpers import ADMIN_TOKEN
 from tests.test_dashboard import HTMX
 from tests.test_no_double_runs import redis_down  # noqa: F401 (a fixture)
@@ -28,7 +28,18 @@ def look_at_the_workers():
 
 
 @pytest.fixture
-def busy_worker(admin_client):
+def long_worker(app):
+    """Register an idle worker on the long queue, which holds a job; yield the worker."""
+    long_queue = get_long_queue()
+    assert enqueue(long_queue, utcnow, job_id="long-waiting")
+    worker = ThreadWorker([long_queue], connection=long_queue.connection)
+    worker.register_birth()
+    yield worker
+    worker.register_death()
+
+
+@pytest.fixture
+def busy_worker(admin_client, long_worker):
     """Run a worker on a queue holding a drain that reads the page while another waits."""
     with db.connection_context():
         liveness.beat("worker", "web.1:42", utcnow())
@@ -42,12 +53,14 @@ def busy_worker(admin_client):
     return worker
 
 
-def test_the_page_shows_the_queue_workers_and_schedule(busy_worker):
+def test_the_page_shows_the_queue_workers_and_schedule(busy_worker, long_worker):
     page = SEEN["page"]
     assert '<nav aria-label="Dashboard">' in page and 'href="/workers" aria-current="page"' in page
-    for label, value in (("Jobs queued", 1), ("Drains queued", 1), ("Drains running", 1)):
+    for label, value in (("Jobs queued", 1), ("Drains queued", 1), ("Drains running", 1),
+                         ("Long jobs queued", 1), ("Long jobs running", 0)):
         assert f'data-count="{label}"><div class="n">{value}</div>' in page
-    assert f'data-worker="{busy_worker.name}"' in page
+    assert f'data-worker="{busy_worker.name}"' in page and f'data-worker="{long_worker.name}"' in page
+    assert f'<td data-label="Queue">{get_long_queue().name}</td>' in page
     assert f"{JOB_PREFIX}looking" in page  # the worker's current job
     assert 'data-process="worker web.1:42"' in page  # its heartbeat in the database
     for job in periodic.JOBS:
@@ -55,13 +68,17 @@ def test_the_page_shows_the_queue_workers_and_schedule(busy_worker):
     assert "not scheduled" not in page and "Redis cannot be reached" not in page
 
 
-def test_the_api_gives_the_same(busy_worker):
+def test_the_api_gives_the_same(busy_worker, long_worker):
     data = SEEN["api"]
     assert data["redis"] == {"reachable": True, "error": None}
-    assert data["queue"] == {"queued": 1, "drains_queued": 1, "drains_running": 1}
-    [worker] = data["workers"]
+    assert data["queue"] == {"queued": 1, "drains_queued": 1, "drains_running": 1,
+                             "long_queued": 1, "long_running": 0}
+    worker, idle = sorted(data["workers"], key=lambda w: w["name"] != busy_worker.name)
     assert worker["name"] == busy_worker.name and worker["current_job"] == f"{JOB_PREFIX}looking"
     assert worker["state"] == "busy" and worker["last_heartbeat"]
+    assert worker["queues"] == [get_queue().name]
+    assert idle["name"] == long_worker.name and idle["queues"] == [get_long_queue().name]
+    assert idle["current_job"] is None
     assert [p["name"] for p in data["processes"]["worker"]] == ["web.1:42"]
     now = utcnow()
     for job, entry in zip(periodic.JOBS, data["periodic_jobs"], strict=True):
@@ -91,7 +108,8 @@ def test_without_redis_the_page_shows_the_database_heartbeats(admin_client, api,
     assert "Unknown: Redis cannot be reached." in page
     data = api("workers").get_json()
     assert data["redis"]["reachable"] is False and data["redis"]["error"]
-    assert data["queue"] == {"queued": None, "drains_queued": None, "drains_running": None}
+    assert data["queue"] == {"queued": None, "drains_queued": None, "drains_running": None,
+                             "long_queued": None, "long_running": None}
     assert [p["name"] for p in data["processes"]["scheduler"]] == ["clock.1"]
     sweep = data["periodic_jobs"][0]
     assert sweep["name"] == "sweep-outbox" and sweep["last_run"] and sweep["next_run"] is None

@@ -14,7 +14,7 @@ from shopsync.dashboard import bp, get_or_404, newest_first, render
 from shopsync.db import utcnow
 from shopsync.htmx import is_htmx
 from shopsync.models import ReconciliationReport
-from shopsync.queue import get_queue
+from shopsync.queue import get_long_queue, get_queue
 from shopsync.reconciliation import reports as reconciliation_reports
 from shopsync.reconciliation import runs as reconciliation_runs
 from shopsync.topics import RESOURCES
@@ -110,7 +110,7 @@ def progress_url(progress):
 def _start_once(entity):
     """Queue a reconciliation of `entity` (None: all) unless one of the same is queued or
     running; return (job ids, refusal, status)."""
-    rq_queue = get_queue()
+    rq_queue = get_long_queue()
     unreachable = "Could not queue the reconciliation: the queue (Redis) is unreachable."
     names = [e.name for e in reconciliation_service.entities(entity)]
     try:

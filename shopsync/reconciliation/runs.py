@@ -209,7 +209,7 @@ def run_catchup(entity_type: str | None = None, client: Client | None = None,
 def start_reconciliation(entity_type: str | None = None) -> list[str] | None:
     """Queue a full run per entity; return the job ids, or None when Redis is unreachable."""
     names = [entity.name for entity in entities(entity_type)]
-    target = queue.get_queue()
+    target = queue.get_long_queue()
     timeout = _setting("RECONCILE_JOB_TIMEOUT")
     try:
         return [target.enqueue(run_full, name, job_timeout=timeout, result_ttl=3600,
