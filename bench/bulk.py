@@ -10,8 +10,8 @@ long on a shared 2-core machine; `--sizes SMALL,LARGE` runs other sizes.
 
 from bench.backfill import bulk_rows
 
-FULL = {"sizes": (10_000, 50_000), "bucket": 40, "leak_rate": 2.0}
-QUICK = {"sizes": (100, 300), "bucket": 1, "leak_rate": 4.0}
+FULL = {"sizes": (100_000, 1_000_000), "bucket": 40, "leak_rate": 2.0, "measured_up_to": 100_000}
+QUICK = {"sizes": (100, 300), "bucket": 1, "leak_rate": 4.0, "measured_up_to": 300}
 
 
 def run(ctx):
