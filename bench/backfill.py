@@ -14,6 +14,7 @@ compared with `ingest.apply_records` upserting the same generated orders, page b
     python -m bench.backfill BASE_URL DATABASE_URL LEAK_RATE   # one REST backfill, prints JSON
     python -m bench.backfill bulk BASE_URL DATABASE_URL        # one bulk backfill, prints JSON
     python -m bench.backfill direct ORDERS DATABASE_URL        # direct upserts, prints JSON
+    python -m bench.backfill simulate ORDERS   # the simulator's bulk query alone, prints JSON
 """
 
 import json
@@ -30,11 +31,13 @@ from shopsync.db import db
 from shopsync.ingest import apply_records
 from shopsync.models import Order
 from shopsync.shopify import AdminClient, ShopifyClient
-from shopsync.simulator import Store
+from shopsync.shopify.bulk import PARTS
+from shopsync.simulator import SimulatorServer, Store
 
 PAGE = 250
 FULL = {"sizes": (10_000, 100_000), "bucket": 40, "leak_rate": 2.0}
 QUICK = {"sizes": (100, 300), "bucket": 1, "leak_rate": 4.0}
+REPORT_TIMEOUT = 6 * 3600  # seconds: a 1,000,000-order bulk backfill takes over an hour here
 SIMULATOR_DEFAULTS = {"products": 50, "customers": 200}  # python -m shopsync.simulator's
 
 
@@ -99,6 +102,21 @@ def direct_once(orders, database_url):
     return {"stored": stored, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
+def simulate_once(orders):
+    """Run the orders bulk query in a simulator of this process (Shopify's side alone); return
+    its figures: orders/s by the clock and per CPU second, the JSONL's size, peak RSS."""
+    with SimulatorServer(Store.generate(1, orders, **SIMULATOR_DEFAULTS)) as sim:
+        operation, _ = sim.bulk.run_query(PARTS["orders"][0].query)
+        began, cpu = time.monotonic(), time.process_time()
+        while operation.status in ("CREATED", "RUNNING"):
+            time.sleep(0.05)
+        seconds, cpu = time.monotonic() - began, time.process_time() - cpu
+        return {"status": operation.status, "orders": operation.root_object_count,
+                "lines": operation.object_count, "bytes": operation.file_size,
+                "seconds": seconds, "orders_per_s": orders / seconds,
+                "orders_per_cpu_s": orders / cpu, "peak_rss_mb": peak_rss_mb()}
+
+
 def _simulator(orders, bucket, leak_rate):
     """Start the simulator in its own process; return (process, API base URL)."""
     proc = subprocess.Popen([sys.executable, "-m", "shopsync.simulator", "--port", "0",
@@ -115,7 +133,7 @@ def _simulator(orders, bucket, leak_rate):
 def _report(*args):
     """Run `python -m bench.backfill ARGS` in a fresh process; return the JSON it prints."""
     out = subprocess.run([sys.executable, "-m", "bench.backfill", *map(str, args)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=7200, check=True)
+                         capture_output=True, text=True, timeout=REPORT_TIMEOUT, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -223,6 +241,8 @@ def _share(n, report, bucket, leak_rate):
 if __name__ == "__main__":
     if sys.argv[1] == "bulk":
         print(json.dumps(bulk_once(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "simulate":
+        print(json.dumps(simulate_once(int(sys.argv[2]))))
     elif sys.argv[1] == "direct":
         print(json.dumps(direct_once(int(sys.argv[2]), sys.argv[3])))
     else:
