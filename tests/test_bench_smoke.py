@@ -81,6 +81,7 @@ def test_bulk_smoke(context):
                for measure, row in rows.items() if measure.startswith("orders/s applied"))
     ends = [row for measure, row in rows.items() if measure.startswith("seconds end to end")]
     assert len(ends) == 2 and all("measured" in row.baseline_label for row in ends)
+    assert _first(rows, "GraphQL cost points spent, 300 orders").value > 0
 
 
 def test_a_bulk_store_too_large_to_run_over_rest_is_set_beside_a_computed_rest_time():
@@ -124,6 +125,8 @@ def test_runner_updates_only_its_sections(tmp_path, run_database_url):
 def test_sizes_option_parses_small_then_large():
     assert runner.parse_args(["--sizes", "1000,5000", "bulk"]).sizes == (1000, 5000)
     assert runner.parse_args(["bulk"]).sizes is None
+    assert runner.parse_args(["--graphql-restore-rate", "1000", "bulk"]).graphql_restore_rate == 1000
+    assert runner.parse_args(["bulk"]).graphql_restore_rate is None
     for bad in ("5000,1000", "10", "a,b", "0,10"):
         with pytest.raises(SystemExit):
             runner.parse_args(["--sizes", bad, "bulk"])
