@@ -8,9 +8,11 @@ upserts run for the stores up to MEASURED_UP_TO orders (always the small one): 1
 take some 35 minutes over REST and over an hour of direct upserts on this machine, so the
 large store is set beside the small one's direct rate, and beside a REST time computed from
 its rate-limit ceiling and the share of the ceiling the small store's REST backfill reached;
-the rows say which. The simulator writes its JSONL at some 1,200 orders/s on a quiet core
-(it was 170-350 in the loaded runs before), so 1,000,000 orders spend some 15 minutes on
-Shopify's side before the apply phase.
+the rows say which. The simulator writes its JSONL at some 1,150 orders per CPU second
+(about 900 before), so 1,000,000 orders spend a quarter of an hour or more on Shopify's side
+before the apply phase. Orders with books are fetched whole through GraphQL at some 88 cost
+points each: at Shopify's classic 50 points/s that bounds the apply phase (the rows give the
+points and their time); `--graphql-restore-rate` lets the simulator restore more.
 """
 
 from bench.backfill import bulk_rows
