@@ -80,8 +80,8 @@ def test_bulk_smoke(context):
     assert all(row.baseline > 0 and "same orders" in row.baseline_label
                for measure, row in rows.items() if measure.startswith("orders/s applied"))
     ends = [row for measure, row in rows.items() if measure.startswith("seconds end to end")]
-    assert [row.baseline_label.split(",")[1].strip() for row in ends] == ["measured (101 API calls",
-                                                                         "computed"]
+    assert [row.baseline_label.split(",")[1].split()[0] for row in ends] == ["measured",
+                                                                            "computed"]
     assert _first(rows, "GraphQL cost points spent, 300 orders").value > 0
 
 
