@@ -212,6 +212,11 @@ def bulk_rows(ctx, spec):
         rows.append(Row("bulk", f"orders stored of {n:,} by the REST backfill", report["stored"],
                         "orders", n, "orders in the store", "all",
                         report["stored"] == n and report["status"] == "completed"))
+        top = ceiling(n, bucket, leak_rate)
+        rows.append(Row("bulk", f"seconds of the REST backfill of {n:,} orders "
+                                f"({report['requests']} API calls, {report['throttled']} throttled)",
+                        report["seconds"], "s", n / top if top else None,
+                        "its rate-limit ceiling's time"))
     small, large = sizes
     rows.append(Row("bulk", f"peak RSS, {large:,} orders", bulk[large]["peak_rss_mb"], "MB",
                     bulk[small]["peak_rss_mb"], f"peak RSS, {small:,} orders", "≤ 1.2×",

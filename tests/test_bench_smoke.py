@@ -77,6 +77,7 @@ def test_bulk_smoke(context):
     rows = _check(bulk.run(context), "bulk")
     assert all(row.met for measure, row in rows.items() if measure.startswith("orders stored"))
     assert _first(rows, "orders stored of 100 by the REST backfill").met
+    assert _first(rows, "seconds of the REST backfill of 100 orders").baseline > 0
     assert all(row.baseline > 0 and "same orders" in row.baseline_label
                for measure, row in rows.items() if measure.startswith("orders/s applied"))
     ends = [row for measure, row in rows.items() if measure.startswith("seconds end to end")]
