@@ -1,7 +1,7 @@
 """Run the benchmarks, print a table and write docs/BENCHMARKS.md.
 
-    python -m bench [--quick] [--sizes SMALL,LARGE] [--output PATH|-] [--database-url URL]
-                    [--redis-url URL] [NAME...]
+    python -m bench [--quick] [--sizes SMALL,LARGE] [--graphql-restore-rate POINTS]
+                    [--output PATH|-] [--database-url URL] [--redis-url URL] [NAME...]
     python -m bench chaos --minutes N --seed S     (see bench/chaos.py)
 
 Each benchmark gets a PostgreSQL database of its own (created beside --database-url, dropped
@@ -44,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--sizes", type=_sizes, metavar="SMALL,LARGE",
                         help="store sizes of the bulk benchmark, in orders (default: its own)")
+    parser.add_argument("--graphql-restore-rate", type=float, metavar="POINTS",
+                        help="GraphQL cost points the bulk benchmark's simulator restores per "
+                             "second (default: Shopify's classic 50)")
     parser.add_argument("--output", help="Markdown file to update ('-': none; default: "
                                          "docs/BENCHMARKS.md, none with --quick)")
     parser.add_argument("--database-url", default=os.environ.get("SHOPSYNC_BENCH_DATABASE_URL",
@@ -173,7 +176,8 @@ def main(argv=None):
             try:
                 with own_database(args.database_url, workdir, f"bench_{name}") as url:
                     rows, text = run_benchmark(name, Context(
-                        url, args.redis_url, workdir, args.quick, sizes=args.sizes))
+                        url, args.redis_url, workdir, args.quick, sizes=args.sizes,
+                        graphql_restore_rate=args.graphql_restore_rate))
             except Exception:
                 error = traceback.format_exc()
                 print(error, file=sys.stderr, flush=True)

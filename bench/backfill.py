@@ -3,8 +3,10 @@ and through a bulk operation, against direct bulk upserts of the same orders.
 
 The simulator runs in its own process (`python -m shopsync.simulator`), so it does not take
 the backfill's interpreter; each backfill runs in a fresh process that reports its own peak
-RSS. The ceiling: the first BUCKET pages come at once, every further page costs 1/LEAK_RATE
-s, so N orders take at least (ceil(N/250) - BUCKET) / LEAK_RATE s.
+RSS. The ceiling: a backfill asks for ceil(N/250) pages of orders and, for each order, its
+transactions (REST orders do not carry them); the first BUCKET requests go at once, every
+further one costs 1/LEAK_RATE s, so N orders take at least
+(ceil(N/250) + N - BUCKET) / LEAK_RATE s.
 
 A bulk backfill's time has two parts: the simulator running the bulk query (Shopify's
 side: not shopsync's to speed up, and the simulator builds its orders far slower than
@@ -14,6 +16,7 @@ compared with `ingest.apply_records` upserting the same generated orders, page b
     python -m bench.backfill BASE_URL DATABASE_URL LEAK_RATE   # one REST backfill, prints JSON
     python -m bench.backfill bulk BASE_URL DATABASE_URL        # one bulk backfill, prints JSON
     python -m bench.backfill direct ORDERS DATABASE_URL        # direct upserts, prints JSON
+    python -m bench.backfill simulate ORDERS   # the simulator's bulk query alone, prints JSON
 """
 
 import json
@@ -30,17 +33,21 @@ from shopsync.db import db
 from shopsync.ingest import apply_records
 from shopsync.models import Order
 from shopsync.shopify import AdminClient, ShopifyClient
-from shopsync.simulator import Store
+from shopsync.shopify.bulk import PARTS
+from shopsync.simulator import SimulatorServer, Store
 
 PAGE = 250
 FULL = {"sizes": (10_000, 100_000), "bucket": 40, "leak_rate": 2.0}
 QUICK = {"sizes": (100, 300), "bucket": 1, "leak_rate": 4.0}
+CLASSIC_RESTORE = 50.0  # GraphQL cost points restored per second, Shopify's classic figure
+REPORT_TIMEOUT = 6 * 3600  # seconds: a 1,000,000-order bulk backfill takes over an hour here
 SIMULATOR_DEFAULTS = {"products": 50, "customers": 200}  # python -m shopsync.simulator's
 
 
 def ceiling(orders, bucket, leak_rate):
-    """Return the most orders/s the bucket allows for a backfill of `orders` (None: unbounded)."""
-    seconds = (math.ceil(orders / PAGE) - bucket) / leak_rate
+    """Return the most orders/s the bucket allows for a backfill of `orders` (None: unbounded):
+    a request a page, and one an order for its transactions."""
+    seconds = (math.ceil(orders / PAGE) + orders - bucket) / leak_rate
     return orders / seconds if seconds > 0 else None
 
 
@@ -79,6 +86,7 @@ def bulk_once(base_url, database_url):
     return {"status": run.status.value, "error": run.error, "stored": run.stored,
             "seconds": seconds, "requests": client.request_count,
             "apply_seconds": sum((p.updated_at - p.finished_at).total_seconds() for p in parts),
+            "graphql_points": client.actual_cost,
             "lines": sum(p.lines_applied for p in parts), "peak_rss_mb": peak_rss_mb()}
 
 
@@ -99,11 +107,27 @@ def direct_once(orders, database_url):
     return {"stored": stored, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-def _simulator(orders, bucket, leak_rate):
+def simulate_once(orders):
+    """Run the orders bulk query in a simulator of this process (Shopify's side alone); return
+    its figures: orders/s by the clock and per CPU second, the JSONL's size, peak RSS."""
+    with SimulatorServer(Store.generate(1, orders, **SIMULATOR_DEFAULTS)) as sim:
+        operation, _ = sim.bulk.run_query(PARTS["orders"][0].query)
+        began, cpu = time.monotonic(), time.process_time()
+        while operation.status in ("CREATED", "RUNNING"):
+            time.sleep(0.05)
+        seconds, cpu = time.monotonic() - began, time.process_time() - cpu
+        return {"status": operation.status, "orders": operation.root_object_count,
+                "lines": operation.object_count, "bytes": operation.file_size,
+                "seconds": seconds, "orders_per_s": orders / seconds,
+                "orders_per_cpu_s": orders / cpu, "peak_rss_mb": peak_rss_mb()}
+
+
+def _simulator(orders, bucket, leak_rate, graphql_restore_rate=None):
     """Start the simulator in its own process; return (process, API base URL)."""
+    restore = ["--graphql-restore-rate", str(graphql_restore_rate)] if graphql_restore_rate else []
     proc = subprocess.Popen([sys.executable, "-m", "shopsync.simulator", "--port", "0",
                              "--orders", str(orders), "--bucket-size", str(bucket),
-                             "--leak-rate", str(leak_rate)],
+                             "--leak-rate", str(leak_rate), *restore],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ready, _, _ = select.select([proc.stdout], [], [], 60)
     if not ready:
@@ -115,14 +139,14 @@ def _simulator(orders, bucket, leak_rate):
 def _report(*args):
     """Run `python -m bench.backfill ARGS` in a fresh process; return the JSON it prints."""
     out = subprocess.run([sys.executable, "-m", "bench.backfill", *map(str, args)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=7200, check=True)
+                         capture_output=True, text=True, timeout=REPORT_TIMEOUT, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure(ctx, orders, bucket, leak_rate, mode="rest"):
     """Backfill `orders` from a fresh simulator in a fresh process (REST or bulk); return its
     report."""
-    simulator, base_url = _simulator(orders, bucket, leak_rate)
+    simulator, base_url = _simulator(orders, bucket, leak_rate, ctx.graphql_restore_rate)
     try:
         if mode == "bulk":
             return _report("bulk", base_url, ctx.database_url)
@@ -150,38 +174,95 @@ def run(ctx):
     rows.append(Row("backfill", f"peak RSS, {large:,} orders", reports[large]["peak_rss_mb"], "MB",
                     reports[small]["peak_rss_mb"], f"peak RSS, {small:,} orders", "≤ 1.2×",
                     reports[large]["peak_rss_mb"] <= 1.2 * reports[small]["peak_rss_mb"]))
-    rows.append(Row("backfill", f"orders/s, {small:,} orders (within the initial burst)",
+    rows.append(Row("backfill", f"orders/s, {small:,} orders",
                     reports[small]["stored"] / reports[small]["seconds"], "orders/s"))
     return rows
 
 
 def bulk_rows(ctx, spec):
-    """Backfill the small and the large store through bulk operations; return rows."""
-    small, large = spec["sizes"]
-    bulk = {n: measure(ctx, n, spec["bucket"], spec["leak_rate"], "bulk") for n in (small, large)}
-    direct = _report("direct", large, ctx.database_url)
-    done = bulk[large]
-    apply_rate, direct_rate = done["stored"] / done["apply_seconds"], direct["stored"] / direct["seconds"]
-    rows = [Row("bulk", f"orders/s applied, {large:,} orders ({done['lines']:,} JSONL lines "
-                            f"streamed)", apply_rate, "orders/s", direct_rate,
-                "direct apply_records upserts", "≥ 0.8×", apply_rate >= 0.8 * direct_rate)]
+    """Backfill the small and the large store through bulk operations; return rows.
+
+    Direct upserts are measured for the sizes up to spec["measured_up_to"] (always the small
+    one): a larger store is set beside the largest measured. One REST backfill runs, of
+    spec["rest_orders"]: other sizes get its time computed from its share of the ceiling.
+    The rows say which.
+    """
+    sizes, bucket, leak_rate = spec["sizes"], spec["bucket"], spec["leak_rate"]
+    bulk = {n: measure(ctx, n, bucket, leak_rate, "bulk") for n in sizes}
+    measured = [n for n in sizes if n <= spec["measured_up_to"]] or [sizes[0]]
+    rest = {spec["rest_orders"]: measure(ctx, spec["rest_orders"], bucket, leak_rate)}
+    direct = {n: _report("direct", n, ctx.database_url) for n in measured}
+    restore = (f", GraphQL restoring {ctx.graphql_restore_rate:,.0f} points/s"
+               if ctx.graphql_restore_rate else "")
+    rows = []
+    for n, done in bulk.items():
+        m = n if n in direct else max(direct)
+        apply_rate, direct_rate = (done["stored"] / done["apply_seconds"],
+                                   direct[m]["stored"] / direct[m]["seconds"])
+        label = ("direct apply_records upserts of the same orders" if m == n else
+                 f"direct apply_records upserts of the {m:,}-order store; not run for {n:,}")
+        rows.append(Row("bulk", f"orders/s applied, {n:,} orders ({done['lines']:,} JSONL lines "
+                                f"streamed{restore})", apply_rate, "orders/s", direct_rate, label,
+                        "≥ 0.8×", apply_rate >= 0.8 * direct_rate))
     for n, report in bulk.items():
         rows.append(Row("bulk", f"orders stored of {n:,} ({report['requests']} API calls)",
                         report["stored"], "orders", n, "orders in the store", "all",
                         report["stored"] == n and report["status"] == "completed"))
-    rows.append(Row("bulk", f"peak RSS, {large:,} orders", done["peak_rss_mb"], "MB",
+    for n, report in rest.items():
+        rows.append(Row("bulk", f"orders stored of {n:,} by the REST backfill", report["stored"],
+                        "orders", n, "orders in the store", "all",
+                        report["stored"] == n and report["status"] == "completed"))
+        top = ceiling(n, bucket, leak_rate)
+        rows.append(Row("bulk", f"seconds of the REST backfill of {n:,} orders "
+                                f"({report['requests']} API calls, {report['throttled']} throttled)",
+                        report["seconds"], "s", n / top if top else None,
+                        "its rate-limit ceiling's time"))
+    small, large = sizes
+    rows.append(Row("bulk", f"peak RSS, {large:,} orders", bulk[large]["peak_rss_mb"], "MB",
                     bulk[small]["peak_rss_mb"], f"peak RSS, {small:,} orders", "≤ 1.2×",
-                    done["peak_rss_mb"] <= 1.2 * bulk[small]["peak_rss_mb"]))
-    top = ceiling(large, spec["bucket"], spec["leak_rate"])
-    rows.append(Row("bulk", f"seconds end to end, {large:,} orders (the simulator's "
-                                f"run included)", done["seconds"], "s", large / top if top else None,
-                    "a REST backfill at its rate-limit ceiling"))
+                    bulk[large]["peak_rss_mb"] <= 1.2 * bulk[small]["peak_rss_mb"]))
+    for n, done in bulk.items():
+        rows.append(Row("bulk", f"seconds end to end, {n:,} orders (the simulator's run "
+                                f"included{restore})", done["seconds"], "s",
+                        *_rest_seconds(n, rest, bucket, leak_rate)))
+    for n, done in bulk.items():
+        rows.append(Row("bulk", f"GraphQL cost points spent, {n:,} orders (orders with books "
+                                f"fetched whole: {done['graphql_points'] / CLASSIC_RESTORE:,.0f} s "
+                                f"at Shopify's classic {CLASSIC_RESTORE:g} points/s)",
+                        done["graphql_points"], "points"))
+    for n, done in bulk.items():
+        rows.append(Row("bulk", f"orders/s the simulator ran the bulk query at, {n:,} orders "
+                                f"(end to end less the apply phases)",
+                        n / (done["seconds"] - done["apply_seconds"]), "orders/s"))
     return rows
+
+
+def _rest_seconds(n, rest, bucket, leak_rate):
+    """Return (seconds, label) of a REST backfill of `n` orders: measured when it ran, else its
+    ceiling's time over the share of the ceiling the measured one reached."""
+    if n in rest:
+        share = _share(n, rest[n], bucket, leak_rate)
+        return rest[n]["seconds"], (
+            f"a REST backfill of the same store, measured ({rest[n]['requests']} API calls, "
+            f"{rest[n]['throttled']} throttled" + (f"; {share:.2f}× its rate-limit ceiling)"
+                                                   if share else ")"))
+    m = max(rest)
+    top, share = ceiling(n, bucket, leak_rate), _share(m, rest[m], bucket, leak_rate) or 1.0
+    return n / top / share, (f"a REST backfill, computed, not run: its rate-limit ceiling's time "
+                             f"over {share:.2f}, the share of it measured for {m:,}")
+
+
+def _share(n, report, bucket, leak_rate):
+    """Return the share of its rate-limit ceiling a REST backfill reached (None: no ceiling)."""
+    top = ceiling(n, bucket, leak_rate)
+    return report["stored"] / report["seconds"] / top if top else None
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "bulk":
         print(json.dumps(bulk_once(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "simulate":
+        print(json.dumps(simulate_once(int(sys.argv[2]))))
     elif sys.argv[1] == "direct":
         print(json.dumps(direct_once(int(sys.argv[2]), sys.argv[3])))
     else:

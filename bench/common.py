@@ -61,6 +61,7 @@ class Context:
     workdir: str
     quick: bool = False
     sizes: tuple | None = None  # (small, large) store sizes, where a benchmark takes them
+    graphql_restore_rate: float | None = None  # the simulator's, where a benchmark takes it
     queue: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:10]}")
 
     def env(self):

@@ -76,7 +76,24 @@ def test_backfill_smoke(context):
 def test_bulk_smoke(context):
     rows = _check(bulk.run(context), "bulk")
     assert all(row.met for measure, row in rows.items() if measure.startswith("orders stored"))
-    assert _first(rows, "orders/s applied").baseline > 0
+    assert _first(rows, "orders stored of 100 by the REST backfill").met
+    assert _first(rows, "seconds of the REST backfill of 100 orders").baseline > 0
+    assert all(row.baseline > 0 and "same orders" in row.baseline_label
+               for measure, row in rows.items() if measure.startswith("orders/s applied"))
+    ends = [row for measure, row in rows.items() if measure.startswith("seconds end to end")]
+    assert [row.baseline_label.split(",")[1].split()[0] for row in ends] == ["measured",
+                                                                            "computed"]
+    assert _first(rows, "GraphQL cost points spent, 300 orders").value > 0
+
+
+def test_a_bulk_store_too_large_to_run_over_rest_is_set_beside_a_computed_rest_time():
+    assert backfill.ceiling(1_000, 40, 2.0) == 1_000 / ((4 + 1_000 - 40) / 2.0)  # transactions
+    reports = {1_000: {"stored": 1_000, "seconds": 482 / 0.9, "requests": 1_004, "throttled": 0}}
+    measured, label = backfill._rest_seconds(1_000, reports, 40, 2.0)
+    assert measured == 482 / 0.9 and "measured" in label and "0.90× its rate-limit ceiling" in label
+    computed, label = backfill._rest_seconds(1_000_000, reports, 40, 2.0)
+    assert computed == pytest.approx((4_000 + 1_000_000 - 40) / 2.0 / 0.9)
+    assert "computed, not run" in label and "0.90" in label and "1,000" in label
 
 
 def test_books_smoke(context):
@@ -111,6 +128,8 @@ def test_runner_updates_only_its_sections(tmp_path, run_database_url):
 def test_sizes_option_parses_small_then_large():
     assert runner.parse_args(["--sizes", "1000,5000", "bulk"]).sizes == (1000, 5000)
     assert runner.parse_args(["bulk"]).sizes is None
+    assert runner.parse_args(["--graphql-restore-rate", "1000", "bulk"]).graphql_restore_rate == 1000
+    assert runner.parse_args(["bulk"]).graphql_restore_rate is None
     for bad in ("5000,1000", "10", "a,b", "0,10"):
         with pytest.raises(SystemExit):
             runner.parse_args(["--sizes", bad, "bulk"])

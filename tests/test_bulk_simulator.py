@@ -10,7 +10,7 @@ from graphql import execute
 from shopsync.shopify.bulk import PARTS
 from shopsync.simulator import SimulatorServer, Store
 from shopsync.simulator.graphql.bulk_execute import execute_query
-from shopsync.simulator.graphql.bulk_query import plan
+from shopsync.simulator.graphql.bulk_query import items, lines, plan
 from shopsync.simulator.graphql.endpoint import _resolve_type
 from shopsync.simulator.graphql.resolvers import Root
 from shopsync.simulator.graphql.schema import SCHEMA
@@ -195,6 +195,40 @@ def test_the_bulk_executor_gives_what_graphql_core_gives(part):
         theirs = execute(SCHEMA, checked.document, Root(sim, {}), {}, variables,
                          type_resolver=_resolve_type)
     assert theirs.errors is None and ours == theirs.data
+
+
+@pytest.mark.parametrize("part", [p for parts in PARTS.values() for p in parts], ids=lambda p: p.name)
+@pytest.mark.parametrize("group", [True, False])
+def test_the_jsonl_is_graphql_cores_result_page_by_page_flattened(part, group):
+    store = Store.generate(seed=3, orders=600, products=300, customers=520)
+    paid = [i for i in store.ids("orders", status="any")
+            if store.get_order(i)["financial_status"] == "paid"]
+    store.fulfill_order(paid[0])
+    store.refund_order(paid[1], shipping=True)
+    store.update_order(paid[2], note="changed")
+    store.create_order(email="late@example.com")
+    checked = plan(part.query)
+    with SimulatorServer(store) as sim:
+        expected, after = [], None
+        while True:  # graphql-core's pages, flattened as Shopify does, one JSON text a line
+            page = execute(SCHEMA, checked.document, Root(sim, {}), {}, {"bulkAfter": after},
+                           type_resolver=_resolve_type)
+            assert page.errors is None
+            connection, later = page.data[checked.root], []
+            for node in items(connection):
+                for line in lines(node, checked.shapes):
+                    (expected if group or "__parentId" not in line else later).append(
+                        json.dumps(line, separators=(",", ":")))
+            expected += later
+            if not connection["bulkPageInfo_"]["hasNextPage"]:
+                break
+            after = connection["bulkPageInfo_"]["endCursor"]
+        operation, errors = sim.bulk.run_query(part.query, group)
+        assert errors == []
+        state = finished(sim, operation.gid)
+        assert state["status"] == "COMPLETED" and int(state["rootObjectCount"]) > 250  # pages
+        written = requests.get(state["url"], timeout=10).text
+    assert written == "".join(f"{line}\n" for line in expected)
 
 
 def test_from_2026_01_five_run_at_once_and_children_are_grouped_only_when_asked():

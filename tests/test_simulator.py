@@ -631,3 +631,23 @@ def test_graphql_cost_and_throttling(serve):
     assert throttled and all(a.status_code == 200 for a in throttled)  # HTTP 200, not 429
     assert throttled[0].json()["errors"][0]["extensions"]["code"] == "THROTTLED"
     assert throttled[0].json()["extensions"]["cost"]["actualQueryCost"] is None
+
+
+def test_money_with_integers_gives_decimals_digits():
+    from decimal import ROUND_HALF_UP
+
+    from shopsync.simulator.books import RATES, convert
+    from shopsync.simulator.data import money, to_cents
+
+    def by_decimal(cents, currency):
+        rate, digits = RATES[currency]
+        return format((Decimal(cents) / 100 * rate).quantize(Decimal(1).scaleb(-digits),
+                                                              ROUND_HALF_UP), "f")
+
+    amounts = [*range(-3000, 3000), *random.Random(5).sample(range(-10**12, 10**12), 3000)]
+    assert all(convert(c, cur) == by_decimal(c, cur) for cur in RATES for c in amounts)
+    texts = [money(c) for c in amounts] + ["5", "5.9", "12.345", "-0.00", ".50", "1e3", "+1.00",
+                                           " 1.00", "١.٠٠", "1_0.00", 7, 2.5]
+    assert [to_cents(t) for t in texts] == [int(Decimal(t) * 100) for t in texts]
+    with pytest.raises(ArithmeticError):
+        to_cents("-")

@@ -19,11 +19,18 @@ TAX_SPLITS = {"US": (("State Tax", "0.6"), ("County Tax", "0.4")),
 PAID = ("paid", "partially_refunded", "refunded")
 
 
+# The same rates as fractions: converting with integers gives Decimal's digits, faster.
+FRACTIONS = {code: (*rate.as_integer_ratio(), digits) for code, (rate, digits) in RATES.items()}
+
+
 def convert(cents, currency):
-    """Return an amount in cents of shop money as a decimal string in `currency`."""
-    rate, digits = RATES[currency]
-    value = (Decimal(cents) / 100 * rate).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
-    return format(value, "f")
+    """Return an amount in cents of shop money as a decimal string in `currency` (rounded half
+    away from zero, as Decimal's ROUND_HALF_UP)."""
+    top, bottom, digits = FRACTIONS[currency]
+    top, bottom = abs(cents) * top * 10**digits, 100 * bottom
+    units = (2 * top + bottom) // (2 * bottom)
+    text = f"{units // 100}.{units % 100:02d}" if digits == 2 else str(units)
+    return f"-{text}" if cents < 0 else text
 
 
 def money_set(cents, currency):

@@ -78,7 +78,12 @@ def money(cents):
 
 
 def to_cents(value):
-    """Parse a money string into integer cents."""
+    """Parse a money string into integer cents (truncated past the cent)."""
+    if isinstance(value, str):  # the usual "409.94" or "-5.99" without Decimal
+        whole, _, part = value.removeprefix("-").partition(".")
+        if len(part) == 2 and whole.isascii() and whole.isdigit() and part.isdigit():
+            cents = int(whole) * 100 + int(part)
+            return -cents if value[0] == "-" else cents
     return int(Decimal(value) * 100)
 
 

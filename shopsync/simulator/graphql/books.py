@@ -18,10 +18,14 @@ def _upper(value):
     return value.upper() if value else None
 
 
+def _money(given):
+    return {"amount": given["amount"], "currencyCode": given["currency_code"]}
+
+
 def set_bag(given):
     """Return the MoneyBag of a REST money set."""
-    return {part: {"amount": given[key]["amount"], "currencyCode": given[key]["currency_code"]}
-            for part, key in (("shopMoney", "shop_money"), ("presentmentMoney", "presentment_money"))}
+    return {"shopMoney": _money(given["shop_money"]),
+            "presentmentMoney": _money(given["presentment_money"])}
 
 
 def money_bag(record, name, currency):
@@ -30,11 +34,9 @@ def money_bag(record, name, currency):
     amount, given = record.get(name), record.get(f"{name}_set")
     if amount is None:
         return set_bag(given) if given else None
-    bag = {"shopMoney": {"amount": amount, "currencyCode": currency},
-           "presentmentMoney": {"amount": amount, "currencyCode": currency}}
-    if given:
-        bag["presentmentMoney"] = set_bag(given)["presentmentMoney"]
-    return bag
+    return {"shopMoney": {"amount": amount, "currencyCode": currency},
+            "presentmentMoney": _money(given["presentment_money"]) if given
+            else {"amount": amount, "currencyCode": currency}}
 
 
 def _negated(bag):

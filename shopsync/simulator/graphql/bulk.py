@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from flask import abort, request, send_file
 from graphql import GraphQLError
 
-from shopsync.simulator.graphql.bulk_execute import execute_query
 from shopsync.simulator.graphql.bulk_query import PAGE_INFO, InvalidBulkQuery, items, lines, plan
 from shopsync.simulator.graphql.nodes import gid, utc
 from shopsync.simulator.store import Event
@@ -34,6 +33,7 @@ FINISH_TOPIC = "bulk_operations/finish"
 URL_LIFETIME = 7 * 24 * 3600  # seconds a result URL stays valid
 FIRST_ID = 7_300_000_000
 ACTIVE = {"CREATED", "RUNNING", "CANCELING"}
+ENCODE = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=False).encode  # one JSONL line
 # The scope each root connection needs; without it the operation fails with ACCESS_DENIED.
 SCOPES = {"orders": "read_orders", "products": "read_products", "customers": "read_customers"}
 
@@ -186,24 +186,19 @@ class BulkOperations:
         with open(self._path(operation.id), "w", encoding="utf-8") as out:
             while failure is None and not operation.stop.is_set():
                 try:
-                    data = execute_query(Root(self.sim, {}), checked.document.definitions[0],
-                                         {"bulkAfter": after})
+                    data = checked.query.run(Root(self.sim, {}), {"bulkAfter": after})
                 except GraphQLError:
                     failure = "INTERNAL_SERVER_ERROR"
                     break
-                connection, later = data[checked.root], []
+                connection, page, later = data[checked.root], [], []
                 for node in items(connection):
                     if operation.root_object_count == fail_at:
                         failure = fail_code
                         break
                     for line in lines(node, checked.shapes):
-                        if group or "__parentId" not in line:
-                            self._write(out, operation, line)
-                        else:
-                            later.append(line)
+                        (page if group or "__parentId" not in line else later).append(ENCODE(line))
                     operation.root_object_count += 1
-                for line in later:
-                    self._write(out, operation, line)
+                self._write(out, operation, page + later)
                 if not connection[PAGE_INFO]["hasNextPage"]:
                     break
                 after = connection[PAGE_INFO]["endCursor"]
@@ -215,9 +210,11 @@ class BulkOperations:
                      written=operation.object_count > 0 or failure is None)
 
     @staticmethod
-    def _write(out, operation, line):
-        out.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
-        operation.object_count += 1
+    def _write(out, operation, page):
+        """Write a page of encoded lines at once."""
+        if page:
+            out.write("\n".join(page) + "\n")
+            operation.object_count += len(page)
 
     def _finish(self, operation, status, error_code, written):
         """Close an operation and send bulk_operations/finish."""

@@ -30,6 +30,7 @@ from graphql import (
 )
 from graphql.error import GraphQLError
 
+from shopsync.simulator.graphql.bulk_execute import Query
 from shopsync.simulator.graphql.paging import MAX_PAGE
 from shopsync.simulator.graphql.schema import SCHEMA
 
@@ -56,12 +57,13 @@ class Shape:
 
 @dataclass(frozen=True)
 class Plan:
-    """A checked bulk query: the paged document, its root connection's key, and the
-    {key: Shape} of the root connection's objects."""
+    """A checked bulk query: the paged document, its root connection's key, the {key: Shape}
+    of the root connection's objects, and the document compiled to run page after page."""
 
     document: object
     root: str
     shapes: dict
+    query: Query
 
 
 def _name(value):
@@ -177,7 +179,8 @@ def plan(text):
     problems = validate(SCHEMA, document)
     if problems:
         raise InvalidBulkQuery(f"Invalid bulk query: {problems[0].message}")
-    return Plan(document, (root.alias or root.name).value, node_shape(shapes))
+    return Plan(document, (root.alias or root.name).value, node_shape(shapes),
+                Query(document.definitions[0]))
 
 
 def items(connection):

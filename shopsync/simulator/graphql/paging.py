@@ -35,14 +35,40 @@ def page_size(args):
     return size, last is not None
 
 
+class Edge:
+    """An object of a connection and its cursor, encoded only when asked for."""
+
+    __slots__ = ("key", "node")
+
+    def __init__(self, key, node):
+        self.key, self.node = key, node
+
+    @property
+    def cursor(self):
+        return encode_cursor(self.key)
+
+
+class PageInfo:
+    """A connection's pageInfo; its cursors are encoded only when asked for."""
+
+    __slots__ = ("hasNextPage", "hasPreviousPage", "keys")
+
+    def __init__(self, keys, has_previous, more):
+        self.keys, self.hasPreviousPage, self.hasNextPage = keys, has_previous, more
+
+    @property
+    def startCursor(self):  # noqa: N802 (GraphQL's name)
+        return encode_cursor(self.keys[0]) if self.keys else None
+
+    @property
+    def endCursor(self):  # noqa: N802
+        return encode_cursor(self.keys[-1]) if self.keys else None
+
+
 def build(items, keys, has_previous, more):
     """Return a connection of one page of `items` (with their sort keys) and its pageInfo."""
-    cursors = [encode_cursor(key) for key in keys]
-    return {"edges": [{"cursor": c, "node": n} for c, n in zip(cursors, items, strict=True)],
-            "nodes": items,
-            "pageInfo": {"hasNextPage": more, "hasPreviousPage": has_previous,
-                         "startCursor": cursors[0] if cursors else None,
-                         "endCursor": cursors[-1] if cursors else None}}
+    return {"edges": [Edge(k, n) for k, n in zip(keys, items, strict=True)], "nodes": items,
+            "pageInfo": PageInfo(keys, has_previous, more)}
 
 
 def connection(items, args, key):
