@@ -155,8 +155,8 @@ def cancel(run_id, by):
 def cancelled(run):
     """Tell whether someone cancelled the run since it started, or another job took it over
     (it was resumed, by the sweeper or a person, as if this job's worker had died)."""
-    now = BackfillRun.get_by_id(run.id)
-    return now.status is not RunStatus.RUNNING or now.resumed_at != run.resumed_at
+    current = BackfillRun.get_by_id(run.id)
+    return current.status is not RunStatus.RUNNING or current.resumed_at != run.resumed_at
 
 
 def close(run, status, error):
