@@ -65,8 +65,10 @@ def unfinished(resource, since, bulk):
 
 
 def reopen(run):
-    """Mark an unfinished run running again and return it."""
+    """Mark an unfinished run running again (by a person: its automatic resumes start over)
+    and return it."""
     run.status, run.error, run.updated_at = RunStatus.RUNNING, None, utcnow()
+    run.resumes, run.resumed_at = 0, None
     run.save()
     return run
 
@@ -151,8 +153,10 @@ def cancel(run_id, by):
 
 
 def cancelled(run):
-    """Tell whether someone cancelled the run since it started."""
-    return BackfillRun.get_by_id(run.id).status is not RunStatus.RUNNING
+    """Tell whether someone cancelled the run since it started, or another job took it over
+    (it was resumed, by the sweeper or a person, as if this job's worker had died)."""
+    current = BackfillRun.get_by_id(run.id)
+    return current.status is not RunStatus.RUNNING or current.resumed_at != run.resumed_at
 
 
 def close(run, status, error):

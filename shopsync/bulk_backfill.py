@@ -167,8 +167,9 @@ def _finished_operation(run, row, part, bulk, poll, step):
     asked = None
     while True:
         if backfill.cancelled(run):
-            if row.operation_id and row.status in ACTIVE:
-                _cancel(row, bulk, step)
+            if row.operation_id and row.status in ACTIVE \
+                    and BackfillRun.get_by_id(run.id).status is not RunStatus.RUNNING:
+                _cancel(row, bulk, step)  # cancelled, not taken over by another job
             return None
         if row.status is BulkStatus.QUEUED:
             operation = bulk.run_query(part, run.since)

@@ -15,6 +15,7 @@ from shopsync.ledger import LEDGER_MODELS
 from shopsync.models import (
     ALL_MODELS,
     AuditEntry,
+    BackfillRun,
     DataRequestAnswer,
     Heartbeat,
     Order,
@@ -96,6 +97,12 @@ def _periodic_attempts(migrator):
     migrate(*(migrator.add_column("heartbeat", name, fields[name]) for name in ("failures", "reason")))
 
 
+def _backfill_resumes(migrator):
+    fields = BackfillRun._meta.fields
+    migrate(*(migrator.add_column(BackfillRun._meta.table_name, name, fields[name])
+              for name in ("resumes", "resumed_at")))
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
@@ -108,6 +115,7 @@ MIGRATIONS = [
     ("0008_bulk_runs", _bulk_runs),
     ("0009_bulk_lines_counted", _bulk_lines_counted),
     ("0010_periodic_attempts", _periodic_attempts),
+    ("0011_backfill_resumes", _backfill_resumes),
 ]
 
 

@@ -250,6 +250,9 @@ class BackfillRun(BaseModel):
     started_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
     finished_at = UTCDateTimeField(null=True)
+    # Automatic resumes after its worker died (shopsync.resume), in a row without progress.
+    resumes = pw.IntegerField(default=0)
+    resumed_at = UTCDateTimeField(null=True)  # the last automatic resume
 
     class Meta:
         indexes = ((("entity_type", "started_at"), False),)

@@ -36,7 +36,8 @@ class PeriodicJob:
 
 
 JOBS = [
-    PeriodicJob("sweep-outbox", 60, "shopsync.outbox.sweep"),
+    # Queues a drain for webhooks left pending and resumes backfills whose worker died.
+    PeriodicJob("sweep-outbox", 60, "shopsync.resume.sweep"),
     PeriodicJob("process-dlq", 300, "shopsync.dlq.process_dead_letter_queue"),
     PeriodicJob("compute-health", 60, "shopsync.health.compute_health"),
     PeriodicJob("reconcile-catchup", 300, "shopsync.reconciliation.runs.run_catchup"),

@@ -28,9 +28,12 @@ def claim(rq_queue, key):
             rq_queue.connection.delete(name)
 
 
-def in_flight(rq_queue, func, *leading_args):
-    """Tell whether a job calling `func` (with these first arguments) is queued or running."""
-    ids = rq_queue.get_job_ids() + StartedJobRegistry(queue=rq_queue).get_job_ids()
+def in_flight(rq_queue, func, *leading_args, started=True):
+    """Tell whether a job calling `func` (with these first arguments) is queued or (unless
+    `started` is False) running."""
+    ids = rq_queue.get_job_ids()
+    if started:
+        ids += StartedJobRegistry(queue=rq_queue).get_job_ids()
     name = f"{func.__module__}.{func.__name__}"
     for job in Job.fetch_many(ids, connection=rq_queue.connection):
         if job is not None and job.func_name == name \
