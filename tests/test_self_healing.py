@@ -57,6 +57,13 @@ def _seen_since(moment):
         Heartbeat.role.in_(liveness.PROCESS_ROLES) & (Heartbeat.seen_at > moment))}
 
 
+def _liveness(url):
+    """Return (what is late, the status) from the admin API's health."""
+    found = requests.get(f"{url}/api/admin/health", timeout=10,
+                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()["liveness"]
+    return found["late"], found["status"]
+
+
 def test_redis_restarted_empty_loses_no_periodic_job_and_no_webhook(own_redis, processes, shop, app):
     env = _env(own_redis.url, shop)
     url = processes.web(**env)
@@ -84,9 +91,9 @@ def test_redis_restarted_empty_loses_no_periodic_job_and_no_webhook(own_redis, p
     assert Order.select().where(Order.shopify_id == 4242).exists()
     assert own_redis.client.zcard(SCHEDULED_JOBS_KEY) == len(periodic.JOBS)
     assert [child.poll() for child in children] == [None, None]  # never exited, never restarted
-    liveness = requests.get(f"{url}/api/admin/health", timeout=10,
-                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()["liveness"]
-    assert liveness["late"] == [] and liveness["status"] == "ok"
+    # At this scale a process is late after 3 s without a beat: the long queue's worker, idle
+    # in Redis when it went (or restarted by worker.py, 5 s), may show late for a moment.
+    wait_until(lambda: _liveness(url) == ([], "ok"), timeout=30, message="every process to beat")
 
     processes.stop()  # SIGTERM: each process notes that it stopped, so none shows as late
     rows = Heartbeat.select().where(Heartbeat.role.in_(["scheduler", "worker"]))
