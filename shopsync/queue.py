@@ -2,7 +2,7 @@
 
 Two queues: RQ_QUEUE takes the webhooks' drains and every other short job; jobs that may run
 for hours (backfills, full and deep reconciliations) go to the long queue beside it, so that
-no webhook waits for one to finish. `python worker.py` works both (shopsync.work).
+no webhook waits for one to finish. `python worker.py` works both (shopsync.worker_process).
 """
 
 import logging
