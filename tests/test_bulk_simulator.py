@@ -90,9 +90,10 @@ def test_the_url_is_signed_and_expires(sim):
 
 
 def test_one_bulk_query_at_a_time_before_2026_01(sim):
-    sim.bulk.page_delay = 0.5
+    sim.bulk.hold.clear()
     first = start(sim)["bulkOperation"]
     refused = start(sim)
+    sim.bulk.hold.set()
     assert refused["bulkOperation"] is None
     assert refused["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
     assert first["id"] in refused["userErrors"][0]["message"]
@@ -234,10 +235,10 @@ def test_the_jsonl_is_graphql_cores_result_page_by_page_flattened(part, group):
 def test_from_2026_01_five_run_at_once_and_children_are_grouped_only_when_asked():
     store = Store.generate(seed=1, orders=300, products=10, customers=40)
     with SimulatorServer(store, api_version="2026-01", graphql_restore_rate=100_000.0) as sim:
-        sim.bulk.page_delay = 0.5
+        sim.bulk.hold.clear()  # all five stay RUNNING however slow the machine
         started = [start(sim)["bulkOperation"]["id"] for _ in range(5)]
         assert start(sim)["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
-        sim.bulk.page_delay = 0.0
+        sim.bulk.hold.set()
         ungrouped = finished(sim, started[0])
         grouped = finished(sim, gql(sim, RUN.replace("query: $q", "query: $q, groupObjects: true"),
                                     q=ORDERS)["bulkOperationRunQuery"]["bulkOperation"]["id"])
