@@ -50,17 +50,31 @@ def prepare_run(resource, since=None):
     return reopen(resumable)
 
 
+def _lost(now):
+    """Return the condition of a run still running without progress for STALE_AFTER at `now`:
+    its process died."""
+    return (BackfillRun.status == RunStatus.RUNNING) & (BackfillRun.updated_at < now - STALE_AFTER)
+
+
+def _bulk():
+    """Return the condition of a run of bulk operations."""
+    return BackfillRun.id.in_(BulkRun.select(BulkRun.backfill))
+
+
+def lost_runs(now):
+    """Return the runs whose process died (no progress for STALE_AFTER at `now`), each with
+    `bulk`: whether it is a run of bulk operations."""
+    return BackfillRun.select(BackfillRun, _bulk().alias("bulk")).where(_lost(now))
+
+
 def unfinished(resource, since, bulk):
     """Return the latest run of `resource` and `since` that stopped before the end (or whose
     process died), of bulk operations or not, or None."""
-    stale = utcnow() - STALE_AFTER
-    with_bulk = BackfillRun.id.in_(BulkRun.select(BulkRun.backfill))
     return BackfillRun.select().where(
         (BackfillRun.entity_type == resource)
         & (BackfillRun.since.is_null() if since is None else BackfillRun.since == since)
-        & (BackfillRun.status.in_([RunStatus.INTERRUPTED, RunStatus.FAILED])
-           | ((BackfillRun.status == RunStatus.RUNNING) & (BackfillRun.updated_at < stale)))
-        & (with_bulk if bulk else ~with_bulk)
+        & (BackfillRun.status.in_([RunStatus.INTERRUPTED, RunStatus.FAILED]) | _lost(utcnow()))
+        & (_bulk() if bulk else ~_bulk())
     ).order_by(BackfillRun.id.desc()).first()
 
 

@@ -14,7 +14,6 @@ a fourth time in a row (a page that kills its worker every time) is failed and a
 import logging
 
 from shopsync import alerts, backfill, bulk_backfill, outbox, queue, single
-from shopsync.bulk_run import BulkRun
 from shopsync.db import db, utcnow
 from shopsync.models import BackfillRun, RunStatus, Severity
 
@@ -41,21 +40,13 @@ def _quiet_since(run, now):
     return now - backfill.STALE_AFTER * 2 ** in_a_row(run)
 
 
-def _job(run):
-    """Return the function that runs `run`: a bulk backfill's or a paged one's."""
-    bulk = BulkRun.select().where(BulkRun.backfill == run).exists()
-    return bulk_backfill.run_bulk_backfill if bulk else backfill.run_backfill
-
-
 def resume_lost():
     """Queue again each running backfill whose worker died, or fail it; return their ids."""
     now, long_queue = utcnow(), queue.get_long_queue()
     handled = []
     with db.connection_context():
-        stale = BackfillRun.select().where((BackfillRun.status == RunStatus.RUNNING)
-                                           & (BackfillRun.updated_at < now - backfill.STALE_AFTER))
-        for run in stale:
-            func = _job(run)
+        for run in backfill.lost_runs(now):
+            func = bulk_backfill.run_bulk_backfill if run.bulk else backfill.run_backfill
             if run.updated_at >= _quiet_since(run, now) \
                     or single.in_flight(long_queue, func, run.id, started=False):
                 continue  # waiting out its backoff, or for a worker behind another long job

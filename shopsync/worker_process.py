@@ -9,7 +9,10 @@ SIGTERM or SIGINT asks this worker to stop after its current job and is passed o
 child, which does the same; the process exits once both have. Heroku sends SIGTERM to every
 process of a dyno, so the child may get it twice: RQ takes a repeat within a second as one.
 A child that dies on its own is started again after RESTART_SECONDS; a child whose parent was
-killed outright stops as on SIGTERM, leaving no worker behind.
+killed outright stops as on SIGTERM, leaving no worker behind. The parent hands the child its
+pid, so a parent killed while the child was still starting is noticed too: such a child has
+been adopted by pid 1 (or a subreaper) before it could look. A queue's worker started alone
+(`python worker.py long`) watches no parent: it works until asked to stop.
 """
 
 import functools
@@ -33,6 +36,8 @@ USAGE = "usage: python worker.py [short|long]  (both queues when none is named)"
 ORPHAN_CHECK_SECONDS = 1
 # Set for the child: its parent's name, which the child's heartbeat carries (and a restarted child too).
 PARENT_NAME = "SHOPSYNC_WORKER_PARENT"
+# Set for the child: its parent's pid; the child stops once its parent is another process.
+PARENT_PID = "SHOPSYNC_WORKER_PARENT_PID"
 
 
 def heartbeat_name(kind):
@@ -50,11 +55,19 @@ def serve(kind, worker_class=queue.Worker, **options):
         worker.work(**options)
 
 
+def _orphaned(parent_pid):
+    """Tell whether this process's parent, `parent_pid`, is gone (killed outright, never to
+    forward a SIGTERM), and say so."""
+    if os.getppid() == parent_pid:
+        return False
+    log.warning("the worker's parent process %d is gone: stopping", parent_pid)
+    return True
+
+
 def _stop_when_orphaned(parent_pid):
-    """Send this process SIGTERM once its parent is gone (killed outright, never to forward one)."""
-    while os.getppid() == parent_pid:
+    """Send this process SIGTERM once its parent is gone: it stops after the current job."""
+    while not _orphaned(parent_pid):
         time.sleep(ORPHAN_CHECK_SECONDS)
-    log.warning("the worker's parent process %d is gone: stopping after the current job", parent_pid)
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -71,7 +84,8 @@ class Child:
     @staticmethod
     def _start():
         return subprocess.Popen([sys.executable, os.path.join(ROOT, "worker.py"), "long"],
-                                env={**os.environ, PARENT_NAME: heartbeat_name("short")})
+                                env={**os.environ, PARENT_NAME: heartbeat_name("short"),
+                                     PARENT_PID: str(os.getpid())})
 
     def _watch(self):
         while True:
@@ -120,8 +134,11 @@ def main(argv):
     if len(argv) > 1 or (argv and argv[0] not in KINDS):
         raise SystemExit(USAGE)
     if argv:
-        if os.environ.get(PARENT_NAME):
-            threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="orphan-watch",
+        if os.environ.get(PARENT_PID):
+            parent_pid = int(os.environ[PARENT_PID])
+            if _orphaned(parent_pid):  # killed while this process started: it never works
+                return
+            threading.Thread(target=_stop_when_orphaned, args=(parent_pid,), name="orphan-watch",
                              daemon=True).start()
         serve(argv[0])
         return

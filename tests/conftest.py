@@ -195,13 +195,19 @@ def live_server(app):
 
 
 @pytest.fixture
-def processes(app, services, tmp_path):
-    """Start real web and worker processes on the test database and the test's own queue."""
+def processes(services, own_processes):
+    """Start real web and worker processes on the test database, Redis and the test's own queue."""
+    return own_processes
+
+
+@pytest.fixture
+def own_processes(app, tmp_path):
+    """Start real processes on the test database and the test's own queue: on the test Redis if
+    given, else each on an in-process stand-in of its own (reached by no other process)."""
     from shopsync.testing.processes import Processes
 
-    database_url, redis_url = services
     procs = Processes({
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": app.config["REDIS_URL"] or "",
         "SHOPSYNC_QUEUE": app.config["RQ_QUEUE"], "SHOPIFY_WEBHOOK_SECRET": SECRET,
         "SHOPSYNC_ADMIN_TOKEN": ADMIN_TOKEN, "SECRET_KEY": SESSION_KEY,
         "SHOPSYNC_ENV_FILE": "/nonexistent",

@@ -1,9 +1,12 @@
 """Long jobs (backfills, full and deep reconciliations) run on a queue of their own, so webhooks
 are applied while one runs: `python worker.py` works both queues."""
 
+import glob
 import os
 import signal
 import socket
+import subprocess
+import time
 
 import pytest
 import requests
@@ -137,6 +140,71 @@ def test_the_long_worker_stops_when_its_parent_is_killed_outright(processes):
     worker.kill()
     wait_until(lambda: not Worker.all(queue=get_long_queue()), timeout=15,
                message="the orphaned long worker to stop")
+
+
+def _long_worker(own_processes, parent_pid):
+    """Start `python worker.py long` as worker.py starts it, told its parent is `parent_pid`."""
+    return own_processes.spawn("worker.py", "long", **{worker_process.PARENT_NAME: "worker.9",
+                                                       worker_process.PARENT_PID: str(parent_pid)})
+
+
+def _long_beats():
+    """Return, for each heartbeat of that long worker, whether it notes a clean stop."""
+    with db.connection_context():
+        return [(row.stopped_at is not None) for row in Heartbeat.select()
+                .where((Heartbeat.role == "worker") & (Heartbeat.name == "worker.9-long"))]
+
+
+def test_the_long_worker_stops_at_once_when_its_parent_died_while_it_started(own_processes):
+    gone = subprocess.Popen(["true"])  # the parent: killed before its child could look at it
+    gone.wait()
+    child = _long_worker(own_processes, gone.pid)  # adopted by another (here, this test)
+    assert child.wait(timeout=30) == 0
+    assert _long_beats() == []  # it never worked
+
+
+def test_the_long_worker_keeps_working_while_its_parent_lives(own_processes):
+    child = _long_worker(own_processes, os.getpid())
+    wait_until(lambda: _long_beats() == [False], message="the long worker's heartbeat")
+    time.sleep(3 * worker_process.ORPHAN_CHECK_SECONDS)
+    assert child.poll() is None
+    child.terminate()
+    assert child.wait(timeout=30) == 0 and _long_beats() == [True]
+
+
+def _children(pid):
+    """Return the pids of the processes whose parent is `pid`."""
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.split("/")[2]))
+    return found
+
+
+def _running(pid):
+    """Tell whether `pid` runs (a zombie left to a parent that does not reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table in /proc (Linux)")
+def test_the_long_worker_stops_when_its_parent_is_killed_while_it_starts(own_processes):
+    worker = own_processes.worker()
+    [child] = wait_until(lambda: _children(worker.pid), interval=0.01, message="the long worker")
+    worker.kill()  # long before the child's imports are done
+    try:
+        wait_until(lambda: not _running(child), timeout=30, message="the orphaned long worker to stop")
+    finally:
+        if _running(child):
+            os.kill(child, signal.SIGKILL)
 
 
 @pytest.mark.services

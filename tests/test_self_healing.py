@@ -91,9 +91,10 @@ def test_redis_restarted_empty_loses_no_periodic_job_and_no_webhook(own_redis, p
     assert Order.select().where(Order.shopify_id == 4242).exists()
     assert own_redis.client.zcard(SCHEDULED_JOBS_KEY) == len(periodic.JOBS)
     assert [child.poll() for child in children] == [None, None]  # never exited, never restarted
-    # At this scale a process is late after 3 s without a beat: the long queue's worker, idle
-    # in Redis when it went (or restarted by worker.py, 5 s), may show late for a moment.
-    wait_until(lambda: _liveness(url) == ([], "ok"), timeout=30, message="every process to beat")
+    # Every process beats on whatever Redis did: from a thread of its own, into the database.
+    # (A late "-long" worker seen here was another test's, left running when its parent was
+    # killed as it started: worker_process now stops such a child.)
+    assert _liveness(url) == ([], "ok")
 
     processes.stop()  # SIGTERM: each process notes that it stopped, so none shows as late
     rows = Heartbeat.select().where(Heartbeat.role.in_(["scheduler", "worker"]))
