@@ -33,7 +33,7 @@ CONNECTIONS = {
     ("Product", "ProductVariant"): "variants",
 }
 # The lists of an order whose items hold connections: only their ids are read in bulk.
-WHOLE = ("refunds", "fulfillments")
+WHOLE = tuple(admin.ITEMS)
 
 
 def _block(text, name, after=0):
@@ -80,11 +80,26 @@ class Part:
     name: str
     resource: str
     query: str
-    whole: tuple = ()  # lists read as ids only: a node with items in any is fetched whole
+    whole: tuple = ()  # lists read as ids only: their items are fetched by id (`fill`)
 
     def fetched_whole(self, node):
-        """Tell whether a joined node must be fetched whole (its lists hold connections)."""
+        """Tell whether a joined node lacks the items of a list read as ids."""
         return any(node.get(name) for name in self.whole)
+
+    def fill(self, client, nodes):
+        """Put into joined nodes the items of their lists read as ids, fetched by id; return
+        (the nodes filled, the REST ids of those of which Shopify no longer knows every item)."""
+        found = {item["id"]: item for name in self.whole for item in client.iter_items(
+            name, [mapping.gid_number(item["id"]) for node in nodes for item in node[name]])}
+        filled, missing = [], []
+        for node in nodes:
+            if all(item["id"] in found for name in self.whole for item in node[name]):
+                node.update({name: [found[item["id"]] for item in node[name]]
+                             for name in self.whole})
+                filled.append(node)
+            else:
+                missing.append(mapping.legacy_id(node))
+        return filled, missing
 
     def text(self, since=None):
         """Return the query, of records created on or after `since` when given."""
