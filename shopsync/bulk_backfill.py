@@ -5,8 +5,9 @@ bulk query holds the shop's limit it waits its turn (queued) instead of failing.
 that an operation ended from the `bulk_operations/finish` webhook, and asks Shopify every
 BULK_POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a
 page at a time through the one apply path; the orders a bulk query cannot read whole (those
-with refunds or fulfillments: `Part.whole`) are fetched by id with the cursor-paged queries,
-as catch-up fetches what differs, and applied in the same page. After each page the run
+with refunds or fulfillments: `Part.whole`) get those fetched by id and put in (`Part.fill`;
+an order of which some no longer come back is fetched whole by id), and are applied in the
+same page. After each page the run
 stores the lines and bytes applied, so a run that stops resumes at that line while the URL is
 valid (7 days), and starts the operation again after that; the records of lines an earlier
 operation already applied are applied again but not counted again in the run's totals. The
@@ -222,7 +223,7 @@ def _pages(row, part, client, bulk):
     page, whole = [], []
     for node, count, size in nodes(bulk.lines(row.url, base_bytes, base_lines)):
         counted = base_lines + count <= already
-        if part.fetched_whole(node):
+        if part.lacks_items(node):
             whole.append((node, counted))
         else:
             page.append((record(part, node), counted))

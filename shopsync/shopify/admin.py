@@ -5,7 +5,8 @@ methods whichever API is configured (SHOPIFY_ADMIN_API); records come back as we
 them (see `mapping`), orders with their books (see `books`). Page sizes keep each query under
 Shopify's 1,000-point single-query limit; nested connections longer than one page (line items,
 variants, a refund's lines and transactions, a fulfillment's lines) are completed by
-follow-up queries.
+follow-up queries. An order's refunds and fulfillments can be read alone by id (`iter_items`,
+for the bulk backfill).
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -65,7 +66,8 @@ RESOURCES = {r.name: r for r in (
 )}
 
 # An order's lists whose items hold connections, read alone by id (`AdminClient.iter_items`):
-# (requested cost an item, 132 and 25; connections completed by follow-up queries).
+# items per query (requested cost 132 a refund, 25 a fulfillment), nested connections as the
+# order query pages them.
 ITEM_PAGES = {"refunds": 7, "fulfillments": 40}
 ITEMS = {name: Resource(name, typename, fields, ITEM_PAGES[name], tuple(
     (path[1:], selection, first) for path, selection, first in books.NESTED if path[0] == name))
