@@ -153,6 +153,11 @@ def test_a_bulk_backfill_of_orders_with_refunds_and_fulfillments_brings_their_bo
 def test_a_bulk_backfill_applies_the_records_the_cursor_paged_queries_give(shop, store,
                                                                           monkeypatch):
     _give_books(store)
+    template = store.get_order(store.ids("orders", status="any")[0])["line_items"][0]
+    large = store.create_order(line_items=[{**template, "id": 900 + i} for i in range(12)],
+                               financial_status="paid")  # lines beyond a nested first page
+    store.fulfill_order(large["id"])
+    store.refund_order(large["id"])
     applied, apply_page = {}, backfill.apply_page
     monkeypatch.setattr(backfill, "apply_page", lambda run, resource, records, **options: (
         applied.update((r["id"], r) for r in records), apply_page(run, resource, records,
@@ -161,8 +166,10 @@ def test_a_bulk_backfill_applies_the_records_the_cursor_paged_queries_give(shop,
     assert done.status is RunStatus.COMPLETED, done.error
     paged = {r["id"]: r for r in AdminClient(shop.base_url, "shpat_test").iter_records(
         "orders", status="any")}
-    assert len(applied) == len(paged) == 300
-    assert sum(bool(r["refunds"] or r["fulfillments"]) for r in paged.values()) >= 40
+    assert len(applied) == len(paged) == 301
+    assert sum(bool(r["refunds"] or r["fulfillments"]) for r in paged.values()) >= 41
+    assert len(applied[large["id"]]["refunds"][0]["refund_line_items"]) == 12
+    assert len(applied[large["id"]]["fulfillments"][0]["line_items"]) == 12
     for order_id, record in paged.items():
         assert applied[order_id] == record, order_id
 
