@@ -237,7 +237,7 @@ def _pages(row, part, client, bulk):
 def _with_whole(client, part, page, whole):
     """Return the page with the records of the nodes `whole` ([(node, counted)]) made whole,
     those counted before first: their lists' items fetched by id and put in, or, for an
-    order changed meanwhile so that some no longer come back, the order fetched whole."""
+    order some of whose items no longer come back (deleted meanwhile), the order fetched whole."""
     if whole:
         counted = {mapping.legacy_id(node): seen for node, seen in whole}
         filled, missing = part.fill(client, [node for node, _ in whole])

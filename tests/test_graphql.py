@@ -162,3 +162,18 @@ def test_refunds_and_fulfillments_are_nodes_costed_by_their_fragment(serve):
     # Requested: each id as the dearest fragment (a refund: 1 + 2 + 10); actual: what came back.
     assert client.requested_cost == 4 * 13
     assert client.actual_cost == sum(3 + len(r["refund_line_items"]) for r in (generated, made)) + 1
+
+
+
+@pytest.mark.parametrize("name", ["refunds", "fulfillments"])
+def test_a_query_of_refunds_or_fulfillments_by_id_holds_as_many_as_the_cost_limit_allows(serve,
+                                                                                       name):
+    from shopsync.shopify.admin import ITEMS
+    from shopsync.simulator.graphql.cost import MAX_COST
+
+    client = AdminClient(serve().base_url, TOKEN)
+    client.granted_scopes()
+    page, before = ITEMS[name].page, client.requested_cost
+    assert list(client.iter_items(name, range(1, page + 1))) == []  # one query, none known
+    requested = client.requested_cost - before
+    assert requested <= MAX_COST < requested * (page + 1) / page
