@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 
+from bench import bulk_books
 from bench.common import ROOT, SESSION_KEY, Row, fresh_schema, peak_rss_mb
 from shopsync import backfill, bulk_backfill, create_app
 from shopsync.bulk_run import BulkRun
@@ -229,9 +230,17 @@ def bulk_rows(ctx, spec):
                         *_rest_seconds(n, rest, bucket, leak_rate)))
     for n, done in bulk.items():
         rows.append(Row("bulk", f"GraphQL cost points spent, {n:,} orders (orders with books "
-                                f"fetched whole: {done['graphql_points'] / CLASSIC_RESTORE:,.0f} s "
+                                f"completed: {done['graphql_points'] / CLASSIC_RESTORE:,.0f} s "
                                 f"at Shopify's classic {CLASSIC_RESTORE:g} points/s)",
                         done["graphql_points"], "points"))
+    books = bulk_books.points(spec["books_orders"])
+    rows.append(Row("bulk", f"GraphQL cost points an order with books takes beyond the bulk file, "
+                            f"by parts ({books['orders_with_books']:,} orders with books of "
+                            f"{books['orders']:,}: {books['refunds']:,} refunds, "
+                            f"{books['fulfillments']:,} fulfillments; bench/bulk_books.py)",
+                    books["per_order_by_parts"], "points", books["per_order_whole"],
+                    "fetched whole by the cursor-paged order query", "same records",
+                    books["same_records"]))
     for n, done in bulk.items():
         rows.append(Row("bulk", f"orders/s the simulator ran the bulk query at, {n:,} orders "
                                 f"(end to end less the apply phases)",

@@ -5,8 +5,9 @@ bulk query holds the shop's limit it waits its turn (queued) instead of failing.
 that an operation ended from the `bulk_operations/finish` webhook, and asks Shopify every
 BULK_POLL_SECONDS in case the webhook is lost. The result is read as a stream and applied a
 page at a time through the one apply path; the orders a bulk query cannot read whole (those
-with refunds or fulfillments: `Part.whole`) are fetched by id with the cursor-paged queries,
-as catch-up fetches what differs, and applied in the same page. After each page the run
+with refunds or fulfillments: `Part.whole`) get those fetched by id and put in (`Part.fill`;
+an order of which some no longer come back is fetched whole by id), and are applied in the
+same page. After each page the run
 stores the lines and bytes applied, so a run that stops resumes at that line while the URL is
 valid (7 days), and starts the operation again after that; the records of lines an earlier
 operation already applied are applied again but not counted again in the run's totals. The
@@ -219,26 +220,31 @@ def _pages(row, part, client, bulk):
     the part already put in the run's totals (`lines_counted`); those come first.
     """
     base_lines, base_bytes, already = row.lines_applied, row.byte_offset, row.lines_counted
-    page, whole = [], {}
+    page, whole = [], []
     for node, count, size in nodes(bulk.lines(row.url, base_bytes, base_lines)):
         counted = base_lines + count <= already
-        if part.fetched_whole(node):
-            whole[mapping.legacy_id(node)] = counted
+        if part.lacks_items(node):
+            whole.append((node, counted))
         else:
             page.append((record(part, node), counted))
         if len(page) + len(whole) >= PAGE:
             yield _with_whole(client, part, page, whole), base_lines + count, base_bytes + size
-            page, whole = [], {}
+            page, whole = [], []
     if page or whole:
         yield _with_whole(client, part, page, whole), base_lines + count, base_bytes + size
 
 
 def _with_whole(client, part, page, whole):
-    """Return the page with the records of the ids `whole` ({id: counted}) fetched whole,
-    those counted before first."""
+    """Return the page with the records of the nodes `whole` ([(node, counted)]) made whole,
+    those counted before first: their lists' items fetched by id and put in, or, for an
+    order some of whose items no longer come back (deleted meanwhile), the order fetched whole."""
     if whole:
-        page = page + [(found, whole[found["id"]]) for found in
-                       client.iter_records(part.resource, ids=list(whole), limit=PAGE)]
+        counted = {mapping.legacy_id(node): seen for node, seen in whole}
+        filled, missing = part.fill(client, [node for node, _ in whole])
+        page = page + [(record(part, node), counted[mapping.legacy_id(node)]) for node in filled]
+        if missing:
+            page += [(found, counted[found["id"]]) for found in
+                     client.iter_records(part.resource, ids=missing, limit=PAGE)]
     return sorted(page, key=lambda item: not item[1])
 
 

@@ -84,6 +84,8 @@ def test_bulk_smoke(context):
     assert [row.baseline_label.split(",")[1].split()[0] for row in ends] == ["measured",
                                                                             "computed"]
     assert _first(rows, "GraphQL cost points spent, 300 orders").value > 0
+    books = _first(rows, "GraphQL cost points an order with books")
+    assert books.met and 0 < books.value < books.baseline  # the same records, by parts
 
 
 def test_a_bulk_store_too_large_to_run_over_rest_is_set_beside_a_computed_rest_time():

@@ -115,9 +115,8 @@ def _erp_books():
                                       .join(Fulfillment))}
 
 
-@pytest.mark.usefixtures("app")
-def test_a_bulk_backfill_of_orders_with_refunds_and_fulfillments_brings_their_books_whole(shop,
-                                                                                         store):
+def _give_books(store):
+    """Refund and ship 40 paid orders of several lines in three ways; return their ids."""
     paid = [i for i in store.ids("orders", status="any")
             if store.get_order(i)["financial_status"] == "paid"]
     many = [i for i in paid if len(store.get_order(i)["line_items"]) > 1]
@@ -132,6 +131,13 @@ def test_a_bulk_backfill_of_orders_with_refunds_and_fulfillments_brings_their_bo
     for order_id in many[30:40]:  # shipped, then a line refunded
         store.fulfill_order(order_id)
         store.refund_order(order_id, {store.get_order(order_id)["line_items"][1]["id"]: 1})
+    return many[:40]
+
+
+@pytest.mark.usefixtures("app")
+def test_a_bulk_backfill_of_orders_with_refunds_and_fulfillments_brings_their_books_whole(shop,
+                                                                                         store):
+    many = _give_books(store)
     done = run(shop)
     assert done.status is RunStatus.COMPLETED, done.error
     assert done.fetched == done.stored == Order.select().count() == 300 and done.failed == 0
@@ -141,6 +147,74 @@ def test_a_bulk_backfill_of_orders_with_refunds_and_fulfillments_brings_their_bo
     assert FailedSyncItem.select().count() == 0  # every order's money checks out with its books
     refunded = Order.get(Order.shopify_id == many[0])
     assert refunded.financial_status == "refunded" and refunded.total_refunded > 0
+
+
+@pytest.mark.usefixtures("app")
+def test_a_bulk_backfill_applies_the_records_the_cursor_paged_queries_give(shop, store,
+                                                                          monkeypatch):
+    _give_books(store)
+    template = store.get_order(store.ids("orders", status="any")[0])["line_items"][0]
+    large = store.create_order(line_items=[{**template, "id": 900 + i} for i in range(12)],
+                               financial_status="paid")  # lines beyond a nested first page
+    store.fulfill_order(large["id"])
+    store.refund_order(large["id"])
+    applied, apply_page = {}, backfill.apply_page
+    monkeypatch.setattr(backfill, "apply_page", lambda run, resource, records, **options: (
+        applied.update((r["id"], r) for r in records), apply_page(run, resource, records,
+                                                                  **options))[1])
+    done = run(shop)
+    assert done.status is RunStatus.COMPLETED, done.error
+    paged = {r["id"]: r for r in AdminClient(shop.base_url, "shpat_test").iter_records(
+        "orders", status="any")}
+    assert len(applied) == len(paged) == 301
+    assert sum(bool(r["refunds"] or r["fulfillments"]) for r in paged.values()) >= 41
+    assert len(applied[large["id"]]["refunds"][0]["refund_line_items"]) == 12
+    assert len(applied[large["id"]]["fulfillments"][0]["line_items"]) == 12
+    for order_id, record in paged.items():
+        assert applied[order_id] == record, order_id
+
+
+@pytest.mark.usefixtures("app")
+def test_an_order_deleted_after_the_bulk_query_is_looked_for_whole_and_left_out(shop, store,
+                                                                               monkeypatch):
+    gone, kept = _give_books(store)[:2]
+    lines = bulk_backfill.BulkClient.lines
+
+    def deleted_meanwhile(bulk, *args):
+        if gone in store.ids("orders", status="any"):
+            store.delete_order(gone)
+        yield from lines(bulk, *args)
+
+    monkeypatch.setattr(bulk_backfill.BulkClient, "lines", deleted_meanwhile)
+    fetched, iter_records = [], AdminClient.iter_records
+    monkeypatch.setattr(AdminClient, "iter_records", lambda client, resource, **filters: (
+        fetched.append(filters.get("ids")), iter_records(client, resource, **filters))[1])
+    done = run(shop)
+    assert fetched == [[gone]]  # its refunds gone with it: the order itself looked for
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert Order.select().count() == 299 and Order.get_or_none(Order.shopify_id == gone) is None
+    assert Refund.select().where(Refund.order_shopify_id == kept).count() == 2
+
+
+@pytest.mark.usefixtures("app")
+def test_orders_with_books_cost_a_third_of_their_whole_fetch_at_most(shop, store, monkeypatch):
+    with_books = {i for i in store.ids("orders", status="any")
+                  if store.get_order(i)["refunds"]} | set(_give_books(store))
+    client, spent, complete = AdminClient(shop.base_url, "shpat_test"), [], bulk_backfill._with_whole
+
+    def measured(client, part, page, whole):
+        before = client.actual_cost
+        made = complete(client, part, page, whole)
+        spent.append(client.actual_cost - before)
+        return made
+
+    monkeypatch.setattr(bulk_backfill, "_with_whole", measured)
+    started = bulk_backfill.prepare_run("orders")
+    done = bulk_backfill.run_bulk_backfill(started.id, client=client, poll=0.05, step=0.02)
+    assert done.status is RunStatus.COMPLETED, done.error
+    whole = AdminClient(shop.base_url, "shpat_test")
+    assert len(list(whole.iter_records("orders", ids=with_books))) == len(with_books)
+    assert 0 < sum(spent) <= whole.actual_cost / 3
 
 
 @pytest.mark.usefixtures("app")

@@ -141,3 +141,39 @@ def test_graphql_orders_carry_the_same_books_as_rest(serve):
                      shipping_refunded=any(r["shipping_refunded"] for r in order["refunds"]))
     assert all(books[name] for name in ("refunds", "fulfillments", "foreign", "discounted",
                                         "shipping_refunded")), books
+
+
+def test_refunds_and_fulfillments_are_nodes_costed_by_their_fragment(serve):
+    store = Store.generate(seed=4, orders=40, products=10, customers=10)
+    ids = store.ids("orders", status="any")
+    generated = next(store.get_order(i)["refunds"][0] for i in ids if store.get_order(i)["refunds"])
+    paid = next(i for i in ids if store.get_order(i)["financial_status"] == "paid")
+    shipment = store.fulfill_order(paid)["fulfillments"][0]
+    made = store.refund_order(paid)["refunds"][0]
+    client = AdminClient(serve(store).base_url, TOKEN)
+    query = ("query($ids: [ID!]!) { nodes(ids: $ids) { ... on Refund { id note "
+             "refundLineItems(first: 10) { nodes { quantity } } } ... on Fulfillment { id name } } }")
+    gids = [f"gid://shopify/Refund/{generated['id']}", f"gid://shopify/Refund/{made['id']}",
+            f"gid://shopify/Fulfillment/{shipment['id']}", "gid://shopify/Refund/1"]
+    found = client.execute(query, {"ids": gids})["nodes"]
+    assert [node and node["id"] for node in found] == [*gids[:3], None]
+    assert [found[0]["note"], found[2]["name"]] == [generated["note"], shipment["name"]]
+    assert len(found[1]["refundLineItems"]["nodes"]) == len(made["refund_line_items"])
+    # Requested: each id as the dearest fragment (a refund: 1 + 2 + 10); actual: what came back.
+    assert client.requested_cost == 4 * 13
+    assert client.actual_cost == sum(3 + len(r["refund_line_items"]) for r in (generated, made)) + 1
+
+
+
+@pytest.mark.parametrize("name", ["refunds", "fulfillments"])
+def test_a_query_of_refunds_or_fulfillments_by_id_holds_as_many_as_the_cost_limit_allows(serve,
+                                                                                       name):
+    from shopsync.shopify.admin import ITEMS
+    from shopsync.simulator.graphql.cost import MAX_COST
+
+    client = AdminClient(serve().base_url, TOKEN)
+    client.granted_scopes()
+    page, before = ITEMS[name].page, client.requested_cost
+    assert list(client.iter_items(name, range(1, page + 1))) == []  # one query, none known
+    requested = client.requested_cost - before
+    assert requested <= MAX_COST < requested * (page + 1) / page

@@ -46,15 +46,19 @@ def _nested(owner):
                     if path[:-1] == owner)
 
 
+# The items of the order's lists that hold connections, also read alone by id (`ITEMS`).
+REFUND = f"id legacyResourceId createdAt note {_nested(('refunds',))}"
+FULFILLMENT = ("id legacyResourceId name status displayStatus createdAt updatedAt "
+               "service { handle } location { legacyResourceId } trackingInfo { company number url } "
+               f"{_nested(('fulfillments',))}")
+# Those lists: their item's type and fields.
+ITEMS = {"refunds": ("Refund", REFUND), "fulfillments": ("Fulfillment", FULFILLMENT)}
 ORDER = (
     f"presentmentCurrencyCode taxesIncluded totalShippingPriceSet {MONEY} "
     f"currentSubtotalPriceSet {MONEY} currentTotalTaxSet {MONEY} "
     f"currentTotalDiscountsSet {MONEY} currentTotalPriceSet {MONEY_SET} totalOutstandingSet {MONEY} "
     f"taxLines {{ title rate priceSet {MONEY_SET} }} discountCodes {_nested(())} "
-    f"refunds {{ id legacyResourceId createdAt note {_nested(('refunds',))} }} "
-    "fulfillments { id legacyResourceId name status displayStatus createdAt updatedAt "
-    "service { handle } location { legacyResourceId } trackingInfo { company number url } "
-    f"{_nested(('fulfillments',))} }} transactions {{ {TRANSACTION} }}")
+    f"refunds {{ {REFUND} }} fulfillments {{ {FULFILLMENT} }} transactions {{ {TRANSACTION} }}")
 # Fulfillment display statuses that are REST shipment statuses (the others: none).
 SHIPMENT = {"LABEL_PRINTED", "LABEL_PURCHASED", "ATTEMPTED_DELIVERY", "READY_FOR_PICKUP",
             "CONFIRMED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "FAILURE"}

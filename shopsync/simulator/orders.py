@@ -62,6 +62,11 @@ class OrderFactory(Factory):
             "total_discount": "0.00", "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
         }
 
+    def refund_owner(self, refund_id):
+        """Return the id of the generated order whose refund this id would be, or None."""
+        index, rest = divmod(refund_id - REFUND_BASE, 10)
+        return self.row(index).id if rest == 0 and 0 <= index < self.n else None
+
     def build(self, i, row):
         rng = self.rng(i)
         customer, first, last = self.customer(rng, i)

@@ -51,6 +51,7 @@ class Store:
         self._listeners = []
         self._made = itertools.count(1)  # refunds, transactions and fulfillments made here
         self.transactions = {}  # order id: transactions made here, in order
+        self._owners = {}  # ("refunds" or "fulfillments", id): id of the created or changed order
 
     @classmethod
     def generate(cls, seed=1, orders=1000, products=50, customers=200):
@@ -91,6 +92,14 @@ class Store:
             order = self.orders.get(order_id)
             return None if order is None else books.order_transactions(
                 order, self.transactions.get(order_id, []))
+
+    def owner(self, kind, item_id):
+        """Return the id of the order listing a refund or fulfillment (`kind`: "refunds",
+        "fulfillments") once, or None: the order may list it no more."""
+        found = self._owners.get((kind, item_id))
+        if found is None and kind == "refunds":
+            found = self.orders.factory.refund_owner(item_id)
+        return found
 
     def get_product(self, product_id):
         """Return a copy of a product, or None."""
@@ -261,7 +270,7 @@ class Store:
             record.update(copy.deepcopy(fields))
             if kind == "orders" and "total_price" not in fields:
                 apply_totals(record)
-            collection.put(record)
+            self._put(kind, record)
             paid = kind == "orders" and record["financial_status"] == "paid"
             self._emit((f"{kind}/create", "orders/paid") if paid else (f"{kind}/create",), record)
             if kind == "orders" and record["financial_status"] in ("paid", "authorized"):
@@ -280,9 +289,17 @@ class Store:
                 record["updated_at"] = iso(self._tick(old))
             if kind == "orders" and MONEY_FIELDS & changes.keys() and "total_price" not in changes:
                 apply_totals(record)
-            self.collection(kind).put(record)
+            self._put(kind, record)
             self._emit(self._update_topics(kind, old, record), record)
             return copy.deepcopy(record)
+
+    def _put(self, kind, record):
+        """Store a created or changed record; note the order of its refunds and fulfillments."""
+        self.collection(kind).put(record)
+        if kind == "orders":
+            for name in ("refunds", "fulfillments"):
+                for item in record.get(name) or []:
+                    self._owners[(name, item["id"])] = record["id"]
 
     @staticmethod
     def _update_topics(kind, old, new):

@@ -14,6 +14,7 @@ from shopsync.simulator.webhooks import TOPICS, SubscriptionError
 
 GID = re.compile(r"gid://shopify/(\w+)/(\d+)")
 SORT_FIELDS = {"CREATED_AT": "created", "UPDATED_AT": "updated", "PROCESSED_AT": "created"}
+ITEMS = {"Refund": "refunds", "Fulfillment": "fulfillments"}  # objects read from their order
 
 
 def rest_topic(value):
@@ -105,12 +106,25 @@ class Root(BulkRoot):
         if found == "WebhookSubscription":
             item = self.sim.subscriptions.get(record_id)
             return subscription(item) if item else None
+        if found in ITEMS:
+            return self._item(found, record_id)
         if found not in KINDS:
             return None
         collection = self.store.collection(KINDS[found])
         with self.store.lock:
             row = collection.row(record_id)
             return None if row is None else self._node(collection, row)
+
+    def _item(self, typename, record_id):
+        """Return a refund or fulfillment, as its order lists it, or None."""
+        name = ITEMS[typename]
+        with self.store.lock:
+            order_id = self.store.owner(name, record_id)
+            row = None if order_id is None else self.store.orders.row(order_id)
+            if row is None:
+                return None
+            items = getattr(self._node(self.store.orders, row), name)(None)
+        return next((item for item in items if item["id"] == gid(typename, record_id)), None)
 
     def nodes(self, info, ids):
         """Return the object of each global id, None where there is none."""
