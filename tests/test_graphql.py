@@ -164,7 +164,6 @@ def test_refunds_and_fulfillments_are_nodes_costed_by_their_fragment(serve):
     assert client.actual_cost == sum(3 + len(r["refund_line_items"]) for r in (generated, made)) + 1
 
 
-
 @pytest.mark.parametrize("name", ["refunds", "fulfillments"])
 def test_a_query_of_refunds_or_fulfillments_by_id_holds_as_many_as_the_cost_limit_allows(serve,
                                                                                        name):
