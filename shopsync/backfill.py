@@ -2,6 +2,8 @@
 
 A run keeps its position (the last Shopify id of the last finished page), so an
 interrupted backfill resumes from there: pages are fetched with `since_id`, in id order.
+A worker asked to stop (a deploy, a dyno restart) hands its run over at the next page: the
+run is queued again at once, and the next worker goes on from its position (`handed_over`).
 """
 
 import datetime as dt
@@ -28,9 +30,15 @@ def start_backfill(resource, since=None):
     When Redis cannot take the job the run is left interrupted, so the next start resumes it.
     """
     run = prepare_run(resource, since)
-    if not queue.enqueue(queue.get_long_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT):
+    if not enqueue(run_backfill, run.id):
         close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run
+
+
+def enqueue(job, run_id):
+    """Queue `job(run_id)` (run_backfill or run_bulk_backfill) on the long queue; return False
+    when Redis is unreachable."""
+    return queue.enqueue(queue.get_long_queue(), job, run_id, job_timeout=JOB_TIMEOUT)
 
 
 def running(resource):
@@ -110,7 +118,7 @@ def run_backfill(run_id, client=None, on_page=None):
                 apply_page(run, topic, page)
                 if on_page:
                     on_page(run, len(page))
-                if cancelled(run):
+                if cancelled(run) or handed_over(run, run_backfill):
                     return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
@@ -171,6 +179,27 @@ def cancelled(run):
     (it was resumed, by the sweeper or a person, as if this job's worker had died)."""
     current = BackfillRun.get_by_id(run.id)
     return current.status is not RunStatus.RUNNING or current.resumed_at != run.resumed_at
+
+
+def handed_over(run, job):
+    """Tell whether this process's worker is asked to stop, the run's progress being saved:
+    then queue `job(run.id)` again for the next worker, and the job ends.
+
+    The run stays running and its automatic resumes are not counted. If Redis refuses the job,
+    the run is left to the sweep, which resumes it as if its worker had died (shopsync.resume).
+    """
+    if not queue.stopping.is_set():
+        return False
+    if enqueue(job, run.id):
+        now = utcnow()
+        BackfillRun.update(handed_over_at=now, updated_at=now).where(
+            BackfillRun.id == run.id).execute()
+        log.warning("backfill #%d of %s handed over at id %d: its worker is stopping", run.id,
+                    run.entity_type, run.position)
+    else:
+        log.error("backfill #%d of %s stops with its worker and could not be queued again: "
+                  "the sweep resumes it", run.id, run.entity_type)
+    return True
 
 
 def close(run, status, error):

@@ -7,6 +7,7 @@ no webhook waits for one to finish. `python worker.py` works both (shopsync.work
 
 import logging
 import ssl
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -30,6 +31,9 @@ FAILURE_TTL = 24 * 3600
 RECONNECT_MAX_SECONDS = 5
 # The long queue is named after RQ_QUEUE with this suffix, e.g. "shopsync-long".
 LONG_SUFFIX = "-long"
+# Set once this process's worker is asked to stop (SIGTERM, SIGINT): a long job running here
+# hands its work over to the next worker at its next step instead of running on (backfill.handed_over).
+stopping = threading.Event()
 
 
 class TLSVerificationError(RedisError):
@@ -121,6 +125,11 @@ class Worker(SimpleWorker):
         except RedisError as exc:
             log.warning("worker started while Redis is unreachable, waiting for it: %s", exc)
             self.ip_address = "unknown"
+
+    def request_stop(self, signum, frame):
+        """Tell a long job running here to hand over (`stopping`), then stop after it."""
+        stopping.set()
+        super().request_stop(signum, frame)
 
     def work(self, burst=False, **options):
         """Work until asked to stop (or, with `burst`, until the queue is empty)."""
