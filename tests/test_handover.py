@@ -1,5 +1,6 @@
 """A backfill whose worker is asked to stop hands its run over to the next worker at once."""
 
+import os
 import signal
 import threading
 import time
@@ -7,14 +8,16 @@ import time
 import pytest
 from peewee import fn
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq import Queue
+from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
 from shopsync import backfill, bulk_backfill, queue, resume
 from shopsync.bulk_run import BulkRun, BulkStatus
-from shopsync.models import BackfillRun, Order, RunStatus
+from shopsync.db import db
+from shopsync.models import BackfillRun, Customer, Order, RunStatus
 from shopsync.shopify import AdminClient
 from shopsync.simulator import SimulatorServer, Store
+from shopsync.testing.processes import wait_until
 from tests.helpers import SECRET
 from tests.test_bulk_backfill import FAST, operations
 from tests.test_dashboard import text
@@ -162,3 +165,41 @@ def test_a_bulk_backfill_waiting_for_its_operation_hands_over_at_once(
     assert shop.bulk.current().status in ("CREATED", "RUNNING")  # left going for the next worker
     _completed_by_the_next_worker(run.id, run_jobs, stopping, store)
     assert operations(shop) == 1
+
+
+@pytest.mark.services
+def test_a_worker_stopped_mid_backfill_exits_at_once_and_the_next_completes_it(processes, serve):
+    # 2,500 customers through REST, a page of 250 about every 2 s: about 20 s in all.
+    shop = serve(Store.generate(seed=1, orders=0, products=0, customers=2500), bucket_size=1,
+                 leak_rate=0.5)
+    env = {"SHOPIFY_SHOP": shop.shop, "SHOPIFY_API_BASE_URL": shop.base_url,
+           "SHOPIFY_ACCESS_TOKEN": shop.access_token, "SHOPIFY_ADMIN_API": "rest"}
+    worker = processes.worker(**env)
+    [child] = wait_until(lambda: Worker.all(queue=queue.get_long_queue()), message="the long worker")
+    with db.connection_context():
+        run = backfill.start_backfill("customers")
+
+    def current():
+        with db.connection_context():
+            return BackfillRun.get_by_id(run.id)
+
+    wait_until(lambda: current().fetched > 0, timeout=60, message="a first page stored")
+    for pid in (worker.pid, child.pid):  # a deploy: SIGTERM to every process of the dyno
+        os.kill(pid, signal.SIGTERM)
+    signalled = time.monotonic()
+    assert worker.wait(timeout=30) == 0
+    assert time.monotonic() - signalled < 10  # a page or two, not the rest of the backfill
+    stopped = current()
+    assert stopped.status is RunStatus.RUNNING and stopped.handed_over_at is not None
+    assert 0 < stopped.fetched < 2500 and stopped.resumes == 0
+    assert _jobs(run.id) == [("run_backfill", (run.id,))]
+
+    processes.worker(**env)  # the new dyno's
+    wait_until(lambda: current().status is not RunStatus.RUNNING, timeout=90,
+               message="the handed-over backfill to end")
+    done = current()
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert done.fetched == done.stored == done.expected == 2500 and done.resumes == 0
+    with db.connection_context():
+        assert Customer.select().count() == 2500
+        assert Customer.select(fn.COUNT(fn.DISTINCT(Customer.shopify_id))).scalar() == 2500
