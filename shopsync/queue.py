@@ -36,6 +36,16 @@ LONG_SUFFIX = "-long"
 stopping = threading.Event()
 
 
+class Stopping(Exception):
+    """This process's worker is asked to stop: the long job raising it hands its work over."""
+
+
+def hand_over_point():
+    """Raise Stopping if this process's worker is asked to stop (a long job's safe place to end)."""
+    if stopping.is_set():
+        raise Stopping
+
+
 class TLSVerificationError(RedisError):
     """Redis presented a TLS certificate that cannot be verified; the message says what to set."""
 

@@ -14,7 +14,8 @@ from rq.exceptions import StopRequested
 from shopsync import backfill, bulk_backfill, queue, resume
 from shopsync.bulk_run import BulkRun, BulkStatus
 from shopsync.db import db
-from shopsync.models import BackfillRun, Customer, Order, RunStatus
+from shopsync.models import BackfillRun, Customer, Order, ReconciliationReport, RunStatus
+from shopsync.reconciliation import entities, runs
 from shopsync.shopify import AdminClient
 from shopsync.simulator import SimulatorServer, Store
 from shopsync.testing.processes import wait_until
@@ -166,6 +167,51 @@ def test_a_bulk_backfill_waiting_for_its_operation_hands_over_at_once(
     _completed_by_the_next_worker(run.id, run_jobs, stopping, store)
     assert operations(shop) == 1
 
+
+
+def _long_jobs():
+    return [(job.func_name.rsplit(".", 1)[-1], job.args) for job in queue.get_long_queue().get_jobs()]
+
+
+def test_a_full_reconciliation_hands_the_entities_left_over_to_the_next_worker(
+        app, run_jobs, shop, stopping, monkeypatch):
+    reconciled, names = runs.reconcile, [entity.name for entity in entities()]
+
+    def stop_after_the_first(entity, client, until=None, deep=False):
+        report = reconciled(entity, client, until, deep)
+        stopping.set()
+        return report
+
+    monkeypatch.setattr(runs, "reconcile", stop_after_the_first)
+    [first] = runs.run_full(client=_client(shop))
+    assert ReconciliationReport.get_by_id(first).entity_type == names[0]
+    assert _long_jobs() == [("run_full", (name,)) for name in names[1:]]
+    monkeypatch.undo()
+    stopping.clear()
+    run_jobs()  # the next worker
+    assert sorted(r.entity_type for r in ReconciliationReport.select()) == sorted(names)
+    assert Order.select().count() == 600
+
+
+def test_a_deep_reconciliation_stopping_mid_listing_is_queued_again_whole(
+        app, run_jobs, shop, stopping):
+    client = _client(shop)
+    listed = client.iter_pages
+
+    def stop_at_the_first_page(*args, **options):
+        for page in listed(*args, **options):
+            stopping.set()
+            yield page
+
+    client.iter_pages = stop_at_the_first_page
+    assert runs.run_deep("orders", client=client) == []
+    assert ReconciliationReport.select().count() == 0 and Order.select().count() == 0
+    assert _long_jobs() == [("run_deep", ("orders",))]
+    stopping.clear()
+    run_jobs()
+    [report] = ReconciliationReport.select()
+    assert report.kind == "deep" and report.details["missing_count"] == 600
+    assert Order.select().count() == 600
 
 @pytest.mark.services
 def test_a_worker_stopped_mid_backfill_exits_at_once_and_the_next_completes_it(processes, serve):
