@@ -3,6 +3,8 @@
 Two queues: RQ_QUEUE takes the webhooks' drains and every other short job; jobs that may run
 for hours (backfills, full and deep reconciliations) go to the long queue beside it, so that
 no webhook waits for one to finish. `python worker.py` works both (shopsync.worker_process).
+A worker asked to stop sets `stopping`, and the long job it runs hands its work over to the
+next worker (queued again on the long queue) instead of running on until it is killed.
 """
 
 import logging
