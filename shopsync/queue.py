@@ -34,8 +34,8 @@ RECONNECT_MAX_SECONDS = 5
 # The long queue is named after RQ_QUEUE with this suffix, e.g. "shopsync-long".
 LONG_SUFFIX = "-long"
 # Set once this process's worker is asked to stop (SIGTERM, SIGINT): a long job running here
-# hands its work over to the next worker at its next step instead of running on (backfill.handed_over,
-# hand_over_point).
+# hands its work over to the next worker at its next step instead of running on
+# (backfill.handed_over, hand_over_point).
 stopping = threading.Event()
 
 
