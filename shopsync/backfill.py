@@ -2,13 +2,14 @@
 
 A run keeps its position (the last Shopify id of the last finished page), so an
 interrupted backfill resumes from there: pages are fetched with `since_id`, in id order.
-A worker asked to stop (a deploy, a dyno restart) hands its run over at the next page: the
-run is queued again at once, and the next worker goes on from its position (`handed_over`).
+A worker asked to stop (a deploy, a dyno restart) hands its run over at the next page, or
+while it waits for one: the run is queued again at once, and the next worker goes on from
+its position (`hand_over`).
 """
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from shopsync import queue
 from shopsync.bulk_run import BulkRun
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 # A running backfill whose progress is older than this has lost its process.
 STALE_AFTER = dt.timedelta(minutes=5)
 JOB_TIMEOUT = 24 * 3600
+# How often a job waiting for its next page looks whether its worker is asked to stop.
+WAIT_STEP = 0.5
 
 
 def start_backfill(resource, since=None):
@@ -118,8 +121,12 @@ def run_backfill(run_id, client=None, on_page=None):
                 apply_page(run, topic, page)
                 if on_page:
                     on_page(run, len(page))
-                if cancelled(run) or handed_over(run, run_backfill):
+                if cancelled(run):
                     return BackfillRun.get_by_id(run.id)
+                queue.hand_over_point()
+        except queue.Stopping:
+            hand_over(run, run_backfill)
+            return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
             close(run, status, f"{type(exc).__name__}: {exc}")
@@ -135,12 +142,26 @@ def run_backfill(run_id, client=None, on_page=None):
 
 
 def prefetched(pages):
-    """Yield each page while the next one is being fetched in a thread."""
-    with ThreadPoolExecutor(1, thread_name_prefix="backfill-fetch") as fetcher:
+    """Yield each page while the next one is being fetched in a thread.
+
+    Waiting for a page raises queue.Stopping once this process's worker is asked to stop; a
+    fetch then in flight is left to end on its own (it writes nothing).
+    """
+    fetcher = ThreadPoolExecutor(1, thread_name_prefix="backfill-fetch")
+    try:
         upcoming = fetcher.submit(next, pages, None)
-        while (page := upcoming.result()) is not None:
+        while (page := _awaited(upcoming)) is not None:
             upcoming = fetcher.submit(next, pages, None)
             yield page
+    finally:
+        fetcher.shutdown(wait=not queue.stopping.is_set())
+
+
+def _awaited(future):
+    """Return the future's result, raising queue.Stopping meanwhile if this worker is asked to stop."""
+    while not wait([future], timeout=WAIT_STEP).done:
+        queue.hand_over_point()
+    return future.result()
 
 
 def apply_page(run, topic, page, counted=0):
@@ -181,15 +202,13 @@ def cancelled(run):
     return current.status is not RunStatus.RUNNING or current.resumed_at != run.resumed_at
 
 
-def handed_over(run, job):
-    """Tell whether this process's worker is asked to stop, the run's progress being saved:
-    then queue `job(run.id)` again for the next worker, and the job ends.
+def hand_over(run, job):
+    """Queue `job(run.id)` again for the next worker, this one being asked to stop
+    (queue.Stopping) with the run's progress saved; the job then ends.
 
     The run stays running and its automatic resumes are not counted. If Redis refuses the job,
     the run is left to the sweep, which resumes it as if its worker had died (shopsync.resume).
     """
-    if not queue.stopping.is_set():
-        return False
     if enqueue(job, run.id):
         now = utcnow()
         BackfillRun.update(handed_over_at=now, updated_at=now).where(
@@ -199,7 +218,6 @@ def handed_over(run, job):
     else:
         log.error("backfill #%d of %s stops with its worker and could not be queued again: "
                   "the sweep resumes it", run.id, run.entity_type)
-    return True
 
 
 def close(run, status, error):

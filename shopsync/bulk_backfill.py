@@ -12,7 +12,7 @@ stores the lines and bytes applied, so a run that stops resumes at that line whi
 valid (7 days), and starts the operation again after that; the records of lines an earlier
 operation already applied are applied again but not counted again in the run's totals. A
 worker asked to stop hands the run over at the next page, or at once while it waits for the
-operation, which goes on in Shopify (backfill.handed_over). The
+operation, which goes on in Shopify (backfill.hand_over). The
 next page is read, joined, mapped (and its whole orders fetched) in a thread while the
 current one is written.
 """
@@ -94,7 +94,7 @@ def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STE
                 try:
                     if row is None or (row.url and not _apply(run, row, part, client, bulk,
                                                               on_progress)):
-                        return BackfillRun.get_by_id(run.id)  # cancelled or handed over
+                        return BackfillRun.get_by_id(run.id)  # cancelled
                 except ResultGone:
                     _save(row, status=BulkStatus.EXPIRED)  # the next start runs it again
                     raise
@@ -104,6 +104,9 @@ def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STE
                     backfill.close(run, RunStatus.FAILED, describe(row))
                     return run
                 _save(row, status=BulkStatus.APPLIED)
+        except queue.Stopping:
+            backfill.hand_over(run, run_bulk_backfill)
+            return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
             backfill.close(run, status, f"{type(exc).__name__}: {exc}")
@@ -161,7 +164,8 @@ def _usable(row):
 
 def _finished_operation(run, row, part, bulk, poll, step):
     """Start (or find again) the part's operation and wait until it ends; return its row,
-    or None when the run was cancelled or handed over (the operation left to the next worker)."""
+    or None when the run was cancelled; raise queue.Stopping at once if this worker is asked to
+    stop (the operation goes on, for the next worker to find)."""
     if not _usable(row):  # resuming after a failure, a cancel or an expired URL: run it again
         row = _save(row, operation_id=None, status=BulkStatus.QUEUED, error_code=None,
                     object_count=0, url=None, url_expires_at=None, lines_applied=0,
@@ -173,8 +177,7 @@ def _finished_operation(run, row, part, bulk, poll, step):
                     and BackfillRun.get_by_id(run.id).status is not RunStatus.RUNNING:
                 _cancel(row, bulk, step)  # cancelled, not taken over by another job
             return None
-        if backfill.handed_over(run, run_bulk_backfill):
-            return None
+        queue.hand_over_point()
         if row.status is BulkStatus.QUEUED:
             operation = bulk.run_query(part, run.since)
             if operation is not None:
@@ -205,13 +208,13 @@ def _cancel(row, bulk, step):
 
 
 def _apply(run, row, part, client, bulk, on_progress):
-    """Apply the operation's result from its last applied line on; False if cancelled or
-    handed over."""
+    """Apply the operation's result from its last applied line on; False if cancelled."""
     with contextlib.closing(backfill.prefetched(_pages(row, part, client, bulk))) as pages:
         for page, lines, offset in pages:
             _apply_page(run, row, page, lines, offset, on_progress)
-            if backfill.cancelled(run) or backfill.handed_over(run, run_bulk_backfill):
+            if backfill.cancelled(run):
                 return False
+            queue.hand_over_point()
     return True
 
 

@@ -35,7 +35,7 @@ RECONNECT_MAX_SECONDS = 5
 LONG_SUFFIX = "-long"
 # Set once this process's worker is asked to stop (SIGTERM, SIGINT): a long job running here
 # hands its work over to the next worker at its next step instead of running on
-# (backfill.handed_over, hand_over_point).
+# (hand_over_point).
 stopping = threading.Event()
 
 

@@ -3,7 +3,7 @@
 A run stays running while its job waits or works, and records its progress at every page (a
 bulk run at every step of its wait too). One without progress for backfill.STALE_AFTER whose
 job is not waiting in the long queue has lost its worker: killed by a deploy or a dyno restart
-(SIGKILL 30 s after SIGTERM) before it could hand the run over (backfill.handed_over), out of
+(SIGKILL 30 s after SIGTERM) before it could hand the run over (backfill.hand_over), out of
 memory, or its job lost with Redis. `resume_lost()` queues it again, and it goes on from its
 position (a bulk run from its last applied line). The run is
 taken with a conditional update under the claim a person's start takes, so two sweeps, or a

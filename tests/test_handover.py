@@ -106,6 +106,26 @@ def test_a_backfill_hands_over_after_its_page_and_the_next_worker_completes_it(
     _completed_by_the_next_worker(run.id, run_jobs, stopping, store)
 
 
+def test_a_backfill_waiting_for_a_slow_page_hands_over_without_it(
+        app, run_jobs, shop, store, stopping):
+    shop.faults.slow_rate, shop.faults.slow_seconds = 1.0, 2.0  # every call takes 2 s
+    run = backfill.prepare_run("orders")
+    pages, asked = [], []
+
+    def stop_while_the_next_page_comes(current, size):
+        pages.append(size)
+        if len(pages) == 1:
+            threading.Timer(0.3, lambda: (asked.append(time.monotonic()), stopping.set())).start()
+
+    backfill.run_backfill(run.id, client=_client(shop), on_page=stop_while_the_next_page_comes)
+    assert time.monotonic() - asked[0] < 1  # not after the page, which was still coming
+    assert len(pages) == 1
+    stopped = _handed_over(run.id, "run_backfill")
+    assert stopped.fetched == stopped.stored == pages[0] == Order.select().count()
+    shop.faults.reset()
+    _completed_by_the_next_worker(run.id, run_jobs, stopping, store)
+
+
 def test_a_backfill_stopping_while_redis_refuses_is_left_to_the_sweep(
         app, shop, stopping, monkeypatch):
     run = backfill.prepare_run("orders")
