@@ -9,7 +9,8 @@ its position (`hand_over`).
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor, wait
+import threading
+from concurrent.futures import Future, wait
 
 from shopsync import queue
 from shopsync.bulk_run import BulkRun
@@ -145,16 +146,31 @@ def prefetched(pages):
     """Yield each page while the next one is being fetched in a thread.
 
     Waiting for a page raises queue.Stopping once this process's worker is asked to stop; a
-    fetch then in flight is left to end on its own (it writes nothing).
+    fetch then in flight is left to end on its own (it writes nothing), and the process may
+    exit before it does.
     """
-    fetcher = ThreadPoolExecutor(1, thread_name_prefix="backfill-fetch")
+    upcoming = _fetching(pages)
     try:
-        upcoming = fetcher.submit(next, pages, None)
         while (page := _awaited(upcoming)) is not None:
-            upcoming = fetcher.submit(next, pages, None)
+            upcoming = _fetching(pages)
             yield page
     finally:
-        fetcher.shutdown(wait=not queue.stopping.is_set())
+        if not queue.stopping.is_set():
+            wait([upcoming])  # the fetch in flight ends before the run goes on or ends
+
+
+def _fetching(pages):
+    """Return a Future of the next page (None after the last), fetched in a daemon thread."""
+    future: Future = Future()
+
+    def fetch():
+        try:
+            future.set_result(next(pages, None))
+        except BaseException as exc:  # raised again where the page is awaited
+            future.set_exception(exc)
+
+    threading.Thread(target=fetch, name="backfill-fetch", daemon=True).start()
+    return future
 
 
 def _awaited(future):
