@@ -1,4 +1,4 @@
-"""A backfill whose worker is asked to stop hands its run over to the next worker at once."""
+"""A long job whose worker is asked to stop hands its work over to the next worker at once."""
 
 import os
 import signal
