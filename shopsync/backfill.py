@@ -2,11 +2,15 @@
 
 A run keeps its position (the last Shopify id of the last finished page), so an
 interrupted backfill resumes from there: pages are fetched with `since_id`, in id order.
+A worker asked to stop (a deploy, a dyno restart) hands its run over at the next page, or
+while it waits for one: the run is queued again at once, and the next worker goes on from
+its position (`hand_over`).
 """
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, wait
 
 from shopsync import queue
 from shopsync.bulk_run import BulkRun
@@ -20,6 +24,8 @@ log = logging.getLogger(__name__)
 # A running backfill whose progress is older than this has lost its process.
 STALE_AFTER = dt.timedelta(minutes=5)
 JOB_TIMEOUT = 24 * 3600
+# How often a job waiting for its next page looks whether its worker is asked to stop.
+WAIT_STEP = 0.5
 
 
 def start_backfill(resource, since=None):
@@ -28,9 +34,15 @@ def start_backfill(resource, since=None):
     When Redis cannot take the job the run is left interrupted, so the next start resumes it.
     """
     run = prepare_run(resource, since)
-    if not queue.enqueue(queue.get_long_queue(), run_backfill, run.id, job_timeout=JOB_TIMEOUT):
+    if not enqueue(run_backfill, run.id):
         close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run
+
+
+def enqueue(job, run_id):
+    """Queue `job(run_id)` (run_backfill or run_bulk_backfill) on the long queue; return False
+    when Redis is unreachable."""
+    return queue.enqueue(queue.get_long_queue(), job, run_id, job_timeout=JOB_TIMEOUT)
 
 
 def running(resource):
@@ -112,6 +124,10 @@ def run_backfill(run_id, client=None, on_page=None):
                     on_page(run, len(page))
                 if cancelled(run):
                     return BackfillRun.get_by_id(run.id)
+                queue.hand_over_point()
+        except queue.Stopping:
+            hand_over(run, run_backfill)
+            return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
             close(run, status, f"{type(exc).__name__}: {exc}")
@@ -127,12 +143,41 @@ def run_backfill(run_id, client=None, on_page=None):
 
 
 def prefetched(pages):
-    """Yield each page while the next one is being fetched in a thread."""
-    with ThreadPoolExecutor(1, thread_name_prefix="backfill-fetch") as fetcher:
-        upcoming = fetcher.submit(next, pages, None)
-        while (page := upcoming.result()) is not None:
-            upcoming = fetcher.submit(next, pages, None)
+    """Yield each page while the next one is being fetched in a thread.
+
+    Waiting for a page raises queue.Stopping once this process's worker is asked to stop; a
+    fetch then in flight is left to end on its own (it writes nothing), and the process may
+    exit before it does.
+    """
+    upcoming = _fetching(pages)
+    try:
+        while (page := _awaited(upcoming)) is not None:
+            upcoming = _fetching(pages)
             yield page
+    finally:
+        if not queue.stopping.is_set():
+            wait([upcoming])  # the fetch in flight ends before the run goes on or ends
+
+
+def _fetching(pages):
+    """Return a Future of the next page (None after the last), fetched in a daemon thread."""
+    future: Future = Future()
+
+    def fetch():
+        try:
+            future.set_result(next(pages, None))
+        except BaseException as exc:  # raised again where the page is awaited
+            future.set_exception(exc)
+
+    threading.Thread(target=fetch, name="backfill-fetch", daemon=True).start()
+    return future
+
+
+def _awaited(future):
+    """Return the future's result, raising queue.Stopping meanwhile if this worker is asked to stop."""
+    while not wait([future], timeout=WAIT_STEP).done:
+        queue.hand_over_point()
+    return future.result()
 
 
 def apply_page(run, topic, page, counted=0):
@@ -171,6 +216,24 @@ def cancelled(run):
     (it was resumed, by the sweeper or a person, as if this job's worker had died)."""
     current = BackfillRun.get_by_id(run.id)
     return current.status is not RunStatus.RUNNING or current.resumed_at != run.resumed_at
+
+
+def hand_over(run, job):
+    """Queue `job(run.id)` again for the next worker, this one being asked to stop
+    (queue.Stopping) with the run's progress saved; the job then ends.
+
+    The run stays running and its automatic resumes are not counted. If Redis refuses the job,
+    the run is left to the sweep, which resumes it as if its worker had died (shopsync.resume).
+    """
+    if enqueue(job, run.id):
+        now = utcnow()
+        BackfillRun.update(handed_over_at=now, updated_at=now).where(
+            BackfillRun.id == run.id).execute()
+        log.warning("backfill #%d of %s handed over at id %d: its worker is stopping", run.id,
+                    run.entity_type, run.position)
+    else:
+        log.error("backfill #%d of %s stops with its worker and could not be queued again: "
+                  "the sweep resumes it", run.id, run.entity_type)
 
 
 def close(run, status, error):

@@ -10,7 +10,9 @@ an order of which some no longer come back is fetched whole by id), and are appl
 same page. After each page the run
 stores the lines and bytes applied, so a run that stops resumes at that line while the URL is
 valid (7 days), and starts the operation again after that; the records of lines an earlier
-operation already applied are applied again but not counted again in the run's totals. The
+operation already applied are applied again but not counted again in the run's totals. A
+worker asked to stop hands the run over at the next page, or at once while it waits for the
+operation, which goes on in Shopify (backfill.hand_over). The
 next page is read, joined, mapped (and its whole orders fetched) in a thread while the
 current one is written.
 """
@@ -42,8 +44,7 @@ RESTART = (BulkStatus.FAILED, BulkStatus.CANCELED, BulkStatus.EXPIRED)
 def start(resource, since=None):
     """Create (or reopen) a bulk backfill of `resource` and queue it; return the run."""
     run = prepare_run(resource, since)
-    if not queue.enqueue(queue.get_long_queue(), run_bulk_backfill, run.id,
-                         job_timeout=backfill.JOB_TIMEOUT):
+    if not backfill.enqueue(run_bulk_backfill, run.id):
         backfill.close(run, RunStatus.INTERRUPTED, "could not be queued: Redis is unreachable")
     return run
 
@@ -103,6 +104,9 @@ def run_bulk_backfill(run_id, client=None, on_progress=None, poll=None, step=STE
                     backfill.close(run, RunStatus.FAILED, describe(row))
                     return run
                 _save(row, status=BulkStatus.APPLIED)
+        except queue.Stopping:
+            backfill.hand_over(run, run_bulk_backfill)
+            return BackfillRun.get_by_id(run.id)
         except (ShopifyError, KeyboardInterrupt) as exc:
             status = RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
             backfill.close(run, status, f"{type(exc).__name__}: {exc}")
@@ -160,7 +164,8 @@ def _usable(row):
 
 def _finished_operation(run, row, part, bulk, poll, step):
     """Start (or find again) the part's operation and wait until it ends; return its row,
-    or None when the run was cancelled."""
+    or None when the run was cancelled; raise queue.Stopping at once if this worker is asked to
+    stop (the operation goes on, for the next worker to find)."""
     if not _usable(row):  # resuming after a failure, a cancel or an expired URL: run it again
         row = _save(row, operation_id=None, status=BulkStatus.QUEUED, error_code=None,
                     object_count=0, url=None, url_expires_at=None, lines_applied=0,
@@ -172,6 +177,7 @@ def _finished_operation(run, row, part, bulk, poll, step):
                     and BackfillRun.get_by_id(run.id).status is not RunStatus.RUNNING:
                 _cancel(row, bulk, step)  # cancelled, not taken over by another job
             return None
+        queue.hand_over_point()
         if row.status is BulkStatus.QUEUED:
             operation = bulk.run_query(part, run.since)
             if operation is not None:
@@ -186,7 +192,7 @@ def _finished_operation(run, row, part, bulk, poll, step):
             if row.status not in ACTIVE:
                 return row
         BackfillRun.update(updated_at=utcnow()).where(BackfillRun.id == run.id).execute()
-        time.sleep(step if row.status is not BulkStatus.QUEUED else poll)
+        queue.stopping.wait(step if row.status is not BulkStatus.QUEUED else poll)
         row = BulkRun.get_by_id(row.id)
 
 
@@ -208,6 +214,7 @@ def _apply(run, row, part, client, bulk, on_progress):
             _apply_page(run, row, page, lines, offset, on_progress)
             if backfill.cancelled(run):
                 return False
+            queue.hand_over_point()
     return True
 
 

@@ -103,6 +103,11 @@ def _backfill_resumes(migrator):
               for name in ("resumes", "resumed_at")))
 
 
+def _backfill_hand_overs(migrator):
+    migrate(migrator.add_column(BackfillRun._meta.table_name, "handed_over_at",
+                                BackfillRun.handed_over_at))
+
+
 # (name, step) in order; each step takes a playhouse.migrate migrator.
 MIGRATIONS = [
     ("0001_initial", _initial),
@@ -116,6 +121,7 @@ MIGRATIONS = [
     ("0009_bulk_lines_counted", _bulk_lines_counted),
     ("0010_periodic_attempts", _periodic_attempts),
     ("0011_backfill_resumes", _backfill_resumes),
+    ("0012_backfill_hand_overs", _backfill_hand_overs),
 ]
 
 

@@ -253,6 +253,8 @@ class BackfillRun(BaseModel):
     # Automatic resumes after its worker died (shopsync.resume), in a row without progress.
     resumes = pw.IntegerField(default=0)
     resumed_at = UTCDateTimeField(null=True)  # the last automatic resume
+    # The last time its worker, asked to stop, queued it again for the next (shopsync.backfill).
+    handed_over_at = UTCDateTimeField(null=True)
 
     class Meta:
         indexes = ((("entity_type", "started_at"), False),)

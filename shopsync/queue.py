@@ -3,10 +3,13 @@
 Two queues: RQ_QUEUE takes the webhooks' drains and every other short job; jobs that may run
 for hours (backfills, full and deep reconciliations) go to the long queue beside it, so that
 no webhook waits for one to finish. `python worker.py` works both (shopsync.worker_process).
+A worker asked to stop sets `stopping`, and the long job it runs hands its work over to the
+next worker (queued again on the long queue) instead of running on until it is killed.
 """
 
 import logging
 import ssl
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -30,6 +33,20 @@ FAILURE_TTL = 24 * 3600
 RECONNECT_MAX_SECONDS = 5
 # The long queue is named after RQ_QUEUE with this suffix, e.g. "shopsync-long".
 LONG_SUFFIX = "-long"
+# Set once this process's worker is asked to stop (SIGTERM, SIGINT): a long job running here
+# hands its work over to the next worker at its next step instead of running on
+# (hand_over_point).
+stopping = threading.Event()
+
+
+class Stopping(Exception):
+    """This process's worker is asked to stop: the long job raising it hands its work over."""
+
+
+def hand_over_point():
+    """Raise Stopping if this process's worker is asked to stop (a long job's safe place to end)."""
+    if stopping.is_set():
+        raise Stopping
 
 
 class TLSVerificationError(RedisError):
@@ -121,6 +138,11 @@ class Worker(SimpleWorker):
         except RedisError as exc:
             log.warning("worker started while Redis is unreachable, waiting for it: %s", exc)
             self.ip_address = "unknown"
+
+    def request_stop(self, signum, frame):
+        """Tell a long job running here to hand over (`stopping`), then stop after it."""
+        stopping.set()
+        super().request_stop(signum, frame)
 
     def work(self, burst=False, **options):
         """Work until asked to stop (or, with `burst`, until the queue is empty)."""

@@ -3,8 +3,9 @@
 A run stays running while its job waits or works, and records its progress at every page (a
 bulk run at every step of its wait too). One without progress for backfill.STALE_AFTER whose
 job is not waiting in the long queue has lost its worker: killed by a deploy or a dyno restart
-(SIGKILL 30 s after SIGTERM), out of memory, or its job lost with Redis. `resume_lost()` queues
-it again, and it goes on from its position (a bulk run from its last applied line). The run is
+(SIGKILL 30 s after SIGTERM) before it could hand the run over (backfill.hand_over), out of
+memory, or its job lost with Redis. `resume_lost()` queues it again, and it goes on from its
+position (a bulk run from its last applied line). The run is
 taken with a conditional update under the claim a person's start takes, so two sweeps, or a
 sweep and a person, queue it once; a job still alive on the run stops at its next page. Each
 resume in a row without progress waits twice as long as the last; a run that would be resumed
@@ -53,7 +54,7 @@ def resume_lost():
             with single.claim(queue.get_queue(), f"backfill-{run.entity_type}") as free:
                 if free and _take(run, now):
                     handled.append(run.id)
-                    _resume(run, func, long_queue)
+                    _resume(run, func)
     return handled
 
 
@@ -75,12 +76,12 @@ def _take(run, now):
     return taken
 
 
-def _resume(run, func, long_queue):
+def _resume(run, func):
     """Queue the taken run, or alert that it failed."""
     if run.status is RunStatus.FAILED:
         log.error("backfill #%d of %s failed: %s", run.id, run.entity_type, run.error)
         alerts.send(f"backfill #{run.id}", Severity.OK, Severity.CRITICAL,
                     f"[shopsync] backfill #{run.id} of {run.entity_type} failed: {run.error}")
-    elif queue.enqueue(long_queue, func, run.id, job_timeout=backfill.JOB_TIMEOUT):
+    elif backfill.enqueue(func, run.id):
         log.warning("backfill #%d of %s resumed: its worker died (automatic resume %d in a row)",
                     run.id, run.entity_type, run.resumes)

@@ -6,7 +6,8 @@ the long queue (shopsync.queue), which the child works while this process applie
 that scale them apart.
 
 SIGTERM or SIGINT asks this worker to stop after its current job and is passed on to the
-child, which does the same; the process exits once both have. Heroku sends SIGTERM to every
+child, which does the same, its long job handing its work over to the next worker at its next
+step (queue.stopping); the process exits once both have. Heroku sends SIGTERM to every
 process of a dyno, so the child may get it twice: RQ takes a repeat within a second as one.
 A child that dies on its own is started again after RESTART_SECONDS; a child whose parent was
 killed outright stops as on SIGTERM, leaving no worker behind. The parent hands the child its

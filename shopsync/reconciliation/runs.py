@@ -91,15 +91,25 @@ def _error_report(entity, kind, exc, calls):
         details={"error": f"{type(exc).__name__}: {exc}"})
 
 
-def _each(entity_type, kind, work, client):
-    """Run `work(entity, client)` per entity inside a connection; return the report ids."""
+def _each(entity_type, kind, work, client, job=None):
+    """Run `work(entity, client)` per entity inside a connection; return the report ids.
+
+    With `job` (run_full or run_deep), a worker asked to stop hands the entities not yet
+    reconciled over to the next worker, each queued as `job(name)`, the one under way afresh.
+    """
     client = client or shopify.app_client()
     report_ids = []
+    todo = entities(entity_type)
     with db.connection_context():
-        for entity in entities(entity_type):
+        for index, entity in enumerate(todo):
             start = client.request_count
             try:
+                if job is not None:
+                    queue.hand_over_point()
                 report = work(entity, client)
+            except queue.Stopping:
+                _hand_over(job, [left.name for left in todo[index:]], kind)
+                break
             except INFRASTRUCTURE_ERRORS:
                 raise
             except Exception as exc:  # the API failed: record it and go on with the next entity
@@ -108,6 +118,16 @@ def _each(entity_type, kind, work, client):
             if report is not None:
                 report_ids.append(report.id)
     return report_ids
+
+
+def _hand_over(job, names, kind):
+    """Queue `job(name)` per entity name for the next worker, this one stopping."""
+    if all(start_reconciliation(name, job) for name in names):
+        log.warning("%s reconciliation of %s handed over: its worker is stopping", kind,
+                    ", ".join(names))
+    else:
+        log.error("%s reconciliation of %s stops with its worker and could not be queued again: "
+                  "the next scheduled run does it", kind, ", ".join(names))
 
 
 def run_deep(entity_type: str | None = None, client: Client | None = None) -> list[int]:
@@ -121,7 +141,8 @@ def run_full(entity_type: str | None = None, client: Client | None = None,
     if until is None:
         until = utcnow() - dt.timedelta(seconds=_setting("RECONCILE_SETTLE_SECONDS"))
     kind = "deep" if deep else "full"
-    return _each(entity_type, kind, lambda entity, c: reconcile(entity, c, until, deep), client)
+    return _each(entity_type, kind, lambda entity, c: reconcile(entity, c, until, deep), client,
+                 job=run_deep if deep else run_full)
 
 
 def watermark_key(entity: Entity) -> str:
@@ -206,13 +227,14 @@ def run_catchup(entity_type: str | None = None, client: Client | None = None,
     return _each(entity_type, "catchup", lambda entity, c: catch_up(entity, c, now), client)
 
 
-def start_reconciliation(entity_type: str | None = None) -> list[str] | None:
-    """Queue a full run per entity; return the job ids, or None when Redis is unreachable."""
+def start_reconciliation(entity_type: str | None = None, job=run_full) -> list[str] | None:
+    """Queue a full (or `job`: run_deep) run per entity; return the job ids, or None when
+    Redis is unreachable."""
     names = [entity.name for entity in entities(entity_type)]
     target = queue.get_long_queue()
     timeout = _setting("RECONCILE_JOB_TIMEOUT")
     try:
-        return [target.enqueue(run_full, name, job_timeout=timeout, result_ttl=3600,
+        return [target.enqueue(job, name, job_timeout=timeout, result_ttl=3600,
                                failure_ttl=queue.FAILURE_TTL).id for name in names]
     except RedisError as exc:
         log.warning("could not queue reconciliation: %s", exc)

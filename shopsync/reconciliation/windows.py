@@ -12,7 +12,8 @@ than counting (small stores, or REST, which counts one window a call), everythin
 share a day.
 
 Windows are whole seconds, [lo, hi); Shopify's times carry offsets, the ERP stores UTC, and
-both are compared as instants.
+both are compared as instants. A comparison whose worker is asked to stop ends at its next
+page or window (queue.Stopping), for its run to hand it over.
 """
 
 import bisect
@@ -20,6 +21,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from shopsync import queue
 from shopsync.db import utcnow
 from shopsync.schemas import parse_time
 
@@ -94,6 +96,7 @@ class WindowComparison:
                 self._count(windows)
                 self.found.shopify_count = sum(w.shopify for w in windows)
                 for window in windows:
+                    queue.hand_over_point()
                     if self._differs(window, end):
                         self._compare(window.lo, window.hi, end)
         finally:
@@ -146,6 +149,7 @@ class WindowComparison:
         for page in self.client.iter_pages(self.resource, fields=self.fields, limit=PAGE,
                                            created_at_min=shopify_time(lo),
                                            created_at_max=shopify_time(hi - 1)):
+            queue.hand_over_point()
             theirs.update((record["id"], parse_time(record.get("updated_at"))) for record in page)
             if self.books:
                 lacking, totals = self.books(page)
