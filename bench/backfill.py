@@ -13,6 +13,10 @@ side: not shopsync's to speed up, and the simulator builds its orders far slower
 Shopify) and shopsync streaming and applying the results. The apply phases are what is
 compared with `ingest.apply_records` upserting the same generated orders, page by page.
 
+On a PostgreSQL server whose autovacuum is off (this machine's), every phase runs with
+`common.autoanalyzed`, an ANALYZE every 30 s as autovacuum would; without it each page's
+deletes scan the order lines whole and a 1,000,000-order store applies at half the rate.
+
     python -m bench.backfill BASE_URL DATABASE_URL LEAK_RATE   # one REST backfill, prints JSON
     python -m bench.backfill bulk BASE_URL DATABASE_URL        # one bulk backfill, prints JSON
     python -m bench.backfill direct ORDERS DATABASE_URL        # direct upserts, prints JSON
@@ -27,7 +31,7 @@ import sys
 import time
 
 from bench import bulk_books
-from bench.common import ROOT, SESSION_KEY, Row, fresh_schema, peak_rss_mb
+from bench.common import ROOT, SESSION_KEY, Row, autoanalyzed, fresh_schema, peak_rss_mb
 from shopsync import backfill, bulk_backfill, create_app
 from shopsync.bulk_run import BulkRun
 from shopsync.db import db
@@ -56,7 +60,8 @@ def ceiling(orders, bucket, leak_rate):
 
 def backfill_once(base_url, database_url, leak_rate):
     """Backfill every order into a fresh schema; return what it did, its time and peak RSS."""
-    with _app(base_url, database_url).app_context(), db.connection_context():
+    with _app(base_url, database_url).app_context(), db.connection_context(), \
+            autoanalyzed(database_url):
         fresh_schema()
         run_id = backfill.prepare_run("orders").id
         client = ShopifyClient(base_url, "shpat_test", leak_rate=leak_rate)
@@ -78,7 +83,8 @@ def bulk_once(base_url, database_url):
 
     `apply_seconds`: from each operation's end (as the run saw it) to its last applied page.
     """
-    with _app(base_url, database_url).app_context(), db.connection_context():
+    with _app(base_url, database_url).app_context(), db.connection_context(), \
+            autoanalyzed(database_url):
         fresh_schema()
         run_id = bulk_backfill.prepare_run("orders").id
         client = AdminClient(base_url, "shpat_test")
@@ -99,7 +105,8 @@ def direct_once(orders, database_url):
     store = Store.generate(1, orders, **SIMULATOR_DEFAULTS)
     ids = store.ids("orders", status="any")
     seconds = 0.0
-    with _app("http://unused", database_url).app_context(), db.connection_context():
+    with _app("http://unused", database_url).app_context(), db.connection_context(), \
+            autoanalyzed(database_url):
         fresh_schema()
         for start in range(0, len(ids), PAGE):
             page = [store.get_order(i) for i in ids[start:start + PAGE]]
