@@ -1,13 +1,17 @@
 """Smoke runs of the benchmarks with tiny sizes, so that they never rot: no figure is judged here."""
 
+import contextlib
 import math
+import time
 
+import psycopg2
 import pytest
 
 from bench import __main__ as runner
 from bench import backfill, books, bulk, burst, dashboard, ingest, processing, reconciliation
-from bench.common import Context, Row
+from bench.common import Context, Row, autoanalyzed
 from shopsync.testing.databases import own_database
+from shopsync.testing.processes import wait_until
 from tests.conftest import REDIS_URL
 
 
@@ -135,3 +139,24 @@ def test_sizes_option_parses_small_then_large():
     for bad in ("5000,1000", "10", "a,b", "0,10"):
         with pytest.raises(SystemExit):
             runner.parse_args(["--sizes", bad, "bulk"])
+
+
+@pytest.mark.services
+def test_the_benchmarks_analyze_as_autovacuum_would_where_it_is_off(services_context):
+    url = services_context.database_url
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
+        conn.autocommit = True
+        cursor.execute("SHOW autovacuum")
+        server_analyzes = cursor.fetchone()[0] == "on"
+        cursor.execute("CREATE TABLE grown AS SELECT generate_series(1, 1000) AS n")
+
+        def analyzed():
+            cursor.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'grown'")
+            return cursor.fetchone()[0] is not None
+
+        with autoanalyzed(url, every=0.05):
+            time.sleep(1)
+        if server_analyzes:  # its autoanalyze does it (last_autoanalyze): nothing to add
+            assert not analyzed()
+        else:
+            wait_until(analyzed, timeout=10, message="an ANALYZE of the table")
