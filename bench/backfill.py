@@ -15,7 +15,7 @@ compared with `ingest.apply_records` upserting the same generated orders, page b
 
 On a PostgreSQL server whose autovacuum is off (this machine's), every phase runs with
 `common.autoanalyzed`, an ANALYZE every 30 s as autovacuum would; without it each page's
-deletes scan the order lines whole and a 1,000,000-order store applies at half the rate.
+deletes scan the order lines whole, the slower the larger the store.
 
     python -m bench.backfill BASE_URL DATABASE_URL LEAK_RATE   # one REST backfill, prints JSON
     python -m bench.backfill bulk BASE_URL DATABASE_URL        # one bulk backfill, prints JSON
