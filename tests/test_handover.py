@@ -4,6 +4,7 @@ import os
 import signal
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from peewee import fn
@@ -232,6 +233,18 @@ def test_a_deep_reconciliation_stopping_mid_listing_is_queued_again_whole(
     [report] = ReconciliationReport.select()
     assert report.kind == "deep" and report.details["missing_count"] == 600
     assert Order.select().count() == 600
+
+
+def test_a_catch_up_asked_to_stop_is_not_queued_as_anything_else(app, stopping, monkeypatch):
+    def stopped(entity, client, now=None):
+        stopping.set()
+        queue.hand_over_point()
+
+    monkeypatch.setattr(runs, "catch_up", stopped)
+    with pytest.raises(queue.Stopping):
+        runs.run_catchup(client=SimpleNamespace(request_count=0))
+    assert _long_jobs() == [] and queue.get_queue().get_jobs() == []
+
 
 @pytest.mark.services
 def test_a_worker_stopped_mid_backfill_exits_at_once_and_the_next_completes_it(processes, serve):

@@ -108,6 +108,8 @@ def _each(entity_type, kind, work, client, job=None):
                     queue.hand_over_point()
                 report = work(entity, client)
             except queue.Stopping:
+                if job is None:
+                    raise  # nothing to hand over to: the caller decides
                 _hand_over(job, [left.name for left in todo[index:]], kind)
                 break
             except INFRASTRUCTURE_ERRORS:
