@@ -409,3 +409,19 @@ def test_a_result_url_refused_before_its_time_fails_the_run_and_the_next_start_r
     shop.bulk.clock = time.time
     done = run(shop, "products")
     assert done.status is RunStatus.COMPLETED and operations(shop) == 2
+
+
+@pytest.mark.usefixtures("app")
+def test_the_result_file_is_read_without_the_access_token(shop):
+    """Shopify's result URL is signed storage off its own host: the token must not go there."""
+    client, sent = AdminClient(shop.base_url, "shpat_test"), []
+    send = client.session.send
+    client.session.send = lambda request, **options: sent.append(request) or send(request, **options)
+    done = bulk_backfill.run_bulk_backfill(bulk_backfill.prepare_run("orders").id, client=client,
+                                           poll=0.05, step=0.02)
+    assert done.status is RunStatus.COMPLETED and Order.select().count() == 300
+    result = BulkRun.get(BulkRun.part == "orders").url.split("?")[0]
+    to_storage = [r for r in sent if r.url.startswith(result)]
+    assert to_storage and not any({"X-Shopify-Access-Token", "Authorization"} & set(r.headers)
+                                  for r in to_storage)
+    assert all("X-Shopify-Access-Token" in r.headers for r in sent if r not in to_storage)
