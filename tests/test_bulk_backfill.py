@@ -425,3 +425,14 @@ def test_the_result_file_is_read_without_the_access_token(shop):
     assert to_storage and not any({"X-Shopify-Access-Token", "Authorization"} & set(r.headers)
                                   for r in to_storage)
     assert all("X-Shopify-Access-Token" in r.headers for r in sent if r not in to_storage)
+
+
+@pytest.mark.usefixtures("app")
+def test_an_invalid_record_in_the_file_goes_to_failed_items_and_the_run_goes_on(shop, store):
+    bad_id = sorted(store.ids("orders", status="any"))[3]
+    store.update_order(bad_id, total_price="twelve")
+    done = run(shop)
+    assert done.status is RunStatus.COMPLETED and (done.stored, done.failed) == (299, 1)
+    item = FailedSyncItem.get()
+    assert item.shopify_id == bad_id and "total_price" in item.error_message
+    assert Order.select().count() == 299 and not Order.select().where(Order.shopify_id == bad_id)
