@@ -3,16 +3,28 @@
 import copy
 import json
 import pathlib
+import random
 import secrets
 import uuid
+from collections import Counter
 
 from shopsync.signing import sign
+from shopsync.simulator import Store, random_change
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "shopify"
 SECRET = "test-webhook-secret"
 ADMIN_TOKEN = "test-admin-token"
 # Spawned services refuse a short session key; each run makes its own.
 SESSION_KEY = secrets.token_hex(32)
+
+
+def changed_store(seed, changes, created=0):
+    """Return a store of 300 orders with `created` more, after `changes` random changes, and
+    the Counter of the changes made."""
+    store, rng = Store.generate(seed=seed, orders=300, products=20, customers=30), random.Random(seed)
+    for _ in range(created):
+        store.create_order()
+    return store, Counter(random_change(store, rng) for _ in range(changes))
 
 
 def fixture(name):

@@ -1,6 +1,5 @@
 """Shopify's sample refund, transaction and fulfillment on top of its sample order, to the cent."""
 
-import random
 from collections import Counter
 from decimal import Decimal
 
@@ -12,9 +11,9 @@ from shopsync.db import db
 from shopsync.ledger import Fulfillment, OrderTaxLine, Refund
 from shopsync.models import FailedSyncItem, Order, RunStatus
 from shopsync.reconciliation import runs
-from shopsync.simulator import SimulatorServer, Store, random_change
+from shopsync.simulator import SimulatorServer
 from shopsync.testing.processes import wait_until
-from tests.helpers import ADMIN_TOKEN, deliver, encode, fixture, headers, order
+from tests.helpers import ADMIN_TOKEN, changed_store, deliver, encode, fixture, headers, order
 
 # The sample order's three lines of 199.00 add up to 597.00, but Shopify's sample says 398.00.
 SAMPLE_LINES = "line items 597.00 - discounts 0.00 = 597.00, not the subtotal 398.00"
@@ -116,11 +115,7 @@ def test_order_topics_carry_refunds_and_fulfillments(client, api, run_jobs, topi
 
 
 def test_the_simulators_orders_add_up_after_refunds_cancellations_and_payments(app):
-    store = Store.generate(seed=8, orders=300, products=20, customers=30)
-    rng = random.Random(8)
-    for _ in range(40):
-        store.create_order()
-    changes = Counter(random_change(store, rng) for _ in range(600))
+    store, changes = changed_store(8, 600, created=40)
     assert changes["refund_order"] and changes["cancel_order"] and changes["pay_order"]
     orders = list(store.orders)
     transactions = [t for made in store.transactions.values() for t in made]
@@ -167,9 +162,7 @@ def erp_books():
 
 @pytest.mark.parametrize("api", ["graphql", "rest"])
 def test_a_backfill_and_reconciliation_bring_the_books_of_every_order(app, api):
-    store = Store.generate(seed=9, orders=300, products=20, customers=30)
-    rng = random.Random(9)
-    changes = Counter(random_change(store, rng) for _ in range(300))
+    store, changes = changed_store(9, 300)
     assert changes["refund_order"] and changes["cancel_order"]
     with SimulatorServer(store, bucket_size=1000, leak_rate=10_000.0,
                          graphql_restore_rate=100_000.0) as shop:

@@ -1,7 +1,6 @@
 """The GraphQL Admin API client against the simulator over HTTP: records, cost, errors."""
 
 import json
-import random
 from collections import Counter
 
 import pytest
@@ -9,8 +8,8 @@ import pytest
 from shopsync import ledger_schemas, schemas, subscriptions
 from shopsync.shopify import AdminClient, ShopifyClient, ShopifyRequestError, ShopifyUnavailable
 from shopsync.shopify.mapping import order as order_record
-from shopsync.simulator import Store, random_change
-from tests.helpers import FIXTURES
+from shopsync.simulator import Store
+from tests.helpers import FIXTURES, changed_store
 
 TOKEN = "shpat_test"
 
@@ -119,11 +118,7 @@ def test_webhook_subscriptions_are_registered_and_repaired_through_graphql(app, 
 
 
 def test_graphql_orders_carry_the_same_books_as_rest(serve):
-    store = Store.generate(seed=8, orders=300, products=20, customers=30)
-    rng = random.Random(8)
-    for _ in range(40):
-        store.create_order()
-    changes = Counter(random_change(store, rng) for _ in range(600))
+    store, changes = changed_store(8, 600, created=40)
     assert changes["refund_order"] and changes["cancel_order"] and changes["pay_order"]
     server = serve(store)
     schema = ledger_schemas.OrderSchema()
