@@ -39,10 +39,11 @@ def shop(store):
         yield server
 
 
-def run(shop, resource="orders", poll=0.05, **options):
+def run(shop, resource="orders", poll=0.05, client=None, **options):
     started = bulk_backfill.prepare_run(resource)
-    return bulk_backfill.run_bulk_backfill(started.id, client=AdminClient(shop.base_url, "shpat_test"),
-                                           poll=poll, step=0.02, **options)
+    return bulk_backfill.run_bulk_backfill(
+        started.id, client=client or AdminClient(shop.base_url, "shpat_test"), poll=poll, step=0.02,
+        **options)
 
 
 def operations(shop):
@@ -416,9 +417,13 @@ def test_the_result_file_is_read_without_the_access_token(shop):
     """Shopify's result URL is signed storage off its own host: the token must not go there."""
     client, sent = AdminClient(shop.base_url, "shpat_test"), []
     send = client.session.send
-    client.session.send = lambda request, **options: sent.append(request) or send(request, **options)
-    done = bulk_backfill.run_bulk_backfill(bulk_backfill.prepare_run("orders").id, client=client,
-                                           poll=0.05, step=0.02)
+
+    def recorded(request, **options):
+        sent.append(request)
+        return send(request, **options)
+
+    client.session.send = recorded
+    done = run(shop, client=client)
     assert done.status is RunStatus.COMPLETED and Order.select().count() == 300
     result = BulkRun.get(BulkRun.part == "orders").url.split("?")[0]
     to_storage = [r for r in sent if r.url.startswith(result)]
